@@ -1,0 +1,37 @@
+# One entry point for everything: `make test` and `make bench` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+QUICK ?=
+
+.PHONY: venv test pytest lint typecheck bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check hybridio tests benchmarks
+	$(VENV)/bin/ruff format --check hybridio tests benchmarks
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+pytest: venv
+	$(PY) -m pytest -W error::ResourceWarning
+
+test: lint typecheck pytest
+
+bench: venv
+	$(PY) -m benchmarks $(if $(QUICK),--quick,)
+
+bench-quick: venv
+	$(PY) -m benchmarks --quick
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

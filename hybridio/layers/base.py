@@ -1,0 +1,254 @@
+"""The public file protocol shared by every layer, and the stdlib's small checks.
+
+Every binary file hybridio hands out is an :class:`AsyncBinaryIO`, whichever
+engine serves it; every text file is an ``AsyncTextIO`` (``layers/text.py``).
+The checks below raise exactly what ``_pyio``/``_compression`` raise, so one set
+of messages is used by every layer.
+"""
+
+from __future__ import annotations
+
+import abc
+import io
+import operator
+import types
+from collections.abc import AsyncIterator, Generator, Iterable
+from typing import Any, TypeVar
+
+__all__ = (
+    "AsyncBinaryIO",
+    "AsyncFileBase",
+    "check_closed",
+    "check_readable",
+    "check_seekable",
+    "check_size",
+    "check_whence",
+    "check_writable",
+    "unsupported",
+)
+
+_Self = TypeVar("_Self", bound="AsyncFileBase")
+
+
+def unsupported(name: str) -> io.UnsupportedOperation:
+    """The exception the stdlib raises for a wrong-direction call."""
+    return io.UnsupportedOperation(name)
+
+
+def check_closed(closed: bool) -> None:
+    """Raise ValueError as ``_pyio`` does when the file is closed."""
+    if closed:
+        raise ValueError("I/O operation on closed file.")
+
+
+def check_readable(readable: bool) -> None:
+    """Raise ``io.UnsupportedOperation`` for a read on a write-only file."""
+    if not readable:
+        raise unsupported("read")
+
+
+def check_writable(writable: bool) -> None:
+    """Raise ``io.UnsupportedOperation`` for a write on a read-only file."""
+    if not writable:
+        raise unsupported("write")
+
+
+def check_seekable(seekable: bool) -> None:
+    """Raise ``io.UnsupportedOperation`` for a seek on an unseekable file."""
+    if not seekable:
+        raise unsupported("File or stream is not seekable.")
+
+
+def check_size(size: object, *, allow_none: bool = True) -> int:
+    """Normalise a read size as ``_pyio`` does: None/negative mean 'all'."""
+    if size is None and allow_none:
+        return -1
+    if isinstance(size, bool) or not hasattr(size, "__index__"):
+        raise TypeError(f"argument should be integer or None, not '{type(size).__name__}'")
+    return operator.index(size)  # type: ignore[arg-type]
+
+
+def check_whence(whence: object) -> int:
+    """Validate *whence* like ``FileIO.seek``: 0, 1 or 2, else ValueError."""
+    if isinstance(whence, bool) or not hasattr(whence, "__index__"):
+        raise TypeError(f"'{type(whence).__name__}' object cannot be interpreted as an integer")
+    value = operator.index(whence)  # type: ignore[arg-type]
+    if value not in (0, 1, 2):
+        raise ValueError(f"invalid whence ({value}, should be 0, 1 or 2)")
+    return value
+
+
+class AsyncFileBase(abc.ABC):
+    """What binary and text files share: lifetime, iteration, context management.
+
+    ``read``/``write``/``seek``/... are coroutines; ``name``, ``mode`` and
+    ``closed`` are plain attributes as on stdlib files.  ``close()`` is
+    idempotent and shielded from cancellation.
+    """
+
+    name: Any
+    mode: str
+
+    @property
+    @abc.abstractmethod
+    def closed(self) -> bool:
+        """True once the file is closed."""
+
+    @abc.abstractmethod
+    def readable(self) -> bool:
+        """True if the file was opened for reading."""
+
+    @abc.abstractmethod
+    def writable(self) -> bool:
+        """True if the file was opened for writing."""
+
+    @abc.abstractmethod
+    def seekable(self) -> bool:
+        """True if the file supports random access."""
+
+    @abc.abstractmethod
+    def fileno(self) -> int:
+        """The underlying file descriptor."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Flush and close; idempotent; completes even when cancelled."""
+
+    async def aclose(self) -> None:
+        """Alias of :meth:`close` (trio/anyio spelling)."""
+        await self.close()
+
+    def isatty(self) -> bool:
+        """Whether the file is a terminal (``os.isatty`` of the fd)."""
+        import os
+
+        check_closed(self.closed)
+        return os.isatty(self.fileno())
+
+    async def __aenter__(self: _Self) -> _Self:
+        check_closed(self.closed)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __await__(self: _Self) -> Generator[Any, None, _Self]:
+        # `f = await async_open(...)` and `async with async_open(...)` both work:
+        # the object is fully open once constructed.
+        if False:  # pragma: no cover - makes this a generator
+            yield
+        return self
+
+    def __aiter__(self: _Self) -> _Self:
+        check_closed(self.closed)
+        return self
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<{type(self).__name__} name={self.name!r} mode={self.mode!r} {state}>"
+
+
+class AsyncBinaryIO(AsyncFileBase):
+    """A binary file with coroutine methods, mirroring ``io.BufferedRandom``.
+
+    Positional methods (``read_at``, ``readinto_at``, ``write_at``) take the
+    offset first, never default it, and never move the stream position.
+    """
+
+    @abc.abstractmethod
+    async def read(self, size: int | None = -1, /) -> bytes:
+        """Read up to *size* bytes (all when negative or None)."""
+
+    @abc.abstractmethod
+    async def read1(self, size: int = -1, /) -> bytes:
+        """Read up to *size* bytes with at most one raw read."""
+
+    @abc.abstractmethod
+    async def readinto(self, buffer: Any, /) -> int:
+        """Read into a writable buffer; return the byte count."""
+
+    async def readinto1(self, buffer: Any, /) -> int:
+        """Read into *buffer* with at most one raw read."""
+        with memoryview(buffer) as view, view.cast("B") as flat:
+            data = await self.read1(len(flat))
+            flat[: len(data)] = data
+            return len(data)
+
+    @abc.abstractmethod
+    async def readline(self, size: int | None = -1, /) -> bytes:
+        """Read one line (up to *size* bytes)."""
+
+    async def readlines(self, hint: int | None = -1, /) -> list[bytes]:
+        """Read lines until EOF, or until *hint* bytes have been read."""
+        limit = check_size(hint)
+        lines: list[bytes] = []
+        total = 0
+        while True:
+            line = await self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if 0 < limit <= total:
+                return lines
+
+    async def __anext__(self) -> bytes:
+        line = await self.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line
+
+    @abc.abstractmethod
+    async def write(self, data: Any, /) -> int:
+        """Write a bytes-like object; return its length in bytes."""
+
+    async def writelines(self, lines: Iterable[Any], /) -> None:
+        """Write each bytes-like object of *lines*."""
+        check_closed(self.closed)
+        for line in lines:
+            await self.write(line)
+
+    @abc.abstractmethod
+    async def seek(self, offset: int, whence: int = 0, /) -> int:
+        """Move the stream position; return the new absolute position."""
+
+    @abc.abstractmethod
+    async def tell(self) -> int:
+        """The stream position."""
+
+    @abc.abstractmethod
+    async def truncate(self, size: int | None = None, /) -> int:
+        """Resize the file to *size* (default: the current position)."""
+
+    @abc.abstractmethod
+    async def flush(self) -> None:
+        """Write buffered data to the OS."""
+
+    @abc.abstractmethod
+    async def fsync(self) -> None:
+        """Flush, then ``fsync`` the file (durable data and metadata)."""
+
+    @abc.abstractmethod
+    async def fdatasync(self) -> None:
+        """Flush, then ``fdatasync`` the file (durable data)."""
+
+    @abc.abstractmethod
+    async def read_at(self, offset: int, size: int, /) -> bytes:
+        """Read up to *size* bytes at *offset* without moving the position."""
+
+    @abc.abstractmethod
+    async def readinto_at(self, offset: int, buffer: Any, /) -> int:
+        """Read into *buffer* at *offset* without moving the position."""
+
+    @abc.abstractmethod
+    async def write_at(self, offset: int, data: Any, /) -> int:
+        """Write all of *data* at *offset* without moving the position."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
+        check_closed(self.closed)
+        return self

@@ -1,0 +1,145 @@
+"""Mode strings -> :class:`FileMode`, with the builtin ``open()``'s errors.
+
+The checks and messages follow ``_pyio.open`` (the reference the C ``io.open``
+mirrors), so a bad mode is refused before any fd, thread or ring exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+__all__ = ("FileMode", "check_open_args", "parse_mode")
+
+
+@dataclasses.dataclass(frozen=True)
+class FileMode:
+    """A parsed mode string: which direction, creation flags and text/binary."""
+
+    mode: str
+    reading: bool
+    writing: bool
+    appending: bool
+    creating: bool
+    updating: bool
+    text: bool
+
+    @property
+    def binary(self) -> bool:
+        """True for ``"b"`` modes."""
+        return not self.text
+
+    @property
+    def readable(self) -> bool:
+        """The file can be read from (``r`` or any ``+`` mode)."""
+        return self.reading or self.updating
+
+    @property
+    def writable(self) -> bool:
+        """The file can be written to (``w``, ``a``, ``x`` or ``+``)."""
+        return self.writing or self.appending or self.creating or self.updating
+
+    @property
+    def raw_mode(self) -> str:
+        """The mode the stdlib reports for the raw/binary file (``FileIO.mode``)."""
+        if self.creating:
+            base = "xb+" if self.updating else "xb"
+        elif self.appending:
+            base = "ab+" if self.updating else "ab"
+        elif self.reading:
+            base = "rb+" if self.updating else "rb"
+        else:
+            base = "rb+" if self.updating else "wb"
+        return base
+
+    @property
+    def os_flags(self) -> int:
+        """Flags for ``os.open`` as ``FileIO`` computes them."""
+        if self.creating:
+            flags = os.O_EXCL | os.O_CREAT
+        elif self.writing:
+            flags = os.O_CREAT | os.O_TRUNC
+        elif self.appending:
+            flags = os.O_APPEND | os.O_CREAT
+        else:
+            flags = 0
+        if self.updating:
+            flags |= os.O_RDWR
+        elif self.reading:
+            flags |= os.O_RDONLY
+        else:
+            flags |= os.O_WRONLY
+        flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+        return flags
+
+
+def _typename(obj: object) -> str:
+    return "None" if obj is None else type(obj).__name__
+
+
+def parse_mode(mode: object) -> FileMode:
+    """Parse *mode* exactly as the builtin ``open()`` does, or raise its error."""
+    if not isinstance(mode, str):
+        raise TypeError(f"open() argument 'mode' must be str, not {_typename(mode)}")
+    modes = set(mode)
+    if modes - set("axrwb+t") or len(mode) > len(modes):
+        raise ValueError(f"invalid mode: {mode!r}")
+    creating = "x" in modes
+    reading = "r" in modes
+    writing = "w" in modes
+    appending = "a" in modes
+    updating = "+" in modes
+    text = "t" in modes
+    binary = "b" in modes
+    if text and binary:
+        raise ValueError("can't have text and binary mode at once")
+    if creating + reading + writing + appending > 1:
+        raise ValueError("must have exactly one of create/read/write/append mode")
+    if not (creating or reading or writing or appending):
+        raise ValueError(
+            "Must have exactly one of create/read/write/append mode and at most one plus"
+        )
+    return FileMode(
+        mode=mode,
+        reading=reading,
+        writing=writing,
+        appending=appending,
+        creating=creating,
+        updating=updating,
+        text=not binary,
+    )
+
+
+def check_open_args(
+    fmode: FileMode,
+    buffering: object,
+    encoding: object,
+    errors: object,
+    newline: object,
+) -> None:
+    """Validate the other ``open()`` arguments against the mode, as ``_pyio.open``."""
+    if not isinstance(buffering, int) or isinstance(buffering, bool):
+        raise TypeError(f"'{type(buffering).__name__}' object cannot be interpreted as an integer")
+    if encoding is not None and not isinstance(encoding, str):
+        raise TypeError(
+            f"open() argument 'encoding' must be str or None, not {_typename(encoding)}"
+        )
+    if errors is not None and not isinstance(errors, str):
+        raise TypeError(
+            f"open() argument 'errors' must be str or None, not {_typename(errors)}"
+        )
+    if newline is not None and not isinstance(newline, str):
+        raise TypeError(
+            f"open() argument 'newline' must be str or None, not {_typename(newline)}"
+        )
+    if fmode.binary:
+        if encoding is not None:
+            raise ValueError("binary mode doesn't take an encoding argument")
+        if errors is not None:
+            raise ValueError("binary mode doesn't take an errors argument")
+        if newline is not None:
+            raise ValueError("binary mode doesn't take a newline argument")
+    elif buffering == 0:
+        raise ValueError("can't have unbuffered text I/O")
+    if newline is not None and newline not in ("", "\n", "\r", "\r\n"):
+        raise ValueError(f"illegal newline value: {newline}")
