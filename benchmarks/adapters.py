@@ -1,0 +1,523 @@
+"""One small adapter per library, all with the same interface.
+
+An :class:`Adapter` opens files; the :class:`BenchFile` it returns offers
+
+- ``read_at(offset, size)`` -- a positional read (stream-API peers: seek + read,
+  so the workloads give them one handle per concurrent worker);
+- ``read(n)``, ``write(data)``, ``iter_lines()``, ``fsync()``, ``close()``;
+- ``backend`` -- the engine that actually served the file, as the library says
+  (for hybridio: the file object's ``backend`` attribute, never what was asked).
+
+An adapter that cannot run at all raises :class:`Unavailable` from ``check()``;
+one that does not support a workload raises :class:`Unsupported` from ``open()``
+or from the method.  Both become a "skipped" row with the reason in the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import importlib
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+__all__ = (
+    "Adapter",
+    "BenchFile",
+    "Unavailable",
+    "Unsupported",
+    "all_adapters",
+)
+
+
+class Unavailable(Exception):
+    """The adapter cannot run here (import failed, backend missing, ...)."""
+
+
+class Unsupported(Exception):
+    """The adapter has no way to do what a workload asks."""
+
+
+def _binary(mode: str) -> bool:
+    return "b" in mode
+
+
+class BenchFile:
+    """The common file interface the workloads use."""
+
+    backend: str = "unknown"
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        raise Unsupported("no positional or seekable read")
+
+    async def read_many(self, requests: list[tuple[int, int]]) -> list[bytes]:
+        raise Unsupported("no batched read")
+
+    async def read(self, n: int = -1) -> Any:
+        raise Unsupported("no read")
+
+    async def write(self, data: Any) -> int:
+        raise Unsupported("no write")
+
+    def iter_lines(self) -> AsyncIterator[Any]:
+        raise Unsupported("no line iteration")
+
+    async def fsync(self) -> None:
+        raise Unsupported("no fsync")
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class Adapter:
+    """Opens :class:`BenchFile` objects for one library (and one backend)."""
+
+    #: Row name in the report.
+    name: str = "?"
+    #: Library the row belongs to ("blocking" for the baseline).
+    library: str = "?"
+    #: "baseline", "hybridio" or "peer".
+    role: str = "peer"
+    #: ``read_at`` is a true positional read: concurrent workers share one handle.
+    positional: bool = False
+    #: ``read_many`` is served by one batched call (the "hybridio read_many" row).
+    batched: bool = False
+    #: Only run in the chunk-I/O workloads (forced backends, alternative contexts).
+    chunk_only: bool = False
+
+    def check(self) -> None:
+        """Raise :class:`Unavailable` if the adapter cannot run here."""
+
+    async def setup(self) -> None:
+        """Create per-event-loop resources (caio contexts)."""
+
+    async def teardown(self) -> None:
+        """Release what :meth:`setup` created."""
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        raise NotImplementedError
+
+
+def _import(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # ImportError, or anything a broken package raises
+        raise Unavailable(f"import {name} failed: {type(exc).__name__}: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+class _BlockingFile(BenchFile):
+    backend = "blocking"
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.fd: int | None = None
+        try:
+            self.fd = f.fileno()
+        except (AttributeError, OSError):
+            self.fd = None
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        if self.fd is None:
+            raise Unsupported("not a plain file")
+        return os.pread(self.fd, size, offset)
+
+    async def read(self, n: int = -1) -> Any:
+        return self.f.read(n)
+
+    async def write(self, data: Any) -> int:
+        return int(self.f.write(data))
+
+    async def iter_lines(self) -> AsyncIterator[Any]:  # type: ignore[override]
+        for line in self.f:
+            yield line
+
+    async def fsync(self) -> None:
+        self.f.flush()
+        os.fsync(self.f.fileno())
+
+    async def close(self) -> None:
+        self.f.close()
+
+
+class BlockingAdapter(Adapter):
+    """The floor: the plain blocking call run directly in the coroutine."""
+
+    name = "blocking (baseline)"
+    library = "blocking"
+    role = "baseline"
+    positional = True
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        if gzip_:
+            return _BlockingFile(gzip.open(path, mode, encoding=_enc(mode)))
+        return _BlockingFile(open(path, mode, encoding=_enc(mode)))
+
+
+def _enc(mode: str) -> str | None:
+    return None if _binary(mode) else "utf-8"
+
+
+# --------------------------------------------------------------------------- hybridio
+
+
+class _HybridioFile(BenchFile):
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        backend = getattr(f, "backend", None)
+        if backend is None:
+            backend = getattr(getattr(f, "buffer", None), "backend", None)
+        self.backend = str(backend) if backend is not None else "unknown"
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        method = getattr(self.f, "read_at", None)
+        if method is None:
+            raise Unsupported("hybridio file has no read_at")
+        return await method(offset, size)  # type: ignore[no-any-return]
+
+    async def read_many(self, requests: list[tuple[int, int]]) -> list[bytes]:
+        method = getattr(self.f, "read_many", None)
+        if method is None:
+            raise Unsupported("hybridio file has no read_many (not landed yet)")
+        return await method(requests)  # type: ignore[no-any-return]
+
+    async def read(self, n: int = -1) -> Any:
+        return await self.f.read(n)
+
+    async def write(self, data: Any) -> int:
+        return int(await self.f.write(data))
+
+    def iter_lines(self) -> AsyncIterator[Any]:
+        return self.f.__aiter__()  # type: ignore[no-any-return]
+
+    async def fsync(self) -> None:
+        method = getattr(self.f, "fsync", None)
+        if method is None:
+            raise Unsupported("hybridio file has no fsync")
+        await method()
+
+    async def close(self) -> None:
+        await self.f.close()
+
+
+class HybridioAdapter(Adapter):
+    """``hybridio.async_open`` with AUTO routing or a forced backend."""
+
+    library = "hybridio"
+    role = "hybridio"
+    positional = True
+
+    def __init__(self, backend: str | None = None, *, batched: bool = False) -> None:
+        self.forced = backend
+        self.batched = batched
+        self.chunk_only = backend is not None
+        if batched:
+            self.name = "hybridio read_many"
+        elif backend is None:
+            self.name = "hybridio"
+        else:
+            self.name = f"hybridio backend={backend}"
+        self._mod: Any = None
+
+    def check(self) -> None:
+        mod = _import("hybridio")
+        if not callable(getattr(mod, "async_open", None)):
+            raise Unavailable("hybridio.async_open does not exist yet")
+        self._mod = mod
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        kwargs: dict[str, Any] = {}
+        if not _binary(mode):
+            kwargs["encoding"] = "utf-8"
+        if gzip_:
+            compression = getattr(self._mod, "Compression", None)
+            if compression is None or not hasattr(compression, "GZIP"):
+                raise Unsupported("hybridio.Compression.GZIP does not exist yet")
+            kwargs["compression"] = compression.GZIP
+        if self.forced is not None:
+            kwargs["backend"] = self.forced
+        try:
+            f = await self._mod.async_open(path, mode, **kwargs)
+        except TypeError as exc:
+            raise Unsupported(f"async_open(**{sorted(kwargs)}) refused: {exc}") from exc
+        except (ValueError, NotImplementedError) as exc:
+            raise Unsupported(f"async_open refused: {type(exc).__name__}: {exc}") from exc
+        bf = _HybridioFile(f)
+        if self.batched and not hasattr(f, "read_many"):
+            await bf.close()
+            raise Unavailable("hybridio files have no read_many yet")
+        return bf
+
+
+# --------------------------------------------------------------------------- aiofiles
+
+
+async def _fsync_in_thread(fd: int) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, os.fsync, fd)
+
+
+class _StreamFile(BenchFile):
+    """A file object whose methods are coroutines (aiofiles, aiomisc, anyio)."""
+
+    backend = "thread"
+
+    def __init__(self, f: Any, fileno: Callable[[], int], closer: str = "close") -> None:
+        self.f = f
+        self._fileno = fileno
+        self._closer = closer
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        await self.f.seek(offset)
+        return await self.f.read(size)  # type: ignore[no-any-return]
+
+    async def read(self, n: int = -1) -> Any:
+        return await self.f.read(n)
+
+    async def write(self, data: Any) -> int:
+        return int(await self.f.write(data))
+
+    def iter_lines(self) -> AsyncIterator[Any]:
+        return self.f.__aiter__()  # type: ignore[no-any-return]
+
+    async def fsync(self) -> None:
+        await self.f.flush()
+        await _fsync_in_thread(self._fileno())
+
+    async def close(self) -> None:
+        await getattr(self.f, self._closer)()
+
+
+class AiofilesAdapter(Adapter):
+    name = "aiofiles"
+    library = "aiofiles"
+
+    def check(self) -> None:
+        self._mod = _import("aiofiles")
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        if gzip_:
+            raise Unsupported("aiofiles has no compression support")
+        f = await self._mod.open(path, mode, encoding=_enc(mode))
+        return _StreamFile(f, f.fileno)
+
+
+# --------------------------------------------------------------------------- aiomisc
+
+
+class AiomiscAdapter(Adapter):
+    name = "aiomisc.io"
+    library = "aiomisc"
+
+    def check(self) -> None:
+        self._mod = _import("aiomisc.io")
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        compression = self._mod.Compression.GZIP if gzip_ else self._mod.Compression.NONE
+        if _binary(mode):
+            f = self._mod.async_open(path, mode, compression=compression)
+        else:
+            f = self._mod.async_open(path, mode, compression=compression, encoding="utf-8")
+        await f.open()
+        return _StreamFile(f, f.fileno)
+
+
+# --------------------------------------------------------------------------- anyio
+
+
+class AnyioAdapter(Adapter):
+    name = "anyio"
+    library = "anyio"
+
+    def check(self) -> None:
+        self._mod = _import("anyio")
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        if gzip_:
+            # anyio's documented way: wrap any blocking file object.
+            raw = await self._mod.to_thread.run_sync(
+                lambda: gzip.open(path, mode, encoding=_enc(mode))  # noqa: SIM115
+            )
+            f = self._mod.wrap_file(raw)
+        else:
+            f = await self._mod.open_file(path, mode, encoding=_enc(mode))
+        return _StreamFile(f, f.wrapped.fileno, closer="aclose")
+
+
+# --------------------------------------------------------------------------- aiofile
+
+
+_CAIO_MODULES = {
+    "uring": "caio.linux_uring_asyncio",
+    "linux": "caio.linux_aio_asyncio",
+    "thread": "caio.thread_aio_asyncio",
+}
+
+
+def _caio_context_class(backend: str) -> Any:
+    return _import(_CAIO_MODULES[backend]).AsyncioContext
+
+
+class _AiofileFile(BenchFile):
+    def __init__(self, wrapper: Any, backend: str) -> None:
+        self.w = wrapper
+        self.backend = backend
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        return await self.w.file.read_bytes(size, offset)  # type: ignore[no-any-return]
+
+    async def read(self, n: int = -1) -> Any:
+        return await self.w.read(n)
+
+    async def write(self, data: Any) -> int:
+        return int(await self.w.write(data))
+
+    def iter_lines(self) -> AsyncIterator[Any]:
+        return self.w.__aiter__()  # type: ignore[no-any-return]
+
+    async def fsync(self) -> None:
+        await self.w.file.fsync()
+
+    async def close(self) -> None:
+        await self.w.close()
+
+
+class AiofileAdapter(Adapter):
+    """aiofile's ``async_open`` over an explicit caio context."""
+
+    library = "aiofile"
+    positional = True
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.name = f"aiofile {backend}"
+        self.chunk_only = backend != "uring"
+        self._ctx: Any = None
+
+    def check(self) -> None:
+        self._mod = _import("aiofile")
+        self._ctx_class = _caio_context_class(self.backend)
+
+    async def setup(self) -> None:
+        try:
+            self._ctx = self._ctx_class()
+        except Exception as exc:
+            raise Unavailable(f"caio {self.backend} context: {type(exc).__name__}: {exc}") from exc
+
+    async def teardown(self) -> None:
+        if self._ctx is not None:
+            self._ctx.close()
+            self._ctx = None
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        if gzip_:
+            raise Unsupported("aiofile has no compression support")
+        kwargs: dict[str, Any] = {"context": self._ctx}
+        if not _binary(mode):
+            kwargs["encoding"] = "utf-8"
+        w = self._mod.async_open(path, mode, **kwargs)
+        await w.file.open()
+        return _AiofileFile(w, self.backend)
+
+
+# --------------------------------------------------------------------------- raw caio
+
+
+class _CaioFile(BenchFile):
+    backend = "uring"
+
+    def __init__(self, ctx: Any, fd: int, offset: int) -> None:
+        self.ctx = ctx
+        self.fd = fd
+        self.offset = offset
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        return await self.ctx.read(size, self.fd, offset)  # type: ignore[no-any-return]
+
+    async def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            n = os.fstat(self.fd).st_size - self.offset
+        data: bytes = await self.ctx.read(n, self.fd, self.offset)
+        self.offset += len(data)
+        return data
+
+    async def write(self, data: Any) -> int:
+        view = memoryview(data)
+        done = 0
+        while done < len(view):
+            n = await self.ctx.write(bytes(view[done:]) if done else data, self.fd, self.offset)
+            if n <= 0:
+                raise OSError("short write")
+            done += n
+            self.offset += n
+        return done
+
+    async def fsync(self) -> None:
+        await self.ctx.fsync(self.fd)
+
+    async def close(self) -> None:
+        os.close(self.fd)
+
+
+class CaioAdapter(Adapter):
+    """caio's io_uring context used directly on an fd (binary, positional only)."""
+
+    name = "caio uring (raw)"
+    library = "caio"
+    positional = True
+
+    def __init__(self) -> None:
+        self._ctx: Any = None
+
+    def check(self) -> None:
+        self._ctx_class = _caio_context_class("uring")
+
+    async def setup(self) -> None:
+        try:
+            self._ctx = self._ctx_class()
+        except Exception as exc:
+            raise Unavailable(f"caio uring context: {type(exc).__name__}: {exc}") from exc
+
+    async def teardown(self) -> None:
+        if self._ctx is not None:
+            self._ctx.close()
+            self._ctx = None
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        if gzip_ or not _binary(mode):
+            raise Unsupported("raw caio is binary and positional only (no text, no gzip)")
+        flags = {
+            "rb": os.O_RDONLY,
+            "wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+            "ab": os.O_WRONLY | os.O_CREAT,
+        }.get(mode)
+        if flags is None:
+            raise Unsupported(f"mode {mode!r}")
+        fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
+        offset = os.fstat(fd).st_size if mode == "ab" else 0
+        return _CaioFile(self._ctx, fd, offset)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def all_adapters() -> list[Adapter]:
+    """Every adapter, in report order."""
+    return [
+        BlockingAdapter(),
+        HybridioAdapter(),
+        HybridioAdapter(batched=True),
+        HybridioAdapter("uring"),
+        HybridioAdapter("linux"),
+        HybridioAdapter("thread"),
+        HybridioAdapter("python"),
+        AiofilesAdapter(),
+        AiofileAdapter("uring"),
+        AiofileAdapter("linux"),
+        AiofileAdapter("thread"),
+        AiomiscAdapter(),
+        AnyioAdapter(),
+        CaioAdapter(),
+    ]

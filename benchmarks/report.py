@@ -1,0 +1,395 @@
+"""Terminal table, JSON, Markdown report and PNG plots."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+__all__ = ("markdown", "plots", "terminal", "write_json")
+
+PEER_ORDER = (
+    "aiofiles",
+    "aiofile uring",
+    "aiofile linux",
+    "aiofile thread",
+    "aiomisc.io",
+    "anyio",
+    "caio uring (raw)",
+)
+
+
+def fmt_rate(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if x >= 1e4:
+        return f"{x / 1e3:.0f}k"
+    if x >= 1e3:
+        return f"{x / 1e3:.2f}k"
+    if x >= 10:
+        return f"{x:.0f}"
+    return f"{x:.2f}"
+
+
+def fmt_ratio(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:.0f}x"
+    if x >= 10:
+        return f"{x:.1f}x"
+    return f"{x:.2f}x"
+
+
+def fmt_ms(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def _row_cells(row: dict[str, Any]) -> list[str]:
+    if row["status"] != "ok":
+        return [row["adapter"], row["status"], "", "", "", "", "", row["reason"]]
+    note = ""
+    if row["completed"] < 1:
+        note = f"capped: {row['completed']:.0%} of the job done in the time cap"
+    res_b = row.get("residency_before")
+    res_a = row.get("residency_after")
+    if res_a:
+        known_b = [x for x in res_b or [] if x is not None]
+        known_a = [x for x in res_a if x is not None]
+        if known_a:
+            note = f"cached before {max(known_b, default=0):.1%} / after {max(known_a):.1%}" + (
+                f"; {note}" if note else ""
+            )
+        else:
+            note = "residency unknown" + (f"; {note}" if note else "")
+    return [
+        row["label"],
+        "+".join(row["served_by"]),
+        fmt_rate(row["median"]),
+        f"{fmt_rate(row['min'])}-{fmt_rate(row['max'])}",
+        fmt_ratio(row["ratio_to_baseline"]),
+        f"{row['cpu_us_per_op']:.1f}",
+        f"{fmt_ms(row['stall_max_ms'])} / {fmt_ms(row['stall_p99_ms'])}",
+        note,
+    ]
+
+
+ROW_HEAD = [
+    "adapter",
+    "served by",
+    "median",
+    "min-max",
+    "x baseline",
+    "CPU us/op",
+    "stall max / p99 ms",
+    "note",
+]
+
+
+def _headline_rows(summary: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    present: list[str] = []
+    for w in summary:
+        comp = w["comparisons"].get("hybridio", {})
+        for name in comp.get("vs", {}):
+            if name not in present:
+                present.append(name)
+    peers = [p for p in PEER_ORDER if p in present] + [p for p in present if p not in PEER_ORDER]
+    head = ["workload", "unit", "hybridio", "x baseline", "x best peer"] + [f"x {p}" for p in peers]
+    rows: list[list[str]] = []
+    for w in summary:
+        ok = {r["adapter"]: r for r in w["results"] if r["status"] == "ok"}
+        comp = w["comparisons"].get("hybridio")
+        if comp is None:
+            h = next((r for r in w["results"] if r["adapter"] == "hybridio"), None)
+            why = h["reason"] if h else "not run"
+            rows.append(
+                [w["key"], w["unit"], f"({h['status'] if h else 'n/a'}: {why})"]
+                + [""] * (2 + len(peers))
+            )
+            continue
+        best = w["best_peer"]
+        best_s = f"{fmt_ratio(comp['vs_best_peer'])} ({best})" if best else "-"
+        rows.append(
+            [
+                w["key"],
+                w["unit"],
+                fmt_rate(ok["hybridio"]["median"]),
+                fmt_ratio(comp["vs_baseline"]),
+                best_s,
+            ]
+            + [fmt_ratio(comp["vs"].get(p)) for p in peers]
+        )
+    return head, rows
+
+
+def _text_table(head: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=False)]
+    widths = [min(w, 60) for w in widths]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c)[:60].ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
+
+    out = [line(head), line(["-" * w for w in widths])]
+    out.extend(line(r) for r in rows)
+    return "\n".join(out)
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> str:
+    def esc(c: str) -> str:
+        return str(c).replace("|", "\\|")
+
+    out = ["| " + " | ".join(esc(h) for h in head) + " |"]
+    out.append("|" + "|".join("---" for _ in head) + "|")
+    out.extend("| " + " | ".join(esc(c) for c in r) + " |" for r in rows)
+    return "\n".join(out)
+
+
+def terminal(doc: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for w in doc["workloads"]:
+        parts.append(f"\n== {w['key']}: {w['title']} ({w['unit']}) ==")
+        rows = [_row_cells(r) for r in w["results"] if r["status"] == "ok"]
+        rows += [_row_cells(r) for r in w["results"] if r["status"] == "error"]
+        parts.append(_text_table(ROW_HEAD, rows))
+        na = [f"{r['adapter']} ({r['reason']})" for r in w["results"] if r["status"] == "n/a"]
+        if na:
+            parts.append("not applicable: " + "; ".join(na))
+    if doc.get("unavailable"):
+        parts.append("\nadapters that could not run:")
+        parts.extend(f"  {k}: {v}" for k, v in doc["unavailable"].items())
+    head, rows = _headline_rows(doc["workloads"])
+    parts.append("\n== hybridio (AUTO) vs baseline and peers: median of per-repetition ratios ==")
+    parts.append("   (>1 = hybridio faster)")
+    parts.append(_text_table(head, rows))
+    return "\n".join(parts) + "\n"
+
+
+def write_json(doc: dict[str, Any], path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1, sort_keys=False, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _ahead_lines(summary: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for w in summary:
+        comp = w["comparisons"].get("hybridio")
+        if not comp:
+            continue
+        ahead = [(p, x) for p, x in comp["vs"].items() if x is not None and x < 0.95]
+        if ahead:
+            who = ", ".join(f"{p} ({1 / x:.2f}x hybridio)" for p, x in sorted(ahead))
+            lines.append(f"- **{w['key']}**: {who}")
+        if comp["vs_baseline"] is not None and comp["vs_baseline"] < 0.5:
+            lines.append(
+                f"- **{w['key']}**: hybridio reaches {comp['vs_baseline']:.0%} of the "
+                "blocking baseline"
+            )
+    return lines
+
+
+def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
+    m = doc["machine"]
+    cfg = doc["config"]
+    libs = ", ".join(f"{k} {v or '(not installed)'}" for k, v in m["libraries"].items())
+    fs = m["filesystem"]
+    out: list[str] = [
+        "# Benchmarks: hybridio against the libraries users would pick instead",
+        "",
+        "<!-- Generated by `python -m benchmarks`; do not edit by hand, re-run `make bench`. -->",
+        "",
+        f"Produced by `{doc['command']}` on {doc['started']} ({doc['duration_s']:.0f} s).",
+        "",
+        "## Machine",
+        "",
+        _md_table(
+            ["fact", "value"],
+            [
+                ["kernel", m["kernel"]],
+                ["CPU", f"{m['cpu_count']} x {m['cpu_model']} (affinity {m['cpu_affinity']})"],
+                ["memory", f"{m['memory_mib']} MiB"],
+                ["python", f"{m['python_implementation']} {m['python']}"],
+                ["event loop", m["event_loop"]],
+                ["libraries", libs],
+                ["data directory", f"`{m['data_dir']}` on {fs['type']} ({fs['device']})"],
+                ["io_uring_disabled sysctl", str(m["io_uring_disabled_sysctl"])],
+            ],
+        ),
+        "",
+        "The machine is a shared, noisy VM: treat differences under ~20% as noise; the "
+        "min-max columns below show the spread.",
+        "",
+        "## Headline: hybridio (AUTO) against the baseline and each peer",
+        "",
+        "Each cell is the median over repetitions of (hybridio rate / other rate) measured "
+        "in the same repetition; **> 1 means hybridio is faster**. The baseline is the "
+        "plain blocking call made directly in the coroutine (it stalls the event loop for "
+        "the whole job -- see the stall columns).",
+        "",
+    ]
+    head, rows = _headline_rows(doc["workloads"])
+    out += [_md_table(head, rows), ""]
+    rm = [w for w in doc["workloads"] if "hybridio read_many" in w["comparisons"]]
+    if rm:
+        out += ["Batched `read_many` (one call for all requests in flight):", ""]
+        out.append(
+            _md_table(
+                ["workload", "x baseline", "x best peer"],
+                [
+                    [
+                        w["key"],
+                        fmt_ratio(w["comparisons"]["hybridio read_many"]["vs_baseline"]),
+                        fmt_ratio(w["comparisons"]["hybridio read_many"]["vs_best_peer"]),
+                    ]
+                    for w in rm
+                ],
+            )
+        )
+        out.append("")
+    ahead = _ahead_lines(doc["workloads"])
+    if ahead:
+        out += ["Where hybridio is behind (by more than 5%):", "", *ahead, ""]
+    out += ["## Plots", ""]
+    if img_rel:
+        out += [
+            f"![Rate relative to the blocking baseline]({img_rel}/ratio_to_baseline.png)",
+            "",
+            f"![Worst event-loop stall per library and workload]({img_rel}/loop_stall.png)",
+            "",
+        ]
+    else:
+        out += [plot_note, ""]
+    out += [
+        "## Method",
+        "",
+        f"- {cfg['warmup']} warm-up repetition(s), then {cfg['reps']} measured repetitions. "
+        "Within each repetition every adapter runs once, in an order rotated by one per "
+        "repetition; the blocking baseline is measured in the same repetition.",
+        f"- Random-read workloads are time-boxed ({cfg['cell_time']:g} s per cell; opening the "
+        "handles is not timed). The others are fixed jobs timed from open to close; a job "
+        f"still running after {cfg['cap']:g} s stops and its rate is taken over the part done "
+        "(marked *capped*): libraries that need one thread hop per line or per small write "
+        "would otherwise take minutes.",
+        "- Rates: median, min-max over repetitions. CPU us/op: `time.process_time()` of the "
+        "whole process (all threads; not kernel io_uring/AIO workers) per operation.",
+        "- Loop stall: a task sleeping 1 ms at a time records how late it wakes up while the "
+        "workload runs; worst and 99th percentile in ms. About 1 ms is the floor (timer "
+        "granularity). A workload that never suspends (the baseline, or reads served inline "
+        "from the page cache without ever yielding) shows its whole duration as one stall.",
+        "- Stream-API libraries (aiofiles, aiomisc.io, anyio) have no positional read: "
+        "`read_at` is `seek` + `read`, and concurrent workers get one handle each. aiofile, "
+        "raw caio and hybridio share one handle.",
+        "- `served by` is what the library reports it used (for hybridio the file's `backend` "
+        "attribute); a forced backend that was not honoured is shown as *asked X, served by Y*.",
+        "- aiofile's `close()` runs `fdatasync` on files opened for writing: that cost is part "
+        "of its write workloads, as it is for its users.",
+        "- Cold reads: `posix_fadvise(POSIX_FADV_DONTNEED)` before every cell; residency is "
+        "checked with `mmap` + `mincore` and shown in the note column.",
+        "",
+        "## Workloads in detail",
+        "",
+    ]
+    for w in doc["workloads"]:
+        out += [f"### {w['key']}: {w['title']} ({w['unit']})", "", w["description"], ""]
+        rows_ok = [_row_cells(r) for r in w["results"] if r["status"] == "ok"]
+        rows_err = [_row_cells(r) for r in w["results"] if r["status"] == "error"]
+        out += [_md_table(ROW_HEAD, rows_ok + rows_err), ""]
+        na = [f"{r['adapter']} ({r['reason']})" for r in w["results"] if r["status"] == "n/a"]
+        if na:
+            out += ["Not applicable: " + "; ".join(na) + ".", ""]
+    skipped = doc.get("unavailable") or {}
+    if skipped:
+        out += ["## Adapters that could not run", ""]
+        out += [f"- **{k}**: {v}" for k, v in skipped.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def plots(doc: dict[str, Any], img_dir: str) -> str | None:
+    """Write the PNGs into *img_dir*; return None, or a note why they were skipped."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception as exc:
+        return (
+            f"Plots skipped: matplotlib is not importable ({type(exc).__name__}). "
+            "Install the `plot` extra: `pip install -e '.[plot]'`."
+        )
+    os.makedirs(img_dir, exist_ok=True)
+    workloads = [w for w in doc["workloads"] if any(r["status"] == "ok" for r in w["results"])]
+    if not workloads:
+        return "Plots skipped: no results."
+
+    # 1. Ratio to the baseline, one panel per workload.
+    n = len(workloads)
+    cols = 2
+    rows_n = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows_n, cols, figsize=(13, 2.6 * rows_n), squeeze=False)
+    for ax, w in zip(axes.flat, workloads, strict=False):
+        rs = [r for r in w["results"] if r["status"] == "ok" and r["ratio_to_baseline"]]
+        rs = [r for r in rs if r["role"] != "baseline"]
+        names = [r["label"] for r in rs]
+        vals = [r["ratio_to_baseline"] for r in rs]
+        colors = ["tab:green" if r["role"] == "hybridio" else "tab:blue" for r in rs]
+        ax.barh(range(len(vals)), vals, color=colors)
+        ax.set_yticks(range(len(vals)))
+        ax.set_yticklabels(names, fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_title(f"{w['key']} ({w['unit']})", fontsize=8)
+        ax.tick_params(axis="x", labelsize=6)
+        for i, v in enumerate(vals):
+            ax.text(v, i, f" {v:.2g}", va="center", fontsize=5)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle(
+        "Rate relative to the blocking call in the coroutine (log scale; >1 = faster than it)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(os.path.join(img_dir, "ratio_to_baseline.png"), dpi=110)
+    plt.close(fig)
+
+    # 2. Worst loop stall: adapters x workloads heat map.
+    names: list[str] = []
+    for w in workloads:
+        for r in w["results"]:
+            if r["status"] == "ok" and r["adapter"] not in names:
+                names.append(r["adapter"])
+    grid: list[list[float]] = []
+    for name in names:
+        line: list[float] = []
+        for w in workloads:
+            r = next((x for x in w["results"] if x["adapter"] == name), None)
+            line.append(r["stall_max_ms"] if r and r["status"] == "ok" else float("nan"))
+        grid.append(line)
+    import math
+
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(workloads), 1.2 + 0.38 * len(names)))
+    logged = [[math.log10(max(v, 0.1)) if v == v else float("nan") for v in row] for row in grid]
+    im = ax.imshow(logged, cmap="Reds", aspect="auto", vmin=0, vmax=3)
+    ax.set_xticks(range(len(workloads)))
+    ax.set_xticklabels([w["key"] for w in workloads], rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=7)
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            if v == v:
+                ax.text(j, i, fmt_ms(v), ha="center", va="center", fontsize=6)
+    cbar = fig.colorbar(im, ax=ax)
+    cbar.set_label("log10(worst stall, ms)", fontsize=7)
+    ax.set_title("Worst event-loop stall (ms) while each workload runs", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(os.path.join(img_dir, "loop_stall.png"), dpi=110)
+    plt.close(fig)
+    return None
