@@ -1,5 +1,26 @@
-"""hybridio: async file I/O that routes each operation to the engine that serves it best."""
+"""hybridio: async file I/O that routes each operation to the engine that serves it best.
+
+``async_open()`` is the one entry point; see the README and docs/ for the guide.
+"""
 
 from __future__ import annotations
 
-__all__ = ()
+from .api import AsyncOpen, async_open
+from .bulk import threaded
+from .compression import Compression
+from .engines.kernel import BackendInfo, BackendUnavailableError, backends
+from .layers.base import AsyncBinaryIO, AsyncFileBase
+from .layers.text import AsyncTextIO
+
+__all__ = (
+    "AsyncBinaryIO",
+    "AsyncFileBase",
+    "AsyncOpen",
+    "AsyncTextIO",
+    "BackendInfo",
+    "BackendUnavailableError",
+    "Compression",
+    "async_open",
+    "backends",
+    "threaded",
+)

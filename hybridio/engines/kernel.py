@@ -1,0 +1,527 @@
+"""Kernel async I/O through ``caio``: backend probing, one context per event loop.
+
+Candidates are tried in order -- io_uring, Linux AIO, caio's C thread pool,
+caio's pure-Python pool -- and the first one whose context opens *and completes a
+probe operation* is used.  Why each earlier candidate was skipped is kept
+(:func:`backends`), because "io_uring is blocked by the container's seccomp
+profile" is something a user needs to be told, not to guess (moby/moby#47532).
+
+One context exists per (event loop, backend); it is created on first use and
+closed together with its loop, so 200 ``asyncio.run()`` cycles leave
+``/proc/sys/fs/aio-nr``, fds and threads where they were (langflow PR #12525 is
+what happens otherwise).
+
+Completions are delivered through ONE asyncio future per batch of operations,
+not one per operation: waking a suspended future costs ~10 us here, as much as
+the I/O itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import errno as errno_mod
+import importlib
+import logging
+import os
+import tempfile
+import threading
+import types
+import warnings
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+__all__ = (
+    "BACKEND_NAMES",
+    "BackendInfo",
+    "BackendUnavailableError",
+    "KernelCancelled",
+    "KernelEngine",
+    "backends",
+    "get_engine",
+    "requested_backend",
+)
+
+log = logging.getLogger("hybridio.kernel")
+
+#: The kernel backends in the order they are preferred.
+BACKEND_NAMES: Final = ("uring", "linux", "thread", "python")
+
+_MODULES: Final = {
+    "uring": "caio.linux_uring",
+    "linux": "caio.linux_aio",
+    "thread": "caio.thread_aio",
+    "python": "caio.python_aio",
+}
+
+#: Requests one context keeps in flight; also the io_uring SQ / AIO ring size.
+MAX_REQUESTS: Final = 256
+#: Threads of caio's own pools (thread/python backends).
+POOL_SIZE: Final = 8
+#: How long a probe operation may take before the backend is declared broken.
+PROBE_TIMEOUT: Final = 5.0
+#: The largest single kernel request.  A page-cached io_uring read or a buffered
+#: Linux AIO read runs synchronously inside the submit call, so this bounds how
+#: long one submission can hold the event loop (DESIGN principle 5).
+MAX_CHUNK: Final = 1 << 20
+
+
+class BackendUnavailableError(RuntimeError):
+    """A kernel backend was forced but cannot run here; the message says why."""
+
+
+class KernelCancelled(asyncio.CancelledError):
+    """Cancellation that arrived while kernel operations were in flight.
+
+    The operations were allowed to finish (a kernel request cannot be recalled
+    reliably), so ``results`` holds what each one did; layers use it to keep
+    the file's state exact before the cancellation propagates.
+    """
+
+    def __init__(self, results: list[Any]) -> None:
+        super().__init__()
+        self.results = results
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendInfo:
+    """Whether one kernel backend works in this process, and why not."""
+
+    name: str
+    available: bool
+    reason: str | None
+    selected: bool = False
+
+
+# name -> None (usable) or the reason it is not.  Probed once per process.
+_probe_results: dict[str, str | None] = {}
+_probe_lock = threading.Lock()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno is not None:
+        name = errno_mod.errorcode.get(exc.errno, str(exc.errno))
+        return f"{name}: {exc.strerror or os.strerror(exc.errno)}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _load(name: str) -> types.ModuleType:
+    return importlib.import_module(_MODULES[name])
+
+
+def _create_context(name: str, max_requests: int) -> Any:
+    """Create a raw caio context; tests replace this to inject start failures."""
+    module = _load(name)
+    if name == "uring":
+        # caio turns SQPOLL on whenever the kernel allows it; here that doubles
+        # single-read latency and burns the second core, so it is off.
+        return module.Context(max_requests=max_requests, sqpoll=False)
+    if name in ("thread", "python"):
+        return module.Context(max_requests=max_requests, pool_size=POOL_SIZE)
+    return module.Context(max_requests=max_requests)
+
+
+def _destroy_context(name: str, ctx: Any) -> None:
+    close = getattr(ctx, "close", None)
+    if close is not None:
+        close()
+    pool = getattr(ctx, "pool", None)
+    if pool is not None:
+        # python_aio's ThreadPool.close() only asks its workers to stop; join
+        # so the thread count is back at its baseline when the loop closes.
+        pool.join()
+
+
+def _errno_of(name: str, op: Any, arg: Any) -> int:
+    err = getattr(op, "error", 0) or 0
+    if not err and isinstance(arg, int):
+        if name == "linux" and arg >= 1 << 63:
+            # linux_aio passes io_event.res to the callback as unsigned.
+            arg -= 1 << 64
+        if arg < 0:
+            err = -arg
+    return err or errno_mod.EIO
+
+
+def _result(name: str, op: Any, arg: Any) -> Any:
+    """The value of a completed operation, or the ``OSError`` it failed with."""
+    try:
+        return op.get_value()
+    except OSError as exc:  # python_aio re-raises the worker's own exception
+        return exc
+    except SystemError:
+        # caio reports I/O errors as SystemError(strerror); the errno is kept
+        # on the operation or in the completion value (caio PR #7).
+        code = _errno_of(name, op, arg)
+        return OSError(code, os.strerror(code))
+
+
+def _probe(name: str) -> str | None:
+    """Open a context and complete one write and one read; None when it works."""
+    try:
+        ctx = _create_context(name, 8)
+    except Exception as exc:
+        return _describe(exc)
+    try:
+        with tempfile.TemporaryFile() as tmp:
+            fd = tmp.fileno()
+            module = _load(name)
+            for op in (module.Operation.write(b"hybridio", fd, 0), module.Operation.read(8, fd, 0)):
+                done = threading.Event()
+                got: list[Any] = []
+
+                def callback(arg: Any, got: list[Any] = got, done: threading.Event = done) -> None:
+                    got.append(arg)
+                    done.set()
+
+                op.set_callback(callback)
+                if ctx.submit(op) != 1:
+                    return "the probe operation was not accepted"
+                if name == "uring":
+                    ctx.flush()
+                if name in ("uring", "linux") and not done.is_set():
+                    ctx.process_events(8, 1, int(PROBE_TIMEOUT))
+                if not done.wait(PROBE_TIMEOUT):
+                    return f"the probe operation did not complete within {PROBE_TIMEOUT} s"
+                value = _result(name, op, got[0])
+                if isinstance(value, OSError):
+                    return f"the probe operation failed: {_describe(value)}"
+            if value != b"hybridio":
+                return f"the probe read returned {value!r}"
+        return None
+    except Exception as exc:
+        return _describe(exc)
+    finally:
+        try:
+            _destroy_context(name, ctx)
+        except Exception:  # pragma: no cover - best effort after a failed probe
+            log.debug("closing the %s probe context failed", name, exc_info=True)
+
+
+def probe(name: str) -> str | None:
+    """Probe *name* once per process; None if usable, else the reason it is not."""
+    if name not in BACKEND_NAMES:
+        raise ValueError(f"unknown kernel backend {name!r}; expected one of {BACKEND_NAMES}")
+    with _probe_lock:
+        if name not in _probe_results:
+            reason = _probe(name)
+            _probe_results[name] = reason
+            if reason is not None:
+                log.info("hybridio: kernel backend %s unavailable: %s", name, reason)
+        return _probe_results[name]
+
+
+def _reset_probes() -> None:
+    """Forget probe results (for tests that inject faults)."""
+    with _probe_lock:
+        _probe_results.clear()
+
+
+def requested_backend() -> str | None:
+    """The backend named by ``HYBRIDIO_BACKEND``, or None (unknown values warn)."""
+    value = os.environ.get("HYBRIDIO_BACKEND", "").strip().lower()
+    if not value or value == "auto":
+        return None
+    if value not in BACKEND_NAMES:
+        warnings.warn(
+            f"HYBRIDIO_BACKEND={value!r} is not one of {BACKEND_NAMES}; ignoring it",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return value
+
+
+def backends() -> tuple[BackendInfo, ...]:
+    """Every kernel backend with whether it works here and why not.
+
+    ``selected`` marks the one an unforced open on this process would use.
+    """
+    forced = requested_backend()
+    infos = []
+    chosen: str | None = None
+    for name in BACKEND_NAMES:
+        reason = probe(name)
+        if reason is None and chosen is None and (forced is None or forced == name):
+            chosen = name
+        infos.append(BackendInfo(name, reason is None, reason))
+    return tuple(dataclasses.replace(i, selected=i.name == chosen) for i in infos)
+
+
+class _Batch:
+    """Completion state of one submission: one future, a result slot per op."""
+
+    __slots__ = ("args", "future", "ops", "remaining")
+
+    def __init__(self, future: asyncio.Future[None], ops: Sequence[Any]) -> None:
+        self.future = future
+        self.ops = ops
+        self.args: list[Any] = [None] * len(ops)
+        self.remaining = len(ops)
+
+
+class KernelEngine:
+    """One caio context bound to one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, name: str, ctx: Any) -> None:
+        self.loop = loop
+        self.name = name
+        self.ctx = ctx
+        self._module = _load(name)
+        self._op = self._module.Operation
+        self._threaded = name in ("thread", "python")
+        self._inflight = 0
+        self._max = MAX_REQUESTS
+        self._waiters: list[asyncio.Future[None]] = []
+        self.closed = False
+        if name in ("uring", "linux"):
+            loop.add_reader(ctx.fileno, self._on_readable)
+
+    # -- completion plumbing -------------------------------------------------
+
+    def _on_readable(self) -> None:
+        try:
+            self.ctx.poll()
+        except BlockingIOError:
+            # The eventfd counter can read zero while completions are still in
+            # the ring; draining never depends on it.
+            pass
+        while self.ctx.process_events():
+            pass
+
+    def _complete(self, batch: _Batch, index: int, arg: Any) -> None:
+        batch.args[index] = arg
+        batch.remaining -= 1
+        self._inflight -= 1
+        if batch.remaining == 0 and not batch.future.done():
+            batch.future.set_result(None)
+        if self._waiters:
+            self._wake()
+
+    def _complete_threadsafe(self, batch: _Batch, index: int, arg: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._complete, batch, index, arg)
+        except RuntimeError:
+            # The loop closed while a pool thread finished: nobody waits.
+            pass
+
+    def _wake(self) -> None:
+        while self._waiters and self._inflight < self._max:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _acquire(self, count: int) -> None:
+        while self._inflight + count > self._max and self._inflight > 0:
+            waiter = self.loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+
+    def _start(self, ops: Sequence[Any]) -> _Batch:
+        batch = _Batch(self.loop.create_future(), ops)
+        done = self._complete_threadsafe if self._threaded else self._complete
+        for index, op in enumerate(ops):
+            op.set_callback(lambda arg, b=batch, i=index: done(b, i, arg))
+        self._inflight += len(ops)
+        try:
+            accepted = self.ctx.submit(*ops)
+        except BaseException:
+            self._inflight -= len(ops)
+            raise
+        if accepted < len(ops):
+            # Linux AIO may accept a prefix (EAGAIN); the rest fail here and
+            # the caller resubmits them, nothing is dropped.
+            for index in range(accepted, len(ops)):
+                batch.args[index] = _NOT_SUBMITTED
+                batch.remaining -= 1
+                self._inflight -= 1
+            if batch.remaining == 0:
+                batch.future.set_result(None)
+        if self.name == "uring":
+            # Submits every staged SQE in one io_uring_enter; page-cached reads
+            # complete inside it, so the future may already be done here.
+            self.ctx.flush()
+        return batch
+
+    # -- the API layers use ----------------------------------------------------
+
+    async def run(self, ops: Sequence[Any]) -> list[Any]:
+        """Submit *ops*, wait for all of them, return values or OSError objects.
+
+        Results are in request order.  A batch larger than the ring is split.
+        On cancellation the in-flight operations are cancelled where the
+        backend can, awaited to completion, and :class:`KernelCancelled`
+        carries what they did.
+        """
+        if self.closed:
+            raise RuntimeError("the kernel engine of this event loop is closed")
+        results: list[Any] = [None] * len(ops)
+        pending = list(range(len(ops)))
+        cancelled = False
+        while pending:
+            chunk = pending[: self._max]
+            try:
+                await self._acquire(len(chunk))
+            except asyncio.CancelledError:
+                raise KernelCancelled(results) from None
+            batch = self._start([ops[i] for i in chunk])
+            while not batch.future.done():
+                try:
+                    await asyncio.shield(batch.future)
+                except asyncio.CancelledError:
+                    if not cancelled:
+                        cancelled = True
+                        self._cancel(batch)
+            retry = []
+            for slot, index in enumerate(chunk):
+                arg = batch.args[slot]
+                if arg is _NOT_SUBMITTED:
+                    retry.append(index)
+                    continue
+                results[index] = _result(self.name, ops[index], arg)
+            if cancelled:
+                raise KernelCancelled(results)
+            pending = retry + pending[len(chunk) :]
+            if retry:
+                # Give completions a chance to free ring slots before retrying.
+                await asyncio.sleep(0)
+        return results
+
+    def _cancel(self, batch: _Batch) -> None:
+        for slot, op in enumerate(batch.ops):
+            if batch.args[slot] is None:
+                try:
+                    self.ctx.cancel(op)
+                except (OSError, SystemError, ValueError, OverflowError):
+                    pass
+
+    def op_read(self, fd: int, size: int, offset: int) -> Any:
+        """A read operation (not yet submitted)."""
+        return self._op.read(size, fd, offset)
+
+    def op_write(self, fd: int, data: bytes, offset: int) -> Any:
+        """A write operation (not yet submitted)."""
+        return self._op.write(data, fd, offset)
+
+    def op_fsync(self, fd: int) -> Any:
+        """An fsync operation."""
+        return self._op.fsync(fd)
+
+    def op_fdatasync(self, fd: int) -> Any:
+        """An fdatasync operation."""
+        return self._op.fdsync(fd)
+
+    def close(self) -> None:
+        """Detach from the loop and release the context (rings, fds, threads)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.name in ("uring", "linux"):
+            try:
+                self.loop.remove_reader(self.ctx.fileno)
+            except (RuntimeError, ValueError, OSError):
+                pass
+        _destroy_context(self.name, self.ctx)
+        self.ctx = None
+
+
+_NOT_SUBMITTED: Final = object()
+
+# loop -> {backend name -> engine}
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, KernelEngine]] = (
+    weakref.WeakKeyDictionary()
+)
+# loop -> the reasons candidates were skipped when its default engine was chosen
+_skipped: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _close_loop_engines(loop: asyncio.AbstractEventLoop) -> None:
+    for engine in (_engines.pop(loop, None) or {}).values():
+        try:
+            engine.close()
+        except Exception:  # pragma: no cover - never let cleanup break loop.close()
+            log.warning("closing the %s engine failed", engine.name, exc_info=True)
+
+
+def _hook_loop_close(loop: asyncio.AbstractEventLoop) -> None:
+    original: Callable[[], None] = loop.close
+
+    def close() -> None:
+        _close_loop_engines(loop)
+        original()
+
+    # An instance attribute shadows the method, so asyncio.run(), Runner and
+    # uvloop all release the context exactly when they close the loop.
+    loop.close = close  # type: ignore[method-assign]
+
+
+def _make_engine(loop: asyncio.AbstractEventLoop, name: str) -> KernelEngine:
+    reason = probe(name)
+    if reason is not None:
+        raise BackendUnavailableError(f"kernel backend {name!r} is unavailable: {reason}")
+    try:
+        ctx = _create_context(name, MAX_REQUESTS)
+    except Exception as exc:
+        # e.g. io_setup's EAGAIN once aio-max-nr is used up (caio#19).
+        raise BackendUnavailableError(
+            f"kernel backend {name!r} failed to start: {_describe(exc)}"
+        ) from exc
+    return KernelEngine(loop, name, ctx)
+
+
+def get_engine(backend: str | None = None) -> KernelEngine:
+    """The engine of the running loop for *backend* (None: the best available).
+
+    A forced backend that cannot run raises :class:`BackendUnavailableError`;
+    an unforced choice falls back down the candidate list and records why.
+    """
+    loop = asyncio.get_running_loop()
+    engines = _engines.get(loop)
+    if engines is None:
+        engines = _engines[loop] = {}
+        _hook_loop_close(loop)
+    key = backend or "auto"
+    engine = engines.get(key)
+    if engine is not None and not engine.closed:
+        return engine
+    forced = backend or requested_backend()
+    if forced is not None:
+        engine = engines.get(forced)
+        if engine is None or engine.closed:
+            engine = _make_engine(loop, forced)
+            engines[forced] = engine
+    else:
+        skipped: dict[str, str] = {}
+        for name in BACKEND_NAMES:
+            existing = engines.get(name)
+            if existing is not None and not existing.closed:
+                engine = existing
+                break
+            try:
+                engine = _make_engine(loop, name)
+            except BackendUnavailableError as exc:
+                skipped[name] = str(exc)
+                log.info("hybridio: %s", exc)
+                continue
+            engines[name] = engine
+            break
+        _skipped[loop] = skipped
+        if engine is None:  # pragma: no cover - python_aio always works
+            raise BackendUnavailableError("no kernel backend works: " + "; ".join(skipped.values()))
+    engines[key] = engine
+    return engine
+
+
+def skipped_reasons() -> dict[str, str]:
+    """Why the running loop's default engine skipped earlier candidates."""
+    return dict(_skipped.get(asyncio.get_running_loop(), {}))

@@ -1,0 +1,107 @@
+"""Mode parsing accepts exactly what the builtin open() accepts, with its errors (B1, B2)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+import hybridio
+from hybridio.modes import parse_mode
+
+from .conftest import fd_count
+
+ALPHABET = "rwaxbt+U"
+ALL_MODES = ["".join(t) for n in range(5) for t in itertools.product(ALPHABET, repeat=n)]
+
+
+def _builtin_verdict(path: Path, mode: str) -> tuple[type[BaseException], str] | None:
+    path.write_bytes(b"")
+    try:
+        f = open(path, mode)  # noqa: SIM115 - the oracle
+    except (ValueError, TypeError) as exc:
+        return type(exc), str(exc)
+    except OSError:
+        return None
+    f.close()
+    return None
+
+
+def test_every_mode_string_up_to_length_4_matches_builtin_open(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    mismatches = []
+    for mode in ALL_MODES:
+        expected = _builtin_verdict(path, mode)
+        try:
+            parse_mode(mode)
+            got = None
+        except (ValueError, TypeError) as exc:
+            got = (type(exc), str(exc))
+        if got != expected:
+            mismatches.append((mode, expected, got))
+    assert mismatches == []
+    assert len(ALL_MODES) == sum(8**n for n in range(5))
+
+
+@pytest.mark.parametrize("mode", [1, None, b"r", 2.5, ["r"]])
+def test_non_string_mode_raises_typeerror_like_open(tmp_path: Path, mode: object) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"")
+    with pytest.raises(TypeError) as builtin:
+        open(path, mode)  # type: ignore[call-overload]  # noqa: SIM115
+    with pytest.raises(TypeError) as ours:
+        hybridio.async_open(path, mode)  # type: ignore[call-overload]
+    assert str(ours.value) == str(builtin.value)
+
+
+@pytest.mark.parametrize("mode", ["", "rw", "rr", "tb", "xa", "U", "rU", "r+w"])
+async def test_bad_mode_fails_before_any_fd_or_thread_exists(tmp_path: Path, mode: str) -> None:
+    fds, threads = fd_count(), threading.active_count()
+    with pytest.raises(ValueError, match="mode|binary"):
+        hybridio.async_open(tmp_path / "f", mode)
+    assert fd_count() == fds
+    assert threading.active_count() == threads
+    assert not (tmp_path / "f").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"encoding": "utf-8"}, "binary mode doesn't take an encoding argument"),
+        ({"errors": "strict"}, "binary mode doesn't take an errors argument"),
+        ({"newline": "\n"}, "binary mode doesn't take a newline argument"),
+    ],
+)
+def test_binary_mode_rejects_text_arguments(
+    tmp_path: Path, kwargs: dict[str, str], message: str
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=message):
+        open(path, "rb", **kwargs)  # type: ignore[call-overload]  # noqa: SIM115
+    with pytest.raises(ValueError, match=message):
+        hybridio.async_open(path, "rb", **kwargs)  # type: ignore[call-overload]
+
+
+def test_unbuffered_text_and_bad_newline_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="can't have unbuffered text I/O"):
+        hybridio.async_open(tmp_path / "f", "w", buffering=0)
+    with pytest.raises(ValueError, match="illegal newline value"):
+        hybridio.async_open(tmp_path / "f", "w", newline="x")
+
+
+def test_line_buffering_in_binary_mode_warns_like_open(tmp_path: Path) -> None:
+    with pytest.warns(RuntimeWarning, match="line buffering"):
+        hybridio.async_open(tmp_path / "f", "wb", buffering=1)
+
+
+def test_os_flags_match_fileio() -> None:
+    assert parse_mode("r").os_flags & os.O_ACCMODE == os.O_RDONLY
+    assert parse_mode("w").os_flags & (os.O_CREAT | os.O_TRUNC) == os.O_CREAT | os.O_TRUNC
+    assert parse_mode("a+b").os_flags & os.O_APPEND
+    assert parse_mode("x").os_flags & os.O_EXCL
+    assert parse_mode("r+b").os_flags & os.O_ACCMODE == os.O_RDWR
+    assert parse_mode("w+b").raw_mode == "rb+"
