@@ -1,0 +1,811 @@
+"""A blocking binary file object driven from the thread engine, with buffers.
+
+:class:`StreamFile` serves pipes, FIFOs, character devices, ``/proc`` files and
+compressed streams (gzip, bz2, lzma, zstd): anything the kernel engine must not
+or cannot see.  The blocking object is only ever touched inside a worker
+thread, and the thread hop is the expensive part (~100 µs against ~1 µs for a
+buffered call), so the file keeps its own buffers:
+
+* **read-ahead** — a refill reads at least ``buffer_size`` bytes (256 KiB by
+  default) in one thread call; ``read``/``readline``/``async for`` are served
+  from memory until the buffer runs dry;
+* **write-behind** — ``write`` appends to memory; one thread call writes the
+  buffer out when it reaches ``buffer_size``, on ``flush``/``seek``/``close``.
+
+All operations of one handle are serialised by an ``asyncio.Lock`` because the
+compressed file objects are not thread-safe.  A call that the buffers can serve
+does not take the lock (nor suspend) unless another operation is in flight.
+
+Cancellation: a thread call that already runs is completed before the
+cancellation is re-raised (see :mod:`hybridio.engines.threads`), so buffers and
+position stay consistent.  ``write`` takes its data before any thread hop: a
+cancelled ``write`` has either stored all its bytes (they reach the file with
+the next flush, and ``tell()`` counts them) or, when cancelled while waiting
+for another operation on the same handle, none of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import io
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from ..compression import (
+    Compression,
+    check_level,
+    check_mode,
+    open_compressed,
+    open_fileobj,
+)
+from ..engines.threads import run_in_thread, run_to_completion
+from ..modes import FileMode
+from .base import (
+    AsyncBinaryIO,
+    check_closed,
+    check_readable,
+    check_seekable,
+    check_size,
+    check_whence,
+    check_writable,
+    unsupported,
+)
+
+__all__ = ("DEFAULT_BUFFER_SIZE", "StreamFile", "open_stream")
+
+#: Read-ahead / write-behind size: one thread hop moves this much.
+DEFAULT_BUFFER_SIZE = 256 * 1024
+
+
+def _bytes_view(data: Any) -> memoryview:
+    """A flat byte view of a bytes-like object, with BufferedWriter's TypeError."""
+    if isinstance(data, str):
+        raise TypeError("a bytes-like object is required, not 'str'")
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
+    if view.ndim != 1 or view.format not in ("B", "b", "c"):
+        view = view.cast("B")
+    return view
+
+
+def _espipe() -> OSError:
+    return OSError(errno.ESPIPE, os.strerror(errno.ESPIPE))
+
+
+class StreamFile(AsyncBinaryIO):
+    """An :class:`AsyncBinaryIO` over a blocking file object, served by threads.
+
+    Build it with :func:`open_stream`.  ``backend`` names what serves it
+    (``"threads"``), ``compression`` the format.
+    """
+
+    backend: str = "threads"
+
+    # Class-level defaults so that __del__ works on a half-built object.
+    _closed = True
+    _raw: Any = None
+    _fileobj: Any = None
+
+    def __init__(
+        self,
+        raw: BinaryIO,
+        *,
+        fileobj: BinaryIO | None = None,
+        name: Any,
+        mode: str,
+        compression: Compression = Compression.NONE,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        appending: bool = False,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> None:
+        """Blocking (it asks the file for its position): call it in a thread."""
+        self._raw = raw
+        # For compressed files, the buffered file the compressor sits on: we
+        # opened it, so we close it (the compressor never does).
+        self._fileobj = fileobj
+        self.name = name
+        self.mode = mode
+        self.compression = compression
+        self._executor = executor
+        self._unbuffered = buffer_size == 0
+        self._chunk = buffer_size if buffer_size > 0 else DEFAULT_BUFFER_SIZE
+        self._compressed = compression is not Compression.NONE
+        self._readable = raw.readable()
+        self._writable = raw.writable()
+        self._seekable = raw.seekable()
+        # Compressed readers return whatever one decompression step yields;
+        # reading on until a buffer is full saves thread hops.  Plain files
+        # stop as soon as the caller is served: a pipe must not block for
+        # read-ahead the caller did not ask for.
+        self._greedy = self._compressed
+        self._read_raw: Callable[[int], bytes | None] = (
+            raw.read1 if self._compressed else raw.read  # type: ignore[attr-defined]
+        )
+        # O_APPEND writes land at the end, and compressed positions are only
+        # known by the compressor: ask the file after such writes.
+        self._tell_after_write = appending or self._compressed
+        self._rbuf = b""
+        self._rpos = 0
+        self._wbuf = bytearray()
+        self._seek_to: int | None = None
+        self._raw_pos: int | None = self._raw_tell()
+        self._pending_exc: BaseException | None = None
+        self._lock = asyncio.Lock()
+        self._busy = False
+        self._closed = False
+
+    # -- plain attributes -------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once the file is closed."""
+        return self._closed
+
+    @property
+    def raw(self) -> BinaryIO:
+        """The blocking file object (use only from a thread, with care)."""
+        return self._raw  # type: ignore[no-any-return]
+
+    def readable(self) -> bool:
+        """True if the file was opened for reading."""
+        check_closed(self._closed)
+        return self._readable
+
+    def writable(self) -> bool:
+        """True if the file was opened for writing."""
+        check_closed(self._closed)
+        return self._writable
+
+    def seekable(self) -> bool:
+        """True if the file supports seek/tell."""
+        check_closed(self._closed)
+        return self._seekable
+
+    def fileno(self) -> int:
+        """The underlying file descriptor."""
+        check_closed(self._closed)
+        return (self._fileobj or self._raw).fileno()  # type: ignore[no-any-return]
+
+    # -- blocking helpers (run in a worker thread, under the lock) ----------
+
+    def _raw_tell(self) -> int | None:
+        try:
+            return int(self._raw.tell())
+        except (OSError, io.UnsupportedOperation):
+            return None
+
+    def _unread(self) -> int:
+        return len(self._rbuf) - self._rpos
+
+    def _logical_pos(self) -> int | None:
+        base = self._seek_to if self._seek_to is not None else self._raw_pos
+        if base is None:
+            return None
+        if self._wbuf:
+            return base + len(self._wbuf)
+        return base - self._unread()
+
+    def _drop_read_buffer(self) -> None:
+        # The raw position is ahead of the logical one by the unread bytes;
+        # remember where the next raw operation has to start.
+        if self._unread() and self._seekable:
+            self._seek_to = self._logical_pos()
+        self._rbuf = b""
+        self._rpos = 0
+
+    def _apply_seek_sync(self) -> None:
+        target = self._seek_to
+        if target is not None:
+            self._raw_pos = self._raw.seek(target)
+            self._seek_to = None
+
+    def _write_all_sync(self, data: bytes | memoryview) -> None:
+        """Write every byte of *data*: a short write is continued, a zero count
+        is an error rather than an endless loop.  ``self._wdone`` says how
+        much went out, also when it raised."""
+        self._wdone = done = 0
+        # Written bytes make anything read ahead stale (write-then-read).
+        self._rbuf = b""
+        self._rpos = 0
+        with memoryview(data) as view:
+            try:
+                while done < len(view):
+                    n = self._raw.write(view[done:])
+                    if n is None:
+                        raise BlockingIOError(
+                            errno.EAGAIN, "write could not complete without blocking"
+                        )
+                    if n <= 0:
+                        raise OSError(
+                            errno.EIO, f"write returned {n} with {len(view) - done} bytes left"
+                        )
+                    done += n
+            finally:
+                self._wdone = done
+                if self._tell_after_write:
+                    self._raw_pos = self._raw_tell()
+                elif self._raw_pos is not None:
+                    self._raw_pos += done
+
+    def _flush_sync(self) -> None:
+        self._apply_seek_sync()
+        if self._wbuf:
+            # Write from an immutable copy: a traceback holding a view of the
+            # bytearray would forbid trimming it.
+            data = bytes(self._wbuf)
+            try:
+                self._write_all_sync(data)
+            finally:
+                del self._wbuf[: self._wdone]
+
+    def _fill_sync(self, need: int, newline: bool = False, once: bool = False) -> None:
+        """Refill the read buffer in one thread call.
+
+        Reads until the unread bytes reach *need* (``need >= 0``), or a newline
+        arrived (*newline*), or EOF; a greedy (compressed) file also reads on
+        to a whole buffer.  An error after some bytes arrived is kept for later,
+        so the bytes before it are still delivered (as ``_pyio`` delivers the
+        payload of a truncated gzip before raising EOFError).
+        """
+        self._flush_sync()
+        chunks = [self._rbuf[self._rpos :]] if self._unread() else []
+        have = len(chunks[0]) if chunks else 0
+        found = newline and bool(chunks) and b"\n" in chunks[0]
+        chunk = self._chunk
+        try:
+            while True:
+                satisfied = (need >= 0 and have >= need) or found
+                if satisfied and (not self._greedy or have >= chunk):
+                    break
+                data = self._read_raw(max(chunk, need - have))
+                if not data:
+                    break
+                chunks.append(data)
+                have += len(data)
+                if self._raw_pos is not None:
+                    self._raw_pos += len(data)
+                if newline and not found:
+                    found = b"\n" in data
+                if once:
+                    break
+        except Exception as exc:
+            if have == 0:
+                raise
+            self._pending_exc = exc
+        finally:
+            self._rbuf = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self._rpos = 0
+            if self._compressed:
+                self._raw_pos = self._raw_tell()
+
+    def _readall_sync(self) -> bytes:
+        self._flush_sync()
+        head = self._rbuf[self._rpos :]
+        self._rbuf = b""
+        self._rpos = 0
+        rest = self._raw.read()
+        self._raw_pos = self._raw_tell()
+        return head + rest if head else (rest or b"")
+
+    def _close_sync(self) -> None:
+        try:
+            try:
+                if self._wbuf:
+                    self._flush_sync()
+            finally:
+                self._raw.close()
+        finally:
+            if self._fileobj is not None:
+                self._fileobj.close()
+
+    # -- async plumbing ---------------------------------------------------
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run *fn* in a thread while holding the handle's lock."""
+        async with self._lock:
+            check_closed(self._closed)
+            self._busy = True
+            try:
+                return await run_in_thread(fn, *args, executor=self._executor)
+            finally:
+                self._busy = False
+
+    def _take_pending(self) -> None:
+        exc = self._pending_exc
+        if exc is not None:
+            self._pending_exc = None
+            raise exc
+
+    # -- reading ----------------------------------------------------------
+
+    async def read(self, size: int | None = -1, /) -> bytes:
+        """Read up to *size* bytes; fewer only at EOF (all when negative/None)."""
+        n = check_size(size)
+        check_closed(self._closed)
+        check_readable(self._readable)
+        if self._unbuffered:
+            return await self._call(self._raw.read, n)  # type: ignore[no-any-return]
+        if n < -1:
+            raise ValueError("read length must be non-negative or -1")
+        if n == 0:
+            return b""
+        if n > 0 and not self._busy and self._unread() >= n:
+            pos = self._rpos
+            self._rpos = pos + n
+            return self._rbuf[pos : pos + n]
+        async with self._lock:
+            check_closed(self._closed)
+            self._busy = True
+            try:
+                if n < 0:
+                    self._take_pending()
+                    data: bytes = await run_in_thread(self._readall_sync, executor=self._executor)
+                    return data
+                if self._unread() < n:
+                    await run_in_thread(self._fill_sync, n, executor=self._executor)
+                    if self._unread() < n:
+                        self._take_pending()
+                pos = self._rpos
+                end = min(pos + n, len(self._rbuf))
+                self._rpos = end
+                return self._rbuf[pos:end]
+            finally:
+                self._busy = False
+
+    async def read1(self, size: int = -1, /) -> bytes:
+        """Read up to *size* bytes with at most one raw read (buffered first)."""
+        n = check_size(size)
+        check_closed(self._closed)
+        check_readable(self._readable)
+        if self._unbuffered:
+            return await self._call(self._raw.read, n if n >= 0 else self._chunk)  # type: ignore[no-any-return]
+        if n == 0:
+            return b""
+        if not self._busy and self._unread():
+            pos = self._rpos
+            end = len(self._rbuf) if n < 0 else min(pos + n, len(self._rbuf))
+            self._rpos = end
+            return self._rbuf[pos:end]
+        async with self._lock:
+            check_closed(self._closed)
+            self._busy = True
+            try:
+                if not self._unread():
+                    self._take_pending()
+                    await run_in_thread(self._fill_sync, 1, False, True, executor=self._executor)
+                pos = self._rpos
+                end = len(self._rbuf) if n < 0 else min(pos + n, len(self._rbuf))
+                self._rpos = end
+                return self._rbuf[pos:end]
+            finally:
+                self._busy = False
+
+    async def readinto(self, buffer: Any, /) -> int:
+        """Read into a writable buffer until it is full or EOF; return the count."""
+        with memoryview(buffer) as view, view.cast("B") as flat:
+            data = await self.read(len(flat))
+            flat[: len(data)] = data
+            return len(data)
+
+    async def readinto1(self, buffer: Any, /) -> int:
+        """Read into *buffer* with at most one raw read."""
+        with memoryview(buffer) as view, view.cast("B") as flat:
+            data = await self.read1(len(flat))
+            flat[: len(data)] = data
+            return len(data)
+
+    async def readline(self, size: int | None = -1, /) -> bytes:
+        """Read one line (up to *size* bytes), the newline included."""
+        limit = check_size(size)
+        check_closed(self._closed)
+        check_readable(self._readable)
+        if self._unbuffered:
+            return await self._call(self._raw.readline, limit)  # type: ignore[no-any-return]
+        if limit == 0:
+            return b""
+        if not self._busy:
+            line = self._line_from_buffer(limit, False)
+            if line is not None:
+                return line
+        async with self._lock:
+            check_closed(self._closed)
+            self._busy = True
+            try:
+                line = self._line_from_buffer(limit, False)
+                if line is None:
+                    await run_in_thread(self._fill_sync, limit, True, executor=self._executor)
+                    # Without a newline the refill stopped at EOF, unless an
+                    # error cut it short: that error is the answer then.
+                    line = self._line_from_buffer(limit, self._pending_exc is None)
+                    if line is None:
+                        self._take_pending()
+                return line or b""
+            finally:
+                self._busy = False
+
+    def _line_from_buffer(self, limit: int, at_eof: bool) -> bytes | None:
+        """A line served from the read buffer, or None if it needs more data."""
+        buf = self._rbuf
+        pos = self._rpos
+        end = buf.find(b"\n", pos)
+        if end >= 0:
+            end += 1
+        elif at_eof:
+            end = len(buf)
+        over = end < 0 or end - pos > limit
+        if limit > 0 and over and (len(buf) - pos >= limit or at_eof):
+            end = min(pos + limit, len(buf))
+        if end < 0:
+            return None
+        self._rpos = end
+        return buf[pos:end]
+
+    async def __anext__(self) -> bytes:
+        line = await self.readline()
+        if not line:
+            raise StopAsyncIteration
+        return line
+
+    # -- writing ----------------------------------------------------------
+
+    async def write(self, data: Any, /) -> int:
+        """Write a bytes-like object; return its length (always all of it)."""
+        view = _bytes_view(data)
+        with view:
+            check_closed(self._closed)
+            check_writable(self._writable)
+            n = view.nbytes
+            if self._unbuffered:
+                return await self._call(self._raw.write, view)  # type: ignore[no-any-return]
+            if not self._busy and not self._unread() and len(self._wbuf) + n < self._chunk:
+                self._wbuf += view
+                return n
+            async with self._lock:
+                check_closed(self._closed)
+                self._busy = True
+                try:
+                    self._drop_read_buffer()
+                    if len(self._wbuf) + n < self._chunk:
+                        self._wbuf += view
+                    elif n >= self._chunk:
+                        await run_in_thread(self._write_big_sync, view, executor=self._executor)
+                    else:
+                        self._wbuf += view
+                        await run_in_thread(self._flush_sync, executor=self._executor)
+                finally:
+                    self._busy = False
+            return n
+
+    def _write_big_sync(self, view: memoryview) -> None:
+        self._flush_sync()
+        self._apply_seek_sync()
+        self._write_all_sync(view)
+
+    # -- positioning ------------------------------------------------------
+
+    async def seek(self, offset: int, whence: int = 0, /) -> int:
+        """Move the stream position; return the new absolute position."""
+        if isinstance(offset, float) or not hasattr(offset, "__index__"):
+            raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
+        offset = offset.__index__()
+        whence = check_whence(whence)
+        check_closed(self._closed)
+        check_seekable(self._seekable)
+        if self._unbuffered:
+            return await self._call(self._raw.seek, offset, whence)  # type: ignore[no-any-return]
+        async with self._lock:
+            check_closed(self._closed)
+            self._busy = True
+            try:
+                return await self._seek_locked(offset, whence)
+            finally:
+                self._busy = False
+
+    async def _seek_locked(self, offset: int, whence: int) -> int:
+        if whence != io.SEEK_END and not self._wbuf:
+            pos = self._logical_pos()
+            if pos is not None:
+                target = offset if whence == io.SEEK_SET else pos + offset
+                # Within the read buffer: just move in it, no thread hop.
+                start = pos - self._rpos
+                if self._seek_to is None and start <= target <= start + len(self._rbuf):
+                    self._rpos = target - start
+                    return target
+                if target >= 0 and not self._compressed:
+                    # A plain file: the raw seek is done lazily, in the same
+                    # thread hop as the next read or write.
+                    self._rbuf = b""
+                    self._rpos = 0
+                    self._seek_to = target
+                    return target
+        result: int = await run_in_thread(self._seek_sync, offset, whence, executor=self._executor)
+        return result
+
+    def _seek_sync(self, offset: int, whence: int) -> int:
+        self._flush_sync()
+        # Keeps the logical position in _seek_to, so a failed seek moves nothing.
+        self._drop_read_buffer()
+        self._pending_exc = None
+        if whence == io.SEEK_CUR:
+            # The raw position may be ahead of ours by the read-ahead.
+            pos = self._logical_pos()
+            if pos is not None:
+                offset, whence = pos + offset, io.SEEK_SET
+        pos = int(self._raw.seek(offset, whence))
+        self._seek_to = None
+        self._raw_pos = pos
+        return pos
+
+    async def tell(self) -> int:
+        """The stream position (OSError ESPIPE on a pipe, as the stdlib)."""
+        check_closed(self._closed)
+        if self._unbuffered:
+            return await self._call(self._raw.tell)  # type: ignore[no-any-return]
+        pos = self._logical_pos()
+        if pos is None:
+            raise _espipe()
+        return pos
+
+    async def truncate(self, size: int | None = None, /) -> int:
+        """Resize the file to *size* (default: the position); the position stays."""
+        if self._closed:
+            raise ValueError("truncate of closed file")
+        if not self._writable or self._compressed:
+            raise unsupported("truncate")
+        if size is not None:
+            size = check_size(size, allow_none=False)
+        result: int = await self._call(self._truncate_sync, size)
+        return result
+
+    def _truncate_sync(self, size: int | None) -> int:
+        pos = self._logical_pos()
+        self._flush_sync()
+        self._drop_read_buffer()
+        self._apply_seek_sync()
+        result = int(self._raw.truncate(pos if size is None else size))
+        if pos is not None and pos != self._raw_pos:
+            self._seek_to = pos
+        return result
+
+    # -- flushing and durability -------------------------------------------
+
+    async def flush(self) -> None:
+        """Write buffered data to the OS (a compressor also flushes its state:
+        gzip and zstd data written so far then decodes; bz2/lzma follow the
+        stdlib, which cannot flush mid-stream)."""
+        if self._closed:
+            raise ValueError("flush of closed file")
+        if self._unbuffered or not (self._wbuf or (self._compressed and self._writable)):
+            return
+        await self._call(self._flush_all_sync)
+
+    def _flush_all_sync(self) -> None:
+        self._flush_sync()
+        if self._writable:
+            self._raw.flush()
+            if self._fileobj is not None:
+                self._fileobj.flush()
+
+    async def fsync(self) -> None:
+        """Flush (compressor, buffer, OS) then ``fsync``: data and metadata durable."""
+        check_closed(self._closed)
+        await self._call(self._sync_sync, False)
+
+    async def fdatasync(self) -> None:
+        """Flush then ``fdatasync`` (``fsync`` where it does not exist)."""
+        check_closed(self._closed)
+        await self._call(self._sync_sync, True)
+
+    def _sync_sync(self, data_only: bool) -> None:
+        self._flush_all_sync()
+        fd = self.fileno()
+        if sys.platform == "darwin":  # pragma: no cover - fsync does not reach the disk there
+            import fcntl
+
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+        elif data_only and hasattr(os, "fdatasync"):
+            os.fdatasync(fd)
+        else:
+            os.fsync(fd)
+
+    # -- positional I/O (plain seekable files only) --------------------------
+
+    def _check_positional(self, offset: object) -> int:
+        check_closed(self._closed)
+        if self._compressed or not self._seekable:
+            raise unsupported("positional I/O needs a plain seekable file")
+        if isinstance(offset, bool) or not hasattr(offset, "__index__"):
+            raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
+        value: int = offset.__index__()
+        if value < 0:
+            raise ValueError(f"negative offset: {value}")
+        return value
+
+    async def read_at(self, offset: int, size: int, /) -> bytes:
+        """Read up to *size* bytes at *offset*; the position does not move."""
+        pos = self._check_positional(offset)
+        check_readable(self._readable)
+        n = check_size(size, allow_none=False)
+        if n < 0:
+            raise ValueError(f"negative size: {n}")
+        if n == 0:
+            return b""
+        data: bytes = await self._call(self._pread_sync, pos, n)
+        return data
+
+    def _pread_sync(self, offset: int, size: int) -> bytes:
+        self._flush_sync()  # buffered writes are visible to positional reads
+        parts = []
+        while size > 0:
+            data = os.pread(self.fileno(), size, offset)
+            if not data:
+                break
+            parts.append(data)
+            offset += len(data)
+            size -= len(data)
+        return b"".join(parts)
+
+    async def readinto_at(self, offset: int, buffer: Any, /) -> int:
+        """Read into *buffer* at *offset*; the position does not move."""
+        with memoryview(buffer) as view, view.cast("B") as flat:
+            data = await self.read_at(offset, len(flat))
+            flat[: len(data)] = data
+            return len(data)
+
+    async def write_at(self, offset: int, data: Any, /) -> int:
+        """Write all of *data* at *offset*; the position does not move."""
+        view = _bytes_view(data)
+        with view:
+            pos = self._check_positional(offset)
+            check_writable(self._writable)
+            result: int = await self._call(self._pwrite_sync, pos, view)
+            return result
+
+    def _pwrite_sync(self, offset: int, view: memoryview) -> int:
+        self._flush_sync()
+        # Bytes read ahead may now be stale.
+        self._drop_read_buffer()
+        fd = self.fileno()
+        done = 0
+        while done < len(view):
+            n = os.pwrite(fd, view[done:], offset + done)
+            if n <= 0:
+                raise OSError(errno.EIO, f"pwrite returned {n}")
+            done += n
+        return done
+
+    # -- closing ----------------------------------------------------------
+
+    async def close(self) -> None:
+        """Flush and close; idempotent; completes even when cancelled."""
+        if self._closed:
+            return
+        await run_to_completion(self._close())
+
+    async def _close(self) -> None:
+        async with self._lock:
+            if self._closed:
+                return
+            self._busy = True
+            try:
+                await run_in_thread(self._close_sync, executor=self._executor)
+            finally:
+                self._closed = True
+                self._busy = False
+                self._rbuf = b""
+
+    def __del__(self) -> None:
+        if self._closed or self._raw is None:
+            return
+        self._closed = True
+        try:
+            warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
+        finally:
+            try:
+                self._close_sync()
+            except Exception:
+                pass
+
+
+def _open_sync(
+    file: Any,
+    fmode: FileMode,
+    buffering: int,
+    closefd: bool,
+    opener: Callable[[str, int], int] | None,
+    compression: Compression,
+    level: object,
+    executor: concurrent.futures.Executor | None,
+) -> StreamFile:
+    if compression is Compression.NONE:
+        mode = fmode.mode.replace("t", "")
+        raw: Any = io.FileIO(
+            file, mode if "b" in mode else mode + "b", closefd=closefd, opener=opener
+        )
+        try:
+            size = buffering if buffering > 1 else DEFAULT_BUFFER_SIZE
+            return StreamFile(
+                raw,
+                name=raw.name,
+                mode=raw.mode,
+                buffer_size=0 if buffering == 0 else size,
+                appending=fmode.appending,
+                executor=executor,
+            )
+        except BaseException:
+            raw.close()
+            raise
+    fileobj = open_fileobj(file, compression, fmode, closefd=closefd, opener=opener)
+    try:
+        comp = open_compressed(fileobj, compression, fmode, level, file)
+        try:
+            letter = next(c for c in "rwax" if c in fmode.mode)
+            return StreamFile(
+                comp,
+                fileobj=fileobj,
+                name=getattr(fileobj, "name", file),
+                mode=letter + "b",
+                compression=compression,
+                buffer_size=buffering if buffering > 1 else DEFAULT_BUFFER_SIZE,
+                executor=executor,
+            )
+        except BaseException:
+            comp.close()
+            raise
+    except BaseException:
+        fileobj.close()
+        raise
+
+
+def _discard(f: StreamFile) -> None:
+    # Close an object whose opener was cancelled (nothing was written yet).
+    f._closed = True
+    f._close_sync()
+
+
+async def open_stream(
+    file: Any,
+    fmode: FileMode,
+    *,
+    buffering: int = -1,
+    closefd: bool = True,
+    opener: Callable[[str, int], int] | None = None,
+    compression: Compression | str | None = Compression.NONE,
+    compresslevel: object = None,
+    executor: concurrent.futures.Executor | None = None,
+) -> StreamFile:
+    """Open *file* in a worker thread and return a :class:`StreamFile`.
+
+    The open itself runs in a thread, so opening a FIFO with no peer yet does
+    not block the event loop.  Mode and level errors are raised before any fd
+    exists; if building the file fails after the open, the fd is released.
+    ``compression`` must be concrete here (resolve AUTO with
+    :func:`hybridio.compression.resolve` first); AUTO resolves in the thread.
+    """
+    comp = Compression.coerce(compression)
+    if comp is Compression.AUTO:
+        from ..compression import resolve
+
+        comp = await run_in_thread(resolve, comp, file, fmode, executor=executor)
+    check_mode(comp, fmode)
+    level = check_level(comp, fmode, compresslevel) if comp is not Compression.NONE else None
+    return await run_in_thread(
+        _open_sync,
+        file,
+        fmode,
+        buffering,
+        closefd,
+        opener,
+        comp,
+        level,
+        executor,
+        executor=executor,
+        cleanup=_discard,
+    )

@@ -1,0 +1,784 @@
+"""AsyncTextIO: ``io.TextIOWrapper`` semantics over any :class:`AsyncBinaryIO`.
+
+The algorithm is CPython's (``_pyio.TextIOWrapper``, with the C version's
+messages and details where they differ): incremental codecs and
+``io.IncrementalNewlineDecoder`` run in the event-loop thread, ``tell()``
+returns the same opaque cookies (a decoder-state snapshot), and reads pull
+``chunk_size`` bytes at a time from the binary layer.
+
+Why it is fast enough to iterate: the binary layer serves ``read1`` from its
+own read-ahead without a thread hop, and a decoded chunk is split into lines
+once (``str.splitlines`` when the chunk holds no other line-break characters),
+so ``async for`` and ``readline()`` return a cached line without taking a lock
+or suspending.  Writes of ASCII text in an ASCII-compatible codec (utf-8,
+latin-1, ascii) are deferred as ``str`` and encoded in one go per chunk, as the
+C TextIOWrapper does; anything else is encoded at ``write()`` time so encoding
+errors surface there.  Operations that need the binary layer are serialised
+by a lock per file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import io
+import operator
+import os
+import re
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from .base import AsyncBinaryIO, AsyncFileBase, check_closed, check_size, unsupported
+
+__all__ = ("AsyncTextIO",)
+
+# Line boundaries of str.splitlines() other than the ones each newline mode
+# ends lines at: a chunk containing none of these can be split in C.
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_SPLIT_GUARD: dict[str | None, re.Pattern[str] | None] = {
+    None: re.compile(f"[\r{_OTHER_BREAKS}]"),
+    "\n": re.compile(f"[\r{_OTHER_BREAKS}]"),
+    "": re.compile(f"[{_OTHER_BREAKS}]"),
+    "\r": re.compile(f"[\n{_OTHER_BREAKS}]"),
+    "\r\n": None,  # splitlines would also split lone \r and \n
+}
+_LINE_ENDS: dict[str | None, tuple[str, ...]] = {
+    None: ("\n",),
+    "\n": ("\n",),
+    "": ("\r", "\n"),
+    "\r": ("\r",),
+    "\r\n": ("\r\n",),
+}
+# Codecs whose encoding of ASCII text is the text itself (C's fast path).
+_ASCII_COMPATIBLE = frozenset({"utf-8", "iso8859-1", "ascii"})
+
+
+def _locale_encoding() -> str:
+    import locale
+
+    getencoding = getattr(locale, "getencoding", None)  # Python >= 3.11
+    if getencoding is not None:
+        return str(getencoding())
+    return locale.getpreferredencoding(False)  # pragma: no cover - Python 3.10
+
+
+_text_encoding: Any = getattr(io, "text_encoding")  # noqa: B009 - missing from some typesheds
+
+
+class _Exclusive:
+    """``async with`` that serialises slow paths and flags the file busy,
+    so fast paths know they may not touch shared state."""
+
+    __slots__ = ("_file",)
+
+    def __init__(self, file: AsyncTextIO) -> None:
+        self._file = file
+
+    async def __aenter__(self) -> None:
+        await self._file._lock.acquire()
+        self._file._busy = True
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self._file._busy = False
+        self._file._lock.release()
+
+
+class AsyncTextIO(AsyncFileBase):
+    """A text file: str in, str out, over an :class:`AsyncBinaryIO`.
+
+    Same arguments and behaviour as ``io.TextIOWrapper``; ``read``,
+    ``readline``, ``write``, ``seek``, ``tell``, ``truncate``, ``flush`` and
+    ``close`` are coroutines.
+    """
+
+    #: Bytes asked of the binary layer per decode step (TextIOWrapper's
+    #: ``_CHUNK_SIZE``; the same value keeps ``r+`` positions identical).
+    chunk_size = 8192
+
+    def __init__(
+        self,
+        buffer: AsyncBinaryIO,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        line_buffering: bool = False,
+        write_through: bool = False,
+        *,
+        mode: str | None = None,
+    ) -> None:
+        if newline is not None and not isinstance(newline, str):
+            raise TypeError(
+                f"TextIOWrapper() argument 'newline' must be str or None, "
+                f"not {type(newline).__name__}"
+            )
+        if newline not in (None, "", "\n", "\r", "\r\n"):
+            raise ValueError(f"illegal newline value: {newline}")
+        if encoding is not None and not isinstance(encoding, str):
+            raise TypeError(
+                f"TextIOWrapper() argument 'encoding' must be str or None, "
+                f"not {type(encoding).__name__}"
+            )
+        if errors is not None and not isinstance(errors, str):
+            raise TypeError(
+                f"TextIOWrapper() argument 'errors' must be str or None, "
+                f"not {type(errors).__name__}"
+            )
+        encoding = _text_encoding(encoding, 2)
+        if encoding == "locale":
+            encoding = _locale_encoding()
+        codec = codecs.lookup(encoding)
+        if not codec._is_text_encoding:
+            raise LookupError(
+                f"{encoding!r} is not a text encoding; use codecs.open() to handle arbitrary codecs"
+            )
+        self._buffer = buffer
+        self._encoding = encoding
+        self._errors = "strict" if errors is None else errors
+        self._line_buffering = bool(line_buffering)
+        self._write_through = bool(write_through)
+        self.mode = mode if mode is not None else str(getattr(buffer, "mode", "")).replace("b", "")
+
+        self._readuniversal = not newline
+        self._readtranslate = newline is None
+        self._readnl = newline
+        self._writetranslate = newline != ""
+        self._writenl = newline or os.linesep
+        self._line_ends = _LINE_ENDS[newline]
+        self._split_guard = _SPLIT_GUARD[newline]
+
+        self._readable = buffer.readable()
+        self._writable = buffer.writable()
+        self._seekable = self._telling = buffer.seekable()
+
+        self._decoder: Any = None
+        self._encoder: Any = None
+        self._encoder_checked = False
+        self._decoded_chars = ""
+        self._decoded_chars_used = 0
+        self._snapshot: tuple[int, bytes] | None = None
+        self._b2cratio = 0.0
+        # Lines of _decoded_chars[_decoded_chars_used:] split ahead of time;
+        # entries _line_i .. _line_n - 1 are whole lines.
+        self._lines: list[str] = []
+        self._line_i = 0
+        self._line_n = 0
+
+        # Writes not yet handed to the binary layer: ASCII str (encoded
+        # later, in one go) or already-encoded bytes, in order.
+        self._pending: list[str | bytes] = []
+        self._pending_count = 0
+        self._pending_has_bytes = False
+        self._ascii_fast = codec.name in _ASCII_COMPATIBLE
+        self._write_fast_ok = (
+            self._writable
+            and self._ascii_fast
+            and not (self._writetranslate and self._writenl != "\n")
+            and not self._line_buffering
+            and not self._write_through
+        )
+        self._wfast = self._write_fast_ok
+
+        self._lock = asyncio.Lock()
+        self._busy = False
+
+    # -- attributes ---------------------------------------------------------
+
+    @property
+    def buffer(self) -> AsyncBinaryIO:
+        """The binary file underneath."""
+        return self._buffer
+
+    @property
+    def encoding(self) -> str:
+        """The codec name."""
+        return self._encoding
+
+    @property
+    def errors(self) -> str:
+        """The codec error handler."""
+        return self._errors
+
+    @property
+    def line_buffering(self) -> bool:
+        """Whether a write containing a newline flushes."""
+        return self._line_buffering
+
+    @property
+    def write_through(self) -> bool:
+        """Whether writes go straight to the binary layer."""
+        return self._write_through
+
+    @property
+    def newlines(self) -> str | tuple[str, ...] | None:
+        """Newline kinds seen so far (universal newline mode), as TextIOWrapper."""
+        decoder = self._decoder
+        if decoder is None:
+            return None
+        return getattr(decoder, "newlines", None)
+
+    @property
+    def name(self) -> Any:
+        """The name of the binary file."""
+        return self._buffer.name
+
+    @property
+    def closed(self) -> bool:
+        """True once the file is closed."""
+        return self._buffer.closed
+
+    def readable(self) -> bool:
+        """True if the file was opened for reading."""
+        return self._buffer.readable()
+
+    def writable(self) -> bool:
+        """True if the file was opened for writing."""
+        return self._buffer.writable()
+
+    def seekable(self) -> bool:
+        """True if the file supports seek/tell."""
+        check_closed(self.closed)
+        return self._seekable
+
+    def fileno(self) -> int:
+        """The underlying file descriptor."""
+        return self._buffer.fileno()
+
+    def isatty(self) -> bool:
+        """Whether the file is a terminal."""
+        return self._buffer.isatty()
+
+    def __repr__(self) -> str:
+        cls = type(self)
+        result = f"<{cls.__module__}.{cls.__qualname__}"
+        try:
+            result += f" name={self.name!r}"
+        except Exception:
+            pass
+        return result + f" mode={self.mode!r} encoding={self._encoding!r}>"
+
+    # -- codec state ----------------------------------------------------------
+
+    def _get_decoder(self) -> Any:
+        decoder: Any = codecs.getincrementaldecoder(self._encoding)(self._errors)
+        if self._readuniversal:
+            decoder = io.IncrementalNewlineDecoder(decoder, self._readtranslate)
+        self._decoder = decoder
+        return decoder
+
+    async def _get_encoder(self) -> Any:
+        encoder = self._encoder
+        if encoder is None:
+            encoder = self._encoder = codecs.getincrementalencoder(self._encoding)(self._errors)
+        if not self._encoder_checked:
+            self._encoder_checked = True
+            # Don't write a BOM in the middle of a file (TextIOWrapper.__init__).
+            if self._seekable and await self._buffer.tell() != 0:
+                encoder.setstate(0)
+        return encoder
+
+    def _reset_encoder(self, start_of_stream: bool) -> None:
+        encoder = self._encoder
+        if encoder is None:
+            return
+        if start_of_stream:
+            encoder.reset()
+        else:
+            encoder.setstate(0)
+
+    def _set_decoded_chars(self, chars: str) -> None:
+        self._decoded_chars = chars
+        self._decoded_chars_used = 0
+        self._line_n = self._line_i = 0
+
+    def _get_decoded_chars(self, n: int = -1) -> str:
+        offset = self._decoded_chars_used
+        end = len(self._decoded_chars) if n < 0 else offset + n
+        chars = self._decoded_chars[offset:end]
+        self._decoded_chars_used += len(chars)
+        self._line_n = self._line_i = 0
+        return chars
+
+    def _split_lines(self) -> None:
+        """Split the unread decoded text into lines for the fast path."""
+        self._line_n = self._line_i = 0
+        guard = self._split_guard
+        rest = self._decoded_chars
+        if self._decoded_chars_used:
+            rest = rest[self._decoded_chars_used :]
+        if not rest or guard is None or guard.search(rest):
+            return
+        lines = rest.splitlines(True)
+        n = len(lines)
+        if not lines[-1].endswith(self._line_ends):
+            n -= 1  # the tail waits for the next chunk
+        self._lines = lines
+        self._line_n = n
+
+    def _reset_read_state(self) -> None:
+        self._set_decoded_chars("")
+        self._snapshot = None
+        if self._decoder is not None:
+            self._decoder.reset()
+
+    # -- writing --------------------------------------------------------------
+
+    async def write(self, s: str, /) -> int:
+        """Write *s*; return its length in characters."""
+        if self._wfast and not self._busy and type(s) is str and s.isascii():
+            if self._buffer.closed:
+                raise ValueError("I/O operation on closed file.")
+            self._pending.append(s)
+            n = len(s)
+            self._pending_count += n
+            if self._pending_count > self.chunk_size:
+                async with _Exclusive(self):
+                    await self._flush_pending()
+            return n
+        return await self._write_slow(s)
+
+    async def _write_slow(self, s: str) -> int:
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        async with _Exclusive(self):
+            check_closed(self.closed)
+            if not self._writable:
+                raise unsupported("not writable")
+            encoder = await self._get_encoder()
+            length = len(s)
+            text = s
+            need_nl = self._writetranslate and self._writenl != "\n"
+            haslf = (need_nl or self._line_buffering) and "\n" in text
+            if haslf and need_nl:
+                text = text.replace("\n", self._writenl)
+            needflush = self._line_buffering and (haslf or "\r" in text)
+            if self._ascii_fast and text.isascii():
+                self._pending.append(text)
+            else:
+                data = encoder.encode(text)
+                self._pending.append(data)
+                self._pending_has_bytes = True
+            self._pending_count += len(text)
+            if self._pending_count > self.chunk_size or needflush or self._write_through:
+                await self._flush_pending()
+            if needflush:
+                await self._buffer.flush()
+            self._reset_read_state()
+            self._wfast = self._write_fast_ok
+            return length
+
+    async def _flush_pending(self) -> None:
+        """Hand pending writes to the binary layer (caller holds the lock)."""
+        pending = self._pending
+        if not pending:
+            return
+        has_bytes = self._pending_has_bytes
+        self._pending = []
+        self._pending_count = 0
+        self._pending_has_bytes = False
+        if has_bytes:
+            data = b"".join(p if isinstance(p, bytes) else p.encode("ascii") for p in pending)
+        else:
+            data = "".join(pending).encode("ascii")  # type: ignore[arg-type]
+        await self._buffer.write(data)
+
+    async def writelines(self, lines: Iterable[str], /) -> None:
+        """Write each string of *lines* (no newlines added)."""
+        check_closed(self.closed)
+        for line in lines:
+            await self.write(line)
+
+    async def flush(self) -> None:
+        """Write pending text to the binary layer and flush it."""
+        async with _Exclusive(self):
+            await self._flush_unlocked()
+
+    async def _flush_unlocked(self) -> None:
+        check_closed(self.closed)
+        self._telling = self._seekable
+        await self._flush_pending()
+        await self._buffer.flush()
+
+    # -- reading --------------------------------------------------------------
+
+    async def _read_chunk(self) -> bool:
+        """Read and decode the next chunk; False at EOF (``_pyio._read_chunk``)."""
+        decoder = self._decoder
+        telling = self._telling
+        if telling:
+            # A point where the decoder's input buffer is empty, for tell().
+            dec_buffer, dec_flags = decoder.getstate()
+        input_chunk = await self._buffer.read1(self.chunk_size)
+        eof = not input_chunk
+        decoded = decoder.decode(input_chunk, eof)
+        self._set_decoded_chars(decoded)
+        self._b2cratio = len(input_chunk) / len(decoded) if decoded else 0.0
+        if telling:
+            self._snapshot = (dec_flags, dec_buffer + input_chunk)
+        self._wfast = False  # a write must now reset the decoder
+        return not eof
+
+    async def _prepare_read(self) -> Any:
+        check_closed(self.closed)
+        if not self._readable:
+            raise unsupported("not readable")
+        if self._pending:
+            await self._flush_pending()
+        return self._decoder or self._get_decoder()
+
+    async def read(self, size: int | None = -1, /) -> str:
+        """Read at most *size* characters (all when negative or None)."""
+        n = check_size(size)
+        if n >= 0 and not self._busy and len(self._decoded_chars) - self._decoded_chars_used >= n:
+            check_closed(self.closed)
+            used = self._decoded_chars_used
+            self._decoded_chars_used = used + n
+            self._line_n = self._line_i = 0
+            return self._decoded_chars[used : used + n]
+        async with _Exclusive(self):
+            decoder = await self._prepare_read()
+            if n < 0:
+                data = await self._buffer.read()
+                result = self._get_decoded_chars() + decoder.decode(data, final=True)
+                self._set_decoded_chars("")
+                self._snapshot = None
+                self._wfast = False
+                return result  # type: ignore[no-any-return]
+            parts = [self._get_decoded_chars(n)]
+            got = len(parts[0])
+            eof = False
+            while got < n and not eof:
+                eof = not await self._read_chunk()
+                part = self._get_decoded_chars(n - got)
+                parts.append(part)
+                got += len(part)
+            return "".join(parts)
+
+    async def readline(self, size: int | None = -1, /) -> str:
+        """Read one line (at most *size* characters), the line ending included."""
+        if size == -1 and not self._busy and type(size) is int:
+            i = self._line_i
+            if i < self._line_n:
+                line = self._lines[i]
+                self._line_i = i + 1
+                self._decoded_chars_used += len(line)
+                return line
+        return await self._readline_slow(size)
+
+    async def __anext__(self) -> str:
+        self._telling = False
+        i = self._line_i
+        if i < self._line_n and not self._busy:
+            line = self._lines[i]
+            self._line_i = i + 1
+            self._decoded_chars_used += len(line)
+            return line
+        line = await self._readline_slow(-1)
+        if not line:
+            self._snapshot = None
+            self._telling = self._seekable
+            raise StopAsyncIteration
+        return line
+
+    def __aiter__(self) -> AsyncTextIO:
+        check_closed(self.closed)
+        return self
+
+    async def _readline_slow(self, size: int | None) -> str:
+        limit = check_size(size)
+        async with _Exclusive(self):
+            check_closed(self.closed)
+            # Lines already split (another task may have split them while we
+            # waited for the lock).
+            if limit < 0 and self._line_i < self._line_n:
+                line = self._lines[self._line_i]
+                self._line_i += 1
+                self._decoded_chars_used += len(line)
+                return line
+            await self._prepare_read()
+            line = await self._readline_locked(limit)
+            if self._decoded_chars_used < len(self._decoded_chars):
+                self._split_lines()
+            return line
+
+    async def _readline_locked(self, size: int) -> str:
+        # _pyio.TextIOWrapper.readline: grab all decoded text, search it,
+        # read more chunks as needed, rewind the rest.
+        line = self._get_decoded_chars()
+        start = 0
+        endpos = -1
+        while True:
+            if self._readtranslate:
+                pos = line.find("\n", start)
+                if pos >= 0:
+                    endpos = pos + 1
+                    break
+                start = len(line)
+            elif self._readuniversal:
+                nlpos = line.find("\n", start)
+                crpos = line.find("\r", start)
+                if crpos == -1:
+                    if nlpos == -1:
+                        start = len(line)
+                    else:
+                        endpos = nlpos + 1
+                        break
+                elif nlpos == -1:
+                    endpos = crpos + 1
+                    break
+                elif nlpos < crpos:
+                    endpos = nlpos + 1
+                    break
+                elif nlpos == crpos + 1:
+                    endpos = crpos + 2
+                    break
+                else:
+                    endpos = crpos + 1
+                    break
+            else:
+                assert self._readnl is not None
+                pos = line.find(self._readnl, start)
+                if pos >= 0:
+                    endpos = pos + len(self._readnl)
+                    break
+                # A "\r\n" may be split between the old text and the new.
+                start = max(0, len(line) - len(self._readnl) + 1)
+
+            if size >= 0 and len(line) >= size:
+                endpos = size
+                break
+
+            while await self._read_chunk():
+                if self._decoded_chars:
+                    break
+            if self._decoded_chars:
+                line += self._get_decoded_chars()
+            else:
+                self._set_decoded_chars("")
+                self._snapshot = None
+                return line
+
+        if size >= 0 and endpos > size:
+            endpos = size
+        # Rewind _decoded_chars to just after the line ending found.
+        self._decoded_chars_used -= len(line) - endpos
+        return line[:endpos]
+
+    async def readlines(self, hint: int | None = -1, /) -> list[str]:
+        """Read lines until EOF, or until *hint* characters have been read."""
+        limit = check_size(hint)
+        check_closed(self.closed)
+        lines: list[str] = []
+        total = 0
+        while True:
+            line = await self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if 0 < limit <= total:
+                return lines
+
+    # -- positioning ----------------------------------------------------------
+
+    @staticmethod
+    def _pack_cookie(
+        position: int,
+        dec_flags: int = 0,
+        bytes_to_feed: int = 0,
+        need_eof: bool = False,
+        chars_to_skip: int = 0,
+    ) -> int:
+        # Seek to position, set the decoder flags, feed bytes_to_feed bytes
+        # (with need_eof as the EOF flag), skip chars_to_skip characters.
+        return (
+            position
+            | (dec_flags << 64)
+            | (bytes_to_feed << 128)
+            | (chars_to_skip << 192)
+            | bool(need_eof) << 256
+        )
+
+    @staticmethod
+    def _unpack_cookie(bigint: int) -> tuple[int, int, int, bool, int]:
+        rest, position = divmod(bigint, 1 << 64)
+        rest, dec_flags = divmod(rest, 1 << 64)
+        rest, bytes_to_feed = divmod(rest, 1 << 64)
+        need_eof, chars_to_skip = divmod(rest, 1 << 64)
+        return position, dec_flags, bytes_to_feed, bool(need_eof), chars_to_skip
+
+    async def tell(self) -> int:
+        """An opaque cookie for :meth:`seek` (a byte offset for simple codecs)."""
+        async with _Exclusive(self):
+            return await self._tell_unlocked()
+
+    async def _tell_unlocked(self) -> int:
+        check_closed(self.closed)
+        if not self._seekable:
+            raise unsupported("underlying stream is not seekable")
+        if not self._telling:
+            raise OSError("telling position disabled by next() call")
+        await self._flush_unlocked()
+        position = await self._buffer.tell()
+        decoder = self._decoder
+        if decoder is None or self._snapshot is None:
+            return position
+
+        # Skip backward to the snapshot point (see _read_chunk).
+        dec_flags, next_input = self._snapshot
+        position -= len(next_input)
+
+        # How many decoded characters have been used up since the snapshot?
+        chars_to_skip = self._decoded_chars_used
+        if chars_to_skip == 0:
+            return self._pack_cookie(position, dec_flags)
+
+        # Walk the decoder forward from the snapshot until it gives enough
+        # characters (the _pyio algorithm, verbatim in spirit).
+        saved_state = decoder.getstate()
+        try:
+            # Fast search for an acceptable start point close to the position:
+            # O(1) decode calls for common codecs.
+            skip_bytes = int(self._b2cratio * chars_to_skip)
+            skip_back = 1
+            assert skip_bytes <= len(next_input)
+            while skip_bytes > 0:
+                decoder.setstate((b"", dec_flags))
+                n = len(decoder.decode(next_input[:skip_bytes]))
+                if n <= chars_to_skip:
+                    b, d = decoder.getstate()
+                    if not b:
+                        # Before pos and no bytes buffered in decoder => OK
+                        dec_flags = d
+                        chars_to_skip -= n
+                        break
+                    # Skip back by buffered amount and reset heuristic
+                    skip_bytes -= len(b)
+                    skip_back = 1
+                else:
+                    # We're too far ahead, skip back a bit
+                    skip_bytes -= skip_back
+                    skip_back = skip_back * 2
+            else:
+                skip_bytes = 0
+                decoder.setstate((b"", dec_flags))
+
+            start_pos = position + skip_bytes
+            start_flags = dec_flags
+            if chars_to_skip == 0:
+                return self._pack_cookie(start_pos, start_flags)
+
+            # Feed the decoder one byte at a time, noting the nearest safe
+            # start point (nothing buffered in the decoder) before the target.
+            bytes_fed = 0
+            need_eof = False
+            chars_decoded = 0
+            for i in range(skip_bytes, len(next_input)):
+                bytes_fed += 1
+                chars_decoded += len(decoder.decode(next_input[i : i + 1]))
+                dec_buffer, dec_flags = decoder.getstate()
+                if not dec_buffer and chars_decoded <= chars_to_skip:
+                    start_pos += bytes_fed
+                    chars_to_skip -= chars_decoded
+                    start_flags, bytes_fed, chars_decoded = dec_flags, 0, 0
+                if chars_decoded >= chars_to_skip:
+                    break
+            else:
+                # Not enough decoded data; signal EOF to get more.
+                chars_decoded += len(decoder.decode(b"", final=True))
+                need_eof = True
+                if chars_decoded < chars_to_skip:
+                    raise OSError("can't reconstruct logical file position")
+
+            return self._pack_cookie(start_pos, start_flags, bytes_fed, need_eof, chars_to_skip)
+        finally:
+            decoder.setstate(saved_state)
+
+    async def seek(self, cookie: int, whence: int = 0, /) -> int:
+        """Go to a position returned by :meth:`tell` (or the start/end)."""
+        async with _Exclusive(self):
+            check_closed(self.closed)
+            if not self._seekable:
+                raise unsupported("underlying stream is not seekable")
+            whence = operator.index(whence)
+            cookie = operator.index(cookie)
+            if whence == io.SEEK_CUR:
+                if cookie != 0:
+                    raise unsupported("can't do nonzero cur-relative seeks")
+                # Seeking to the current position syncs the binary layer.
+                cookie = await self._tell_unlocked()
+            elif whence == io.SEEK_END:
+                if cookie != 0:
+                    raise unsupported("can't do nonzero end-relative seeks")
+                await self._flush_unlocked()
+                self._reset_read_state()
+                position = await self._buffer.seek(0, io.SEEK_END)
+                self._reset_encoder(position == 0)
+                return position
+            elif whence != io.SEEK_SET:
+                raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+            if cookie < 0:
+                raise ValueError(f"negative seek position {cookie!r}")
+            await self._flush_unlocked()
+
+            # Go back to the safe start point and replay read(chars_to_skip).
+            start_pos, dec_flags, bytes_to_feed, need_eof, chars_to_skip = self._unpack_cookie(
+                cookie
+            )
+            await self._buffer.seek(start_pos)
+            self._set_decoded_chars("")
+            self._snapshot = None
+            self._wfast = False
+            decoder = self._decoder
+            if decoder is None and self._readable and (dec_flags or chars_to_skip):
+                decoder = self._get_decoder()
+            if decoder is not None:
+                if start_pos == 0 and dec_flags == 0:
+                    decoder.reset()
+                else:
+                    decoder.setstate((b"", dec_flags))
+            if chars_to_skip:
+                if decoder is None:
+                    raise unsupported("not readable")
+                input_chunk = await self._buffer.read(bytes_to_feed)
+                self._snapshot = (dec_flags, input_chunk)
+                self._set_decoded_chars(decoder.decode(input_chunk, need_eof))
+                if len(self._decoded_chars) < chars_to_skip:
+                    raise OSError("can't restore logical file position")
+                self._decoded_chars_used = chars_to_skip
+            else:
+                self._snapshot = (dec_flags, b"")
+            self._reset_encoder(start_pos == 0 and dec_flags == 0)
+            return cookie
+
+    async def truncate(self, size: int | None = None, /) -> int:
+        """Flush, then truncate the binary file (at its position by default)."""
+        async with _Exclusive(self):
+            await self._flush_unlocked()
+            return await self._buffer.truncate(size)
+
+    # -- closing --------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Flush and close the binary file; idempotent; completes when cancelled."""
+        if self.closed:
+            return
+        from ..engines.threads import run_to_completion
+
+        await run_to_completion(self._close())
+
+    async def _close(self) -> None:
+        async with _Exclusive(self):
+            if self.closed:
+                return
+            self._wfast = False
+            self._line_n = self._line_i = 0
+            try:
+                await self._flush_unlocked()
+            finally:
+                await self._buffer.close()
