@@ -245,6 +245,10 @@ class HybridioAdapter(Adapter):
             raise Unsupported(f"async_open(**{sorted(kwargs)}) refused: {exc}") from exc
         except (ValueError, NotImplementedError) as exc:
             raise Unsupported(f"async_open refused: {type(exc).__name__}: {exc}") from exc
+        except OSError as exc:
+            if self.forced is None:
+                raise
+            raise Unavailable(f"backend={self.forced!r} failed: {exc}") from exc
         bf = _HybridioFile(f)
         if self.batched and not hasattr(f, "read_many"):
             await bf.close()

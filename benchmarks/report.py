@@ -148,6 +148,14 @@ def _md_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def _not_applicable(w: dict[str, Any]) -> str:
+    by_reason: dict[str, list[str]] = {}
+    for r in w["results"]:
+        if r["status"] == "n/a":
+            by_reason.setdefault(r["reason"], []).append(r["adapter"])
+    return "; ".join(f"{', '.join(names)} ({why})" for why, names in by_reason.items())
+
+
 def terminal(doc: dict[str, Any]) -> str:
     parts: list[str] = []
     for w in doc["workloads"]:
@@ -155,9 +163,9 @@ def terminal(doc: dict[str, Any]) -> str:
         rows = [_row_cells(r) for r in w["results"] if r["status"] == "ok"]
         rows += [_row_cells(r) for r in w["results"] if r["status"] == "error"]
         parts.append(_text_table(ROW_HEAD, rows))
-        na = [f"{r['adapter']} ({r['reason']})" for r in w["results"] if r["status"] == "n/a"]
+        na = _not_applicable(w)
         if na:
-            parts.append("not applicable: " + "; ".join(na))
+            parts.append("not applicable: " + na)
     if doc.get("unavailable"):
         parts.append("\nadapters that could not run:")
         parts.extend(f"  {k}: {v}" for k, v in doc["unavailable"].items())
@@ -301,9 +309,9 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
         rows_ok = [_row_cells(r) for r in w["results"] if r["status"] == "ok"]
         rows_err = [_row_cells(r) for r in w["results"] if r["status"] == "error"]
         out += [_md_table(ROW_HEAD, rows_ok + rows_err), ""]
-        na = [f"{r['adapter']} ({r['reason']})" for r in w["results"] if r["status"] == "n/a"]
+        na = _not_applicable(w)
         if na:
-            out += ["Not applicable: " + "; ".join(na) + ".", ""]
+            out += ["Not applicable: " + na + ".", ""]
     skipped = doc.get("unavailable") or {}
     if skipped:
         out += ["## Adapters that could not run", ""]
@@ -375,7 +383,7 @@ def plots(doc: dict[str, Any], img_dir: str) -> str | None:
         grid.append(line)
     import math
 
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(workloads), 1.2 + 0.38 * len(names)))
+    fig, ax = plt.subplots(figsize=(max(6.0, 2.5 + 0.75 * len(workloads)), 1.6 + 0.38 * len(names)))
     logged = [[math.log10(max(v, 0.1)) if v == v else float("nan") for v in row] for row in grid]
     im = ax.imshow(logged, cmap="Reds", aspect="auto", vmin=0, vmax=3)
     ax.set_xticks(range(len(workloads)))
@@ -388,7 +396,7 @@ def plots(doc: dict[str, Any], img_dir: str) -> str | None:
                 ax.text(j, i, fmt_ms(v), ha="center", va="center", fontsize=6)
     cbar = fig.colorbar(im, ax=ax)
     cbar.set_label("log10(worst stall, ms)", fontsize=7)
-    ax.set_title("Worst event-loop stall (ms) while each workload runs", fontsize=9)
+    ax.set_title("Worst event-loop stall (ms) per library and workload", fontsize=9)
     fig.tight_layout()
     fig.savefig(os.path.join(img_dir, "loop_stall.png"), dpi=110)
     plt.close(fig)

@@ -52,7 +52,7 @@ class Config:
     inflight: int = 64
     reps: int = 5
     warmup: int = 1
-    cell_time: float = 0.15
+    cell_time: float = 0.12
     cap: float = 1.0
 
 
