@@ -239,7 +239,7 @@ async def _open_binary(
         if stat.S_ISDIR(st.st_mode):
             import errno
 
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), file)
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(file))
         raw = RawKernelFile(fd, engine, file)
         return KernelBinaryFile(
             raw, fmode, name=file, buffer_size=_buffer_size(buffering), closefd=closefd

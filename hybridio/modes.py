@@ -125,13 +125,9 @@ def check_open_args(
             f"open() argument 'encoding' must be str or None, not {_typename(encoding)}"
         )
     if errors is not None and not isinstance(errors, str):
-        raise TypeError(
-            f"open() argument 'errors' must be str or None, not {_typename(errors)}"
-        )
+        raise TypeError(f"open() argument 'errors' must be str or None, not {_typename(errors)}")
     if newline is not None and not isinstance(newline, str):
-        raise TypeError(
-            f"open() argument 'newline' must be str or None, not {_typename(newline)}"
-        )
+        raise TypeError(f"open() argument 'newline' must be str or None, not {_typename(newline)}")
     if fmode.binary:
         if encoding is not None:
             raise ValueError("binary mode doesn't take an encoding argument")

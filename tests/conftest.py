@@ -68,10 +68,22 @@ def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def aio_nr() -> int:
-    """System-wide Linux AIO events reserved (/proc/sys/fs/aio-nr)."""
-    try:
-        with open("/proc/sys/fs/aio-nr") as f:
-            return int(f.read())
-    except OSError:
-        return 0
+def aio_contexts() -> int:
+    """Linux AIO contexts of this process: each io_setup maps one "/[aio]" ring.
+
+    Per process, unlike the system-wide /proc/sys/fs/aio-nr, so other processes
+    on a shared machine cannot make it flaky.
+    """
+    with open("/proc/self/maps") as maps:
+        return sum("/[aio]" in line for line in maps)
+
+
+def uring_fds() -> int:
+    """io_uring instances this process holds open."""
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            count += "io_uring" in os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            pass  # the listing's own fd, already closed
+    return count

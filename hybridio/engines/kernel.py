@@ -24,6 +24,7 @@ import errno as errno_mod
 import importlib
 import logging
 import os
+import re
 import tempfile
 import threading
 import types
@@ -145,8 +146,18 @@ def _errno_of(name: str, op: Any, arg: Any) -> int:
     return err or errno_mod.EIO
 
 
+def _submit_error(exc: BaseException) -> OSError:
+    if isinstance(exc, OSError) and exc.errno:
+        return OSError(exc.errno, exc.strerror)
+    match = re.search(r"\[(E[A-Z0-9]+)\]", str(exc))
+    code = getattr(errno_mod, match.group(1), errno_mod.EIO) if match else errno_mod.EIO
+    return OSError(code, os.strerror(code))
+
+
 def _result(name: str, op: Any, arg: Any) -> Any:
     """The value of a completed operation, or the ``OSError`` it failed with."""
+    if isinstance(arg, OSError):
+        return arg
     try:
         return op.get_value()
     except OSError as exc:  # python_aio re-raises the worker's own exception
@@ -333,6 +344,15 @@ class KernelEngine:
         self._inflight += len(ops)
         try:
             accepted = self.ctx.submit(*ops)
+        except (ValueError, SystemError, OSError) as exc:
+            # io_submit rejects the whole call for e.g. a bad fd; linux_aio
+            # raises ValueError("... [EBADF]").  Every op of it failed.
+            self._inflight -= len(ops)
+            error = _submit_error(exc)
+            batch.args = [error] * len(ops)
+            batch.remaining = 0
+            batch.future.set_result(None)
+            return batch
         except BaseException:
             self._inflight -= len(ops)
             raise

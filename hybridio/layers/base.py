@@ -15,6 +15,8 @@ import types
 from collections.abc import AsyncIterator, Generator, Iterable
 from typing import Any, TypeVar
 
+from typing_extensions import Self
+
 __all__ = (
     "AsyncBinaryIO",
     "AsyncFileBase",
@@ -125,7 +127,7 @@ class AsyncFileBase(abc.ABC):
         check_closed(self.closed)
         return os.isatty(self.fileno())
 
-    async def __aenter__(self: _Self) -> _Self:
+    async def __aenter__(self) -> Self:
         check_closed(self.closed)
         return self
 
@@ -137,14 +139,14 @@ class AsyncFileBase(abc.ABC):
     ) -> None:
         await self.close()
 
-    def __await__(self: _Self) -> Generator[Any, None, _Self]:
+    def __await__(self) -> Generator[Any, None, Self]:
         # `f = await async_open(...)` and `async with async_open(...)` both work:
         # the object is fully open once constructed.
         if False:  # pragma: no cover - makes this a generator
             yield
         return self
 
-    def __aiter__(self: _Self) -> _Self:
+    def __aiter__(self) -> Self:
         check_closed(self.closed)
         return self
 

@@ -168,8 +168,9 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def _refill(self) -> bool:
         """Fill the read buffer at the current position; False at EOF."""
-        size = max(self._buffer_size, 1)
-        data = await self._raw.pread(size, self._pos)
+        # One kernel read: a short one is EOF on a regular file, and read()
+        # loops on its own when it needs more.
+        data = await self._raw.pread_once(max(self._buffer_size, 1), self._pos)
         self._rbuf = data
         self._rbuf_off = self._pos
         return bool(data)
@@ -390,7 +391,11 @@ class KernelBinaryFile(AsyncBinaryIO):
     # -- positional -----------------------------------------------------------
 
     async def _flush_if_overlapping(self, offset: int, size: int) -> None:
-        if self._wbuf and offset < self._wbuf_off + len(self._wbuf) and self._wbuf_off < offset + size:
+        if (
+            self._wbuf
+            and offset < self._wbuf_off + len(self._wbuf)
+            and self._wbuf_off < offset + size
+        ):
             await self._flush_wbuf()
 
     async def _flush_if_visible(self, offset: int) -> None:
@@ -515,4 +520,3 @@ class KernelBinaryFile(AsyncBinaryIO):
 def is_regular(fd: int) -> bool:
     """True if *fd* is a regular file (what kernel AIO may be used for)."""
     return stat.S_ISREG(os.fstat(fd).st_mode)
-

@@ -31,7 +31,7 @@ class WriteCancelled(asyncio.CancelledError):
 
 def _raise_with_name(exc: OSError, name: Any) -> OSError:
     if exc.filename is None and isinstance(name, (str, bytes, os.PathLike)):
-        return OSError(exc.errno, exc.strerror, name)
+        return OSError(exc.errno, exc.strerror, os.fspath(name))
     return exc
 
 
@@ -53,10 +53,19 @@ class RawKernelFile:
             raise _raise_with_name(value, self.name)
         return value
 
+    async def pread_once(self, size: int, offset: int) -> bytes:
+        """One kernel read of at most ``MAX_CHUNK`` bytes; may be short."""
+        size = min(size, kernel.MAX_CHUNK)
+        return bytes(
+            self._check((await self.engine.run([self.engine.op_read(self.fd, size, offset)]))[0])
+        )
+
     async def pread(self, size: int, offset: int) -> bytes:
         """Read up to *size* bytes at *offset*; short only at EOF."""
         if size <= kernel.MAX_CHUNK:
-            data = self._check((await self.engine.run([self.engine.op_read(self.fd, size, offset)]))[0])
+            data = self._check(
+                (await self.engine.run([self.engine.op_read(self.fd, size, offset)]))[0]
+            )
             if len(data) == size or not data:
                 return bytes(data)
             # A short read before EOF (possible on some filesystems): continue.
@@ -67,7 +76,9 @@ class RawKernelFile:
             got = 0
         while got < size:
             step = min(kernel.MAX_CHUNK, size - got)
-            data = self._check((await self.engine.run([self.engine.op_read(self.fd, step, offset + got)]))[0])
+            data = self._check(
+                (await self.engine.run([self.engine.op_read(self.fd, step, offset + got)]))[0]
+            )
             if not data:
                 break
             parts.append(data)

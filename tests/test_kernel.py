@@ -1,0 +1,169 @@
+"""Kernel backend probing, fallback with reasons, forcing, one context per loop (F5, R1)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hybridio
+from hybridio.engines import kernel
+
+
+@pytest.fixture
+def fresh_probes() -> Iterator[None]:
+    """Forget probe results before and after a test that injects faults."""
+    kernel._reset_probes()
+    yield
+    kernel._reset_probes()
+
+
+def _failing_factory(failures: dict[str, BaseException]) -> Any:
+    real = kernel._create_context
+
+    def create(name: str, max_requests: int) -> Any:
+        if name in failures:
+            raise failures[name]
+        return real(name, max_requests)
+
+    return create
+
+
+def test_backends_lists_every_candidate_in_order_with_reasons() -> None:
+    infos = hybridio.backends()
+    assert [i.name for i in infos] == list(kernel.BACKEND_NAMES)
+    assert sum(i.selected for i in infos) == 1
+    for info in infos:
+        assert info.available == (info.reason is None)
+    first_available = next(i for i in infos if i.available)
+    assert first_available.selected
+    assert infos[-1].available  # the pure-Python pool runs everywhere
+
+
+@pytest.mark.usefixtures("fresh_probes")
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (OSError(errno.ENOSYS, "Function not implemented"), "ENOSYS"),  # seccomp
+        (OSError(errno.EPERM, "Operation not permitted"), "EPERM"),  # io_uring_disabled
+        (ImportError("linux_uring requires Linux 5.6+"), "5.6"),  # old kernel
+    ],
+)
+def test_io_uring_failing_to_start_falls_back_to_linux_aio_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failure: BaseException, reason: str
+) -> None:
+    monkeypatch.setattr(kernel, "_create_context", _failing_factory({"uring": failure}))
+    path = tmp_path / "f"
+
+    async def main() -> tuple[str, dict[str, str]]:
+        async with hybridio.async_open(path, "w+b") as f:
+            await f.write(b"fallback works")
+            await f.seek(0)
+            assert await f.read() == b"fallback works"
+            return f.backend, kernel.skipped_reasons()  # type: ignore[attr-defined]
+
+    used, skipped = asyncio.run(main())
+    assert used == "linux"
+    assert reason in skipped["uring"]
+    info = {i.name: i for i in hybridio.backends()}
+    assert not info["uring"].available
+    assert info["uring"].reason is not None and reason in info["uring"].reason
+    assert info["linux"].selected
+
+
+@pytest.mark.usefixtures("fresh_probes")
+def test_io_setup_eagain_at_context_creation_falls_back_to_threads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = kernel._create_context
+    calls: dict[str, int] = {}
+
+    def create(name: str, max_requests: int) -> Any:
+        calls[name] = calls.get(name, 0) + 1
+        # Probes pass (aio-max-nr had room then); the real context then fails
+        # the way io_setup does once aio-max-nr is used up.
+        if name in ("uring", "linux") and max_requests == kernel.MAX_REQUESTS:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real(name, max_requests)
+
+    monkeypatch.setattr(kernel, "_create_context", create)
+
+    async def main() -> tuple[str, dict[str, str]]:
+        async with hybridio.async_open(tmp_path / "f", "wb") as f:
+            await f.write(b"x")
+            return f.backend, kernel.skipped_reasons()  # type: ignore[attr-defined]
+
+    used, skipped = asyncio.run(main())
+    assert used == "thread"
+    assert "EAGAIN" in skipped["linux"] and "EAGAIN" in skipped["uring"]
+
+
+@pytest.mark.usefixtures("fresh_probes")
+async def test_forcing_an_unavailable_backend_raises_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        kernel,
+        "_create_context",
+        _failing_factory({"uring": OSError(errno.EPERM, "Operation not permitted")}),
+    )
+    with pytest.raises(hybridio.BackendUnavailableError, match="uring.*EPERM"):
+        await hybridio.async_open(tmp_path / "f", "wb", backend="uring")
+    monkeypatch.setenv("HYBRIDIO_BACKEND", "uring")
+    with pytest.raises(hybridio.BackendUnavailableError, match="EPERM"):
+        await hybridio.async_open(tmp_path / "f", "wb")
+    assert not (tmp_path / "f").exists()  # refused before any fd existed
+
+
+async def test_hybridio_backend_env_forces_a_backend(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str
+) -> None:
+    monkeypatch.setenv("HYBRIDIO_BACKEND", backend)
+    async with hybridio.async_open(tmp_path / "f", "wb") as f:
+        assert f.backend == backend  # type: ignore[attr-defined]
+
+
+async def test_unknown_hybridio_backend_value_warns_and_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HYBRIDIO_BACKEND", "turbo")
+    with pytest.warns(RuntimeWarning, match="turbo"):
+        f = await hybridio.async_open(tmp_path / "f", "wb")
+    await f.close()
+    assert f.backend in kernel.BACKEND_NAMES  # type: ignore[attr-defined]
+
+
+def test_unknown_backend_argument_is_a_valueerror(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown backend"):
+        hybridio.async_open(tmp_path / "f", "wb", backend="turbo")  # type: ignore[call-overload]
+
+
+def test_one_context_per_loop_closed_with_the_loop(tmp_path: Path, loop_factory: Any) -> None:
+    engines = []
+
+    async def main() -> None:
+        for _ in range(3):
+            async with hybridio.async_open(tmp_path / "f", "wb") as f:
+                await f.write(b"x")
+                engines.append(f._raw.engine)  # type: ignore[attr-defined]
+
+    for _ in range(2):
+        loop = loop_factory()
+        try:
+            loop.run_until_complete(main())
+            assert not engines[-1].closed
+        finally:
+            loop.close()
+        assert engines[-1].closed
+    assert engines[0] is engines[1] is engines[2]
+    assert engines[3] is not engines[0]
+
+
+def test_backend_info_is_a_frozen_record() -> None:
+    info = hybridio.backends()[0]
+    with pytest.raises(AttributeError):
+        info.name = "other"  # type: ignore[misc]

@@ -1,0 +1,78 @@
+"""No fd, thread, io_uring or Linux AIO context growth over many opens and many event loops (R1, R2)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+import hybridio
+
+from .conftest import aio_contexts, fd_count, uring_fds
+
+CYCLES = {"uring": 200, "linux": 200, "thread": 40, "python": 40}
+
+
+async def test_2000_open_close_cycles_leave_no_fd(tmp_path: Path, backend: str) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"data")
+    async with hybridio.async_open(path, "rb", backend=backend) as f:
+        await f.read()  # the loop's context exists before the baseline
+    gc.collect()
+    fds, threads = fd_count(), threading.active_count()
+    for i in range(2000):
+        async with hybridio.async_open(path, "r+b" if i % 2 else "rb", backend=backend) as f:
+            assert await f.read(4) == b"data"
+    gc.collect()
+    assert fd_count() == fds
+    assert threading.active_count() == threads
+
+
+def test_event_loop_cycles_return_fds_threads_and_aio_nr_to_baseline(
+    tmp_path: Path, backend: str
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(8192))
+
+    async def main() -> None:
+        async with hybridio.async_open(path, "r+b", backend=backend) as f:
+            assert len(await f.read_at(0, 4096)) == 4096
+            await f.write_at(0, b"x")
+
+    gc.collect()
+    fds, threads = fd_count(), threading.active_count()
+    aio, rings = aio_contexts(), uring_fds()
+    for _ in range(CYCLES[backend]):
+        asyncio.run(main())
+    gc.collect()
+    assert fd_count() == fds
+    assert threading.active_count() == threads
+    assert aio_contexts() == aio
+    assert uring_fds() == rings
+
+
+@pytest.mark.parametrize("mode", ["rb", "wb"])
+async def test_a_constructor_failing_after_open_leaks_no_fd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    from hybridio.layers import buffered
+
+    (tmp_path / "f").write_bytes(b"")
+    async with hybridio.async_open(tmp_path / "f", "rb"):
+        pass  # the loop's kernel context exists before the baseline
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("constructor failed")
+
+    fds = fd_count()
+    monkeypatch.setattr(buffered.KernelBinaryFile, "__init__", broken)
+    from hybridio import api
+
+    monkeypatch.setattr(api, "KernelBinaryFile", buffered.KernelBinaryFile)
+    with pytest.raises(RuntimeError, match="constructor failed"):
+        await hybridio.async_open(tmp_path / "f", mode)
+    assert fd_count() == fds
