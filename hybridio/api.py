@@ -7,6 +7,7 @@ when the result is awaited or entered with ``async with``.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import types
@@ -237,9 +238,8 @@ async def _open_binary(
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            import errno
-
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(file))
+            filename = file if isinstance(file, int) else os.fspath(file)
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
         raw = RawKernelFile(fd, engine, file)
         return KernelBinaryFile(
             raw, fmode, name=file, buffer_size=_buffer_size(buffering), closefd=closefd

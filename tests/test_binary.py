@@ -34,7 +34,9 @@ async def test_await_and_async_with_both_open(tmp_path: Path, backend: str) -> N
     assert g.closed
 
 
-async def test_every_method_of_a_closed_file_raises_valueerror(tmp_path: Path, backend: str) -> None:
+async def test_every_method_of_a_closed_file_raises_valueerror(
+    tmp_path: Path, backend: str
+) -> None:
     f = await hybridio.async_open(tmp_path / "f", "w+b", backend=backend)
     await f.close()
     await f.close()  # idempotent
@@ -97,7 +99,7 @@ async def _error_of(coro: Any) -> BaseException:
 
 def _builtin_error(*args: Any) -> BaseException:
     try:
-        open(*args).close()  # noqa: SIM115
+        open(*args).close()
     except BaseException as exc:
         return exc
     raise AssertionError("no error")
@@ -320,17 +322,15 @@ async def test_large_read_and_write_are_chunked_and_exact(tmp_path: Path, backen
     assert path.read_bytes() == payload
 
 
-async def test_fd_closed_behind_the_objects_back_raises_ebadf(
-    tmp_path: Path, backend: str
-) -> None:
+async def test_fd_closed_behind_the_objects_back_raises_ebadf(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     f = await hybridio.async_open(path, "r+b", backend=backend)
     os.close(f.fileno())
-    with pytest.raises(OSError) as info:
+    with pytest.raises(OSError, match="Bad file descriptor") as info:
         await f.read_at(0, 1)
     assert info.value.errno == errno.EBADF
-    with pytest.raises(OSError) as info:
+    with pytest.raises(OSError, match="Bad file descriptor") as info:
         await f.close()
     assert info.value.errno == errno.EBADF
     assert f.closed
@@ -366,7 +366,10 @@ async def test_short_writes_complete_at_the_right_offsets(
     fd = os.open(path, os.O_RDWR | os.O_CREAT)
     engine = ScriptedEngine(list(counts))
     raw = RawKernelFile(fd, engine, str(path))  # type: ignore[arg-type]
-    assert await raw.pwrite_all(b"abcdefghijklmnopqrstuvwxyz"[: sum(counts) + 5], 10) == sum(counts) + 5
+    assert (
+        await raw.pwrite_all(b"abcdefghijklmnopqrstuvwxyz"[: sum(counts) + 5], 10)
+        == sum(counts) + 5
+    )
     os.close(fd)
     expected_offsets = [10]
     for c in counts:
@@ -393,7 +396,7 @@ async def test_an_engine_errno_becomes_oserror_with_errno_and_filename(tmp_path:
         raw = RawKernelFile(fd, ScriptedEngine([-errno.ENOSPC]), str(path))  # type: ignore[arg-type]
         f = KernelBinaryFile(raw, parse_mode("wb"), name=str(path), closefd=False)
         await f.write(b"data")
-        with pytest.raises(OSError) as info:
+        with pytest.raises(OSError, match="No space left") as info:
             await f.flush()
         assert info.value.errno == errno.ENOSPC
         assert info.value.filename == str(path)

@@ -27,7 +27,9 @@ ops = st.one_of(
     st.tuples(st.just("read1"), st.integers(min_value=1, max_value=300)),
     st.tuples(st.just("readinto"), st.integers(min_value=0, max_value=300)),
     st.tuples(st.just("readline"), small),
-    st.tuples(st.just("seek"), st.integers(min_value=-500, max_value=2000), st.sampled_from([0, 1, 2])),
+    st.tuples(
+        st.just("seek"), st.integers(min_value=-500, max_value=2000), st.sampled_from([0, 1, 2])
+    ),
     st.tuples(st.just("tell")),
     st.tuples(st.just("truncate"), st.one_of(st.none(), offsets)),
     st.tuples(st.just("flush")),
@@ -117,14 +119,16 @@ async def _run(
         if not mode.startswith("x"):
             p.write_bytes(initial)
     f = await hybridio.async_open(ours_path, mode, buffering=buffering, backend=backend)  # type: ignore[call-overload]
-    oracle = open(oracle_path, mode, buffering=0)  # noqa: SIM115, ASYNC230
+    oracle = open(oracle_path, mode, buffering=0)  # noqa: SIM115
     try:
         for i, op in enumerate(seq):
             if op[0] == "read1":
                 # read1 may legitimately return fewer bytes than read(); it must be
                 # a non-empty prefix of what read() would give, unless at EOF.
                 got = await _outcome_async(f.read1(op[1]))
-                want = _outcome(lambda: oracle.read(op[1]) if oracle.readable() else oracle.read(0))
+                want = _outcome(
+                    lambda op=op: oracle.read(op[1]) if oracle.readable() else oracle.read(0)
+                )
                 if want[0] == "error":
                     assert got[0] == "error", (i, op, got, want)
                     assert _same_error(got[1], want[1]), (i, op, got, want)

@@ -32,7 +32,7 @@ async def test_cancel_storm_leaves_the_handle_usable_and_delivers_nothing_stale(
                 tasks.append(asyncio.ensure_future(coro))
             if round_no % 5 == 0:
                 tasks[0].cancel()  # cancelled right after creation
-            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=30)

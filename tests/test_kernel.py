@@ -111,7 +111,7 @@ async def test_forcing_an_unavailable_backend_raises_with_the_reason(
         "_create_context",
         _failing_factory({"uring": OSError(errno.EPERM, "Operation not permitted")}),
     )
-    with pytest.raises(hybridio.BackendUnavailableError, match="uring.*EPERM"):
+    with pytest.raises(hybridio.BackendUnavailableError, match=r"uring.*EPERM"):
         await hybridio.async_open(tmp_path / "f", "wb", backend="uring")
     monkeypatch.setenv("HYBRIDIO_BACKEND", "uring")
     with pytest.raises(hybridio.BackendUnavailableError, match="EPERM"):

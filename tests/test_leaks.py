@@ -1,4 +1,4 @@
-"""No fd, thread, io_uring or Linux AIO context growth over many opens and many event loops (R1, R2)."""
+"""No fd, thread, io_uring or Linux AIO context growth over many opens and loops (R1, R2)."""
 
 from __future__ import annotations
 

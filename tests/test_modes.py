@@ -60,7 +60,7 @@ def test_non_string_mode_raises_typeerror_like_open(tmp_path: Path, mode: object
 @pytest.mark.parametrize("mode", ["", "rw", "rr", "tb", "xa", "U", "rU", "r+w"])
 async def test_bad_mode_fails_before_any_fd_or_thread_exists(tmp_path: Path, mode: str) -> None:
     fds, threads = fd_count(), threading.active_count()
-    with pytest.raises(ValueError, match="mode|binary"):
+    with pytest.raises(ValueError, match=r"mode|binary"):
         hybridio.async_open(tmp_path / "f", mode)
     assert fd_count() == fds
     assert threading.active_count() == threads

@@ -11,11 +11,15 @@ from __future__ import annotations
 import abc
 import io
 import operator
+import sys
 import types
 from collections.abc import AsyncIterator, Generator, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
-from typing_extensions import Self
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import Self
 
 __all__ = (
     "AsyncBinaryIO",
@@ -28,8 +32,6 @@ __all__ = (
     "check_writable",
     "unsupported",
 )
-
-_Self = TypeVar("_Self", bound="AsyncFileBase")
 
 
 def unsupported(name: str) -> io.UnsupportedOperation:
@@ -67,14 +69,14 @@ def check_size(size: object, *, allow_none: bool = True) -> int:
         return -1
     if isinstance(size, bool) or not hasattr(size, "__index__"):
         raise TypeError(f"argument should be integer or None, not '{type(size).__name__}'")
-    return operator.index(size)  # type: ignore[arg-type]
+    return operator.index(size)
 
 
 def check_whence(whence: object) -> int:
     """Validate *whence* like ``FileIO.seek``: 0, 1 or 2, else ValueError."""
     if isinstance(whence, bool) or not hasattr(whence, "__index__"):
         raise TypeError(f"'{type(whence).__name__}' object cannot be interpreted as an integer")
-    value = operator.index(whence)  # type: ignore[arg-type]
+    value = operator.index(whence)
     if value not in (0, 1, 2):
         raise ValueError(f"invalid whence ({value}, should be 0, 1 or 2)")
     return value

@@ -60,7 +60,7 @@ def _as_bytes_view(data: Any) -> memoryview:
 def _check_offset(offset: object) -> int:
     if isinstance(offset, bool) or not hasattr(offset, "__index__"):
         raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
-    value = operator.index(offset)  # type: ignore[arg-type]
+    value = operator.index(offset)
     if value < 0:
         raise ValueError(f"negative offset: {value}")
     return value
