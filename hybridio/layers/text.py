@@ -24,25 +24,15 @@ import codecs
 import io
 import operator
 import os
-import re
 import types
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from .base import AsyncBinaryIO, AsyncFileBase, check_closed, check_size, unsupported
 
 __all__ = ("AsyncTextIO",)
 
-# Line boundaries of str.splitlines() other than the ones each newline mode
-# ends lines at: a chunk containing none of these can be split in C.
-_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_SPLIT_GUARD: dict[str | None, re.Pattern[str] | None] = {
-    None: re.compile(f"[\r{_OTHER_BREAKS}]"),
-    "\n": re.compile(f"[\r{_OTHER_BREAKS}]"),
-    "": re.compile(f"[{_OTHER_BREAKS}]"),
-    "\r": re.compile(f"[\n{_OTHER_BREAKS}]"),
-    "\r\n": None,  # splitlines would also split lone \r and \n
-}
+# How lines end, per newline mode (for the line cache).
 _LINE_ENDS: dict[str | None, tuple[str, ...]] = {
     None: ("\n",),
     "\n": ("\n",),
@@ -76,8 +66,12 @@ class _Exclusive:
         self._file = file
 
     async def __aenter__(self) -> None:
-        await self._file._lock.acquire()
-        self._file._busy = True
+        file = self._file
+        await file._lock.acquire()
+        file._busy = True
+        file._wfast_now = False
+        if file._lines:
+            file._drop_lines()
 
     async def __aexit__(
         self,
@@ -86,6 +80,7 @@ class _Exclusive:
         tb: types.TracebackType | None,
     ) -> None:
         self._file._busy = False
+        self._file._wfast_now = self._file._wfast
         self._file._lock.release()
 
 
@@ -150,7 +145,6 @@ class AsyncTextIO(AsyncFileBase):
         self._writetranslate = newline != ""
         self._writenl = newline or os.linesep
         self._line_ends = _LINE_ENDS[newline]
-        self._split_guard = _SPLIT_GUARD[newline]
 
         self._readable = buffer.readable()
         self._writable = buffer.writable()
@@ -163,11 +157,16 @@ class AsyncTextIO(AsyncFileBase):
         self._decoded_chars_used = 0
         self._snapshot: tuple[int, bytes] | None = None
         self._b2cratio = 0.0
-        # Lines of _decoded_chars[_decoded_chars_used:] split ahead of time;
-        # entries _line_i .. _line_n - 1 are whole lines.
+        # The line cache: the whole lines of _decoded_chars[_line_base:],
+        # split ahead of time and served through ONE shared list iterator
+        # (readline, __anext__ and async-for all advance it).  Served lines
+        # are counted in _decoded_chars_used only by _drop_lines(), which
+        # every slow operation calls first; it empties the list, which ends
+        # every iterator over it, so nobody serves a stale line.
         self._lines: list[str] = []
-        self._line_i = 0
-        self._line_n = 0
+        self._line_iter: Iterator[str] = iter(self._lines)
+        self._line_base = 0
+        self._line_total = 0
 
         # Writes not yet handed to the binary layer: ASCII str (encoded
         # later, in one go) or already-encoded bytes, in order.
@@ -182,7 +181,10 @@ class AsyncTextIO(AsyncFileBase):
             and not self._line_buffering
             and not self._write_through
         )
-        self._wfast = self._write_fast_ok
+        # _wfast: the write fast path is allowed by the file's state;
+        # _wfast_now: ... and no slow operation is in progress (the one flag
+        # the fast path tests).
+        self._wfast = self._wfast_now = self._write_fast_ok
 
         self._lock = asyncio.Lock()
         self._busy = False
@@ -294,31 +296,50 @@ class AsyncTextIO(AsyncFileBase):
     def _set_decoded_chars(self, chars: str) -> None:
         self._decoded_chars = chars
         self._decoded_chars_used = 0
-        self._line_n = self._line_i = 0
+        if self._lines:
+            self._lines.clear()
 
     def _get_decoded_chars(self, n: int = -1) -> str:
         offset = self._decoded_chars_used
         end = len(self._decoded_chars) if n < 0 else offset + n
         chars = self._decoded_chars[offset:end]
         self._decoded_chars_used += len(chars)
-        self._line_n = self._line_i = 0
         return chars
+
+    def _drop_lines(self) -> None:
+        """Count the lines served from the cache, then forget the cache."""
+        lines = self._lines
+        remaining = operator.length_hint(self._line_iter)
+        if remaining == 0:
+            used = self._line_base + self._line_total
+        else:
+            used = self._line_base + sum(map(len, lines[: len(lines) - remaining]))
+        self._decoded_chars_used = used
+        lines.clear()
 
     def _split_lines(self) -> None:
         """Split the unread decoded text into lines for the fast path."""
-        self._line_n = self._line_i = 0
-        guard = self._split_guard
-        rest = self._decoded_chars
-        if self._decoded_chars_used:
-            rest = rest[self._decoded_chars_used :]
-        if not rest or guard is None or guard.search(rest):
+        if self._lines:
+            self._drop_lines()
+        used = self._decoded_chars_used
+        rest = self._decoded_chars[used:] if used else self._decoded_chars
+        if not rest or self._readnl == "\r\n":
             return
-        lines = rest.splitlines(True)
-        n = len(lines)
+        nl = self._readnl
+        if nl == "\r" and "\n" in rest:
+            return
+        # StringIO's C line splitter (memchr-fast, unlike str.splitlines,
+        # which also breaks at \v, \f, \x1c-\x1e, \x85, \u2028, \u2029).
+        # With newline="" it ends lines at \r, \n and \r\n (the decoder never
+        # leaves a \r\n split in two); with "\n" at \n only.
+        lines = list(io.StringIO(rest, "\n" if nl is None or nl == "\n" else ""))
+        total = len(rest)
         if not lines[-1].endswith(self._line_ends):
-            n -= 1  # the tail waits for the next chunk
+            total -= len(lines.pop())  # the tail waits for the next chunk
         self._lines = lines
-        self._line_n = n
+        self._line_iter = iter(lines)
+        self._line_base = used
+        self._line_total = total
 
     def _reset_read_state(self) -> None:
         self._set_decoded_chars("")
@@ -330,11 +351,10 @@ class AsyncTextIO(AsyncFileBase):
 
     async def write(self, s: str, /) -> int:
         """Write *s*; return its length in characters."""
-        if self._wfast and not self._busy and type(s) is str and s.isascii():
-            if self._buffer.closed:
-                raise ValueError("I/O operation on closed file.")
-            self._pending.append(s)
+        # The hot path: no lock, no suspension, no encoding (C's pending_bytes).
+        if self._wfast_now and type(s) is str and s.isascii():
             n = len(s)
+            self._pending.append(s)
             self._pending_count += n
             if self._pending_count > self.chunk_size:
                 async with _Exclusive(self):
@@ -434,12 +454,14 @@ class AsyncTextIO(AsyncFileBase):
     async def read(self, size: int | None = -1, /) -> str:
         """Read at most *size* characters (all when negative or None)."""
         n = check_size(size)
-        if n >= 0 and not self._busy and len(self._decoded_chars) - self._decoded_chars_used >= n:
-            check_closed(self.closed)
+        if n > 0 and not self._busy:
+            if self._lines:
+                self._drop_lines()
             used = self._decoded_chars_used
-            self._decoded_chars_used = used + n
-            self._line_n = self._line_i = 0
-            return self._decoded_chars[used : used + n]
+            if len(self._decoded_chars) - used >= n:
+                check_closed(self.closed)
+                self._decoded_chars_used = used + n
+                return self._decoded_chars[used : used + n]
         async with _Exclusive(self):
             decoder = await self._prepare_read()
             if n < 0:
@@ -461,22 +483,16 @@ class AsyncTextIO(AsyncFileBase):
 
     async def readline(self, size: int | None = -1, /) -> str:
         """Read one line (at most *size* characters), the line ending included."""
-        if size == -1 and not self._busy and type(size) is int:
-            i = self._line_i
-            if i < self._line_n:
-                line = self._lines[i]
-                self._line_i = i + 1
-                self._decoded_chars_used += len(line)
+        if size == -1 and type(size) is int:
+            line = next(self._line_iter, None)
+            if line is not None:
                 return line
         return await self._readline_slow(size)
 
     async def __anext__(self) -> str:
         self._telling = False
-        i = self._line_i
-        if i < self._line_n and not self._busy:
-            line = self._lines[i]
-            self._line_i = i + 1
-            self._decoded_chars_used += len(line)
+        line = next(self._line_iter, None)
+        if line is not None:
             return line
         line = await self._readline_slow(-1)
         if not line:
@@ -485,21 +501,31 @@ class AsyncTextIO(AsyncFileBase):
             raise StopAsyncIteration
         return line
 
-    def __aiter__(self) -> AsyncTextIO:
+    def __aiter__(self) -> AsyncIterator[str]:  # type: ignore[override]
+        # An async generator: its __anext__ is C code, about half the cost of
+        # a coroutine method per line.  It re-reads the file's state at every
+        # step, so other calls between iterations see a consistent file.
         check_closed(self.closed)
-        return self
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str]:
+        while True:
+            self._telling = False  # as TextIOWrapper.__next__
+            # Between two lines, the loop body may do anything to the file;
+            # the shared iterator is emptied if it does (see _drop_lines).
+            for line in self._line_iter:
+                yield line
+            line = await self._readline_slow(-1)
+            if not line:
+                self._snapshot = None
+                self._telling = self._seekable
+                return
+            yield line
 
     async def _readline_slow(self, size: int | None) -> str:
         limit = check_size(size)
         async with _Exclusive(self):
             check_closed(self.closed)
-            # Lines already split (another task may have split them while we
-            # waited for the lock).
-            if limit < 0 and self._line_i < self._line_n:
-                line = self._lines[self._line_i]
-                self._line_i += 1
-                self._decoded_chars_used += len(line)
-                return line
             await self._prepare_read()
             line = await self._readline_locked(limit)
             if self._decoded_chars_used < len(self._decoded_chars):
@@ -776,8 +802,7 @@ class AsyncTextIO(AsyncFileBase):
         async with _Exclusive(self):
             if self.closed:
                 return
-            self._wfast = False
-            self._line_n = self._line_i = 0
+            self._wfast = self._write_fast_ok = False
             try:
                 await self._flush_unlocked()
             finally:
