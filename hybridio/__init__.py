@@ -9,8 +9,10 @@ from .api import AsyncOpen, async_open
 from .bulk import threaded
 from .compression import Compression
 from .engines.kernel import BackendInfo, BackendUnavailableError, backends
+from .errors import BatchError
 from .layers.base import AsyncBinaryIO, AsyncFileBase
 from .layers.text import AsyncTextIO
+from .stats import IOStats
 
 __all__ = (
     "AsyncBinaryIO",
@@ -19,7 +21,9 @@ __all__ = (
     "AsyncTextIO",
     "BackendInfo",
     "BackendUnavailableError",
+    "BatchError",
     "Compression",
+    "IOStats",
     "async_open",
     "backends",
     "threaded",

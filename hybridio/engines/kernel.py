@@ -116,9 +116,10 @@ def _create_context(name: str, max_requests: int) -> Any:
     """Create a raw caio context; tests replace this to inject start failures."""
     module = _load(name)
     if name == "uring":
-        # caio turns SQPOLL on whenever the kernel allows it; here that doubles
-        # single-read latency and burns the second core, so it is off.
-        return module.Context(max_requests=max_requests, sqpoll=False)
+        # caio turns SQPOLL on whenever the kernel allows it; on a 2-vCPU VM
+        # that doubled single-read latency and kept the second core busy, so
+        # hybridio decides: off unless HYBRIDIO_SQPOLL=1 asks for it.
+        return module.Context(max_requests=max_requests, sqpoll=sqpoll_requested())
     if name in ("thread", "python"):
         return module.Context(max_requests=max_requests, pool_size=POOL_SIZE)
     return module.Context(max_requests=max_requests)
@@ -230,6 +231,11 @@ def _reset_probes() -> None:
         _probe_results.clear()
 
 
+def sqpoll_requested() -> bool:
+    """Whether io_uring contexts are created with SQPOLL (``HYBRIDIO_SQPOLL=1``)."""
+    return os.environ.get("HYBRIDIO_SQPOLL", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def requested_backend() -> str | None:
     """The backend named by ``HYBRIDIO_BACKEND``, or None (unknown values warn)."""
     value = os.environ.get("HYBRIDIO_BACKEND", "").strip().lower()
@@ -283,6 +289,8 @@ class KernelEngine:
         self._module = _load(name)
         self._op = self._module.Operation
         self._threaded = name in ("thread", "python")
+        #: Whether the kernel actually negotiated SQPOLL for this ring.
+        self.sqpoll = bool(getattr(ctx, "sqpoll", False))
         self._inflight = 0
         self._max = MAX_REQUESTS
         self._waiters: list[asyncio.Future[None]] = []

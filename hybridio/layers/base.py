@@ -253,6 +253,44 @@ class AsyncBinaryIO(AsyncFileBase):
     async def write_at(self, offset: int, data: Any, /) -> int:
         """Write all of *data* at *offset* without moving the position."""
 
+    async def read_many(
+        self, ranges: Iterable[tuple[int, int]], /, *, return_exceptions: bool = False
+    ) -> list[Any]:
+        """Read every ``(offset, size)`` range, results in request order.
+
+        This generic version reads one range after the other; kernel-served
+        files override it with one batched submission.
+        """
+        from ..errors import BatchError
+
+        results: list[Any] = []
+        for offset, size in ranges:
+            try:
+                results.append(await self.read_at(offset, size))
+            except OSError as exc:
+                results.append(exc)
+        errors = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
+        if errors and not return_exceptions:
+            raise BatchError(errors, results)
+        return results
+
+    async def write_many(
+        self, writes: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
+    ) -> list[Any]:
+        """Write each ``(offset, data)`` in order; return the byte counts."""
+        from ..errors import BatchError
+
+        results: list[Any] = []
+        for offset, data in writes:
+            try:
+                results.append(await self.write_at(offset, data))
+            except OSError as exc:
+                results.append(exc)
+        errors = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
+        if errors and not return_exceptions:
+            raise BatchError(errors, results)
+        return results
+
     def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         check_closed(self.closed)
         return self

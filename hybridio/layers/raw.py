@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from ..engines import kernel
+from ..engines.inline import INLINE_MAX, InlineReader
 from ..engines.kernel import KernelCancelled, KernelEngine
 
 __all__ = ("RawKernelFile", "WriteCancelled")
@@ -36,12 +37,20 @@ def _raise_with_name(exc: OSError, name: Any) -> OSError:
 
 
 class RawKernelFile:
-    """An open fd served by one :class:`KernelEngine` (pread/pwrite/fsync)."""
+    """An open fd served by one :class:`KernelEngine` (pread/pwrite/fsync).
+
+    Reads first try the inline path (page-cache hits served in the loop thread
+    without suspending); ``kernel_ops``/``kernel_bytes`` count what the kernel
+    engine served.
+    """
 
     def __init__(self, fd: int, engine: KernelEngine, name: Any) -> None:
         self.fd = fd
         self.engine = engine
         self.name = name
+        self.inline = InlineReader(fd)
+        self.kernel_ops = 0
+        self.kernel_bytes = 0
 
     @property
     def backend(self) -> str:
@@ -53,40 +62,64 @@ class RawKernelFile:
             raise _raise_with_name(value, self.name)
         return value
 
-    async def pread_once(self, size: int, offset: int) -> bytes:
-        """One kernel read of at most ``MAX_CHUNK`` bytes; may be short."""
-        size = min(size, kernel.MAX_CHUNK)
-        return bytes(
-            self._check((await self.engine.run([self.engine.op_read(self.fd, size, offset)]))[0])
-        )
+    async def _kread(self, size: int, offset: int) -> bytes:
+        op = self.engine.op_read(self.fd, size, offset)
+        data = self._check((await self.engine.run([op]))[0])
+        self.kernel_ops += 1
+        self.kernel_bytes += len(data)
+        return bytes(data)
 
-    async def pread(self, size: int, offset: int) -> bytes:
-        """Read up to *size* bytes at *offset*; short only at EOF."""
-        if size <= kernel.MAX_CHUNK:
-            data = self._check(
-                (await self.engine.run([self.engine.op_read(self.fd, size, offset)]))[0]
-            )
-            if len(data) == size or not data:
-                return bytes(data)
-            # A short read before EOF (possible on some filesystems): continue.
-            parts = [data]
-            got = len(data)
-        else:
-            parts = []
-            got = 0
+    async def pread_once(self, size: int, offset: int) -> bytes:
+        """One read of at most ``MAX_CHUNK`` bytes (inline when cached); may be short."""
+        size = min(size, kernel.MAX_CHUNK)
+        if self.inline.enabled and size <= INLINE_MAX:
+            data = self.inline.read(size, offset)
+            if data is not None:
+                return data
+        return await self._kread(size, offset)
+
+    async def pread(self, size: int, offset: int, *, inline: bool = True) -> bytes:
+        """Read up to *size* bytes at *offset*; short only at EOF.
+
+        ``inline=False`` skips the page-cache attempt (the caller just made it).
+        """
+        if inline and self.inline.enabled and size <= INLINE_MAX:
+            data = self.inline.read(size, offset)
+            if data is not None:
+                return data
+        parts: list[bytes] = []
+        got = 0
         while got < size:
-            step = min(kernel.MAX_CHUNK, size - got)
-            data = self._check(
-                (await self.engine.run([self.engine.op_read(self.fd, step, offset + got)]))[0]
-            )
+            data = await self._kread(min(kernel.MAX_CHUNK, size - got), offset + got)
             if not data:
                 break
             parts.append(data)
             got += len(data)
-            if got < size:
+            if got < size and len(data) == kernel.MAX_CHUNK:
                 # Bounded loop stall: the chunk may have completed inline.
                 await asyncio.sleep(0)
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def preadinto(self, view: memoryview, offset: int) -> int:
+        """Fill the writable byte view *view* from *offset*; short only at EOF.
+
+        Cached ranges are read straight into the caller's memory (zero copy).
+        """
+        size = len(view)
+        if self.inline.enabled and size <= INLINE_MAX:
+            n = self.inline.readinto(view, offset)
+            if n is not None:
+                return n
+        got = 0
+        while got < size:
+            data = await self._kread(min(kernel.MAX_CHUNK, size - got), offset + got)
+            if not data:
+                break
+            view[got : got + len(data)] = data
+            got += len(data)
+            if got < size and len(data) == kernel.MAX_CHUNK:
+                await asyncio.sleep(0)
+        return got
 
     async def pread_to_eof(self, offset: int) -> bytes:
         """Read from *offset* until a read returns nothing."""
@@ -126,6 +159,8 @@ class RawKernelFile:
                         done += value
                     raise WriteCancelled(done) from None
                 written = self._check(result)
+                self.kernel_ops += 1
+                self.kernel_bytes += max(written, 0)
                 if written <= 0:
                     raise OSError(errno.EIO, "write returned 0 bytes", self.name)
                 done += written

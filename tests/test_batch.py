@@ -1,0 +1,229 @@
+"""Batched positional I/O and the inline page-cache path (issue 4)."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import hybridio
+from hybridio.engines import kernel
+
+SIZE = 64 * 1024
+
+ranges = st.lists(
+    st.tuples(st.integers(0, SIZE + 5000), st.integers(0, 9000)),
+    max_size=40,
+)
+
+
+def _evict(path: Path, offset: int = 0, length: int = 0) -> bool:
+    """Drop the file's pages from the page cache; False if this filesystem keeps them."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+        try:
+            os.preadv(fd, [bytearray(4096)], offset, os.RWF_NOWAIT)
+        except BlockingIOError:
+            return True
+        return False
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> tuple[Path, bytes]:
+    payload = os.urandom(SIZE)
+    path = tmp_path / "data.bin"
+    path.write_bytes(payload)
+    return path, payload
+
+
+@given(reqs=ranges, evict=st.booleans())
+def test_read_many_equals_preads_one_by_one(
+    backend: str, data_file: tuple[Path, bytes], reqs: list[tuple[int, int]], evict: bool
+) -> None:
+    path, _ = data_file
+    if evict:
+        _evict(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        expected = [os.pread(fd, size, off) for off, size in reqs]
+    finally:
+        os.close(fd)
+
+    async def main() -> list[Any]:
+        async with hybridio.async_open(path, "rb", backend=backend) as f:
+            return await f.read_many(reqs)
+
+    assert asyncio.run(main()) == expected
+
+
+@given(
+    writes=st.lists(
+        st.tuples(st.integers(0, 3000), st.binary(max_size=700)),
+        max_size=30,
+    )
+)
+def test_write_many_equals_pwrites_in_order(
+    backend: str, tmp_path: Path, writes: list[tuple[int, bytes]]
+) -> None:
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for p in (ours, theirs):
+        p.write_bytes(b"\xee" * 1000)
+    fd = os.open(theirs, os.O_WRONLY)
+    try:
+        expected = [os.pwrite(fd, data, off) for off, data in writes]
+    finally:
+        os.close(fd)
+
+    async def main() -> list[Any]:
+        async with hybridio.async_open(ours, "r+b", backend=backend) as f:
+            return await f.write_many(writes)
+
+    assert asyncio.run(main()) == expected
+    assert ours.read_bytes() == theirs.read_bytes()
+
+
+async def test_batches_larger_than_the_ring_are_split(
+    backend: str, data_file: tuple[Path, bytes]
+) -> None:
+    path, payload = data_file
+    _evict(path)
+    reqs = [((i * 97) % (SIZE - 512), 512) for i in range(3 * kernel.MAX_REQUESTS + 7)]
+    async with hybridio.async_open(path, "rb", backend=backend) as f:
+        got = await f.read_many(reqs)
+        assert got == [payload[o : o + s] for o, s in reqs]
+        assert await f.read_many([]) == []
+
+
+async def test_readinto_many_fills_any_writable_buffer(
+    backend: str, data_file: tuple[Path, bytes]
+) -> None:
+    path, payload = data_file
+    big = bytearray(300)
+    arr = array.array("i", [0] * 8)
+    target = bytearray(100)
+    async with hybridio.async_open(path, "rb", backend=backend) as f:
+        counts = await f.readinto_many(
+            [(10, big), (1000, memoryview(target)[10:60]), (5000, arr), (SIZE - 3, bytearray(10))]
+        )
+        assert counts == [300, 50, 32, 3]
+        assert big == payload[10:310]
+        assert target[10:60] == payload[1000:1050] and target[:10] == bytes(10)
+        assert arr.tobytes() == payload[5000:5032]
+        with pytest.raises(TypeError, match="read-write"):
+            await f.readinto_many([(0, b"readonly")])
+        with pytest.raises(TypeError, match="read-write"):
+            await f.readinto_at(0, b"readonly")
+
+
+async def test_readinto_many_accepts_numpy_arrays(data_file: tuple[Path, bytes]) -> None:
+    np = pytest.importorskip("numpy")
+    path, payload = data_file
+    out = np.zeros((4, 16), dtype=np.uint8)
+    async with hybridio.async_open(path, "rb") as f:
+        assert await f.readinto_at(64, out) == 64
+        assert await f.readinto_many([(0, out[1])]) == [16]
+    assert out[0].tobytes() == payload[64:80]
+    assert out[1].tobytes() == payload[:16]
+
+
+async def test_a_cached_read_does_not_suspend(data_file: tuple[Path, bytes]) -> None:
+    path, payload = data_file
+    path.read_bytes()  # warm the page cache
+    async with hybridio.async_open(path, "rb") as f:
+        if f.stats.inline_disabled_reason is not None:  # type: ignore[attr-defined]
+            pytest.skip(f"inline path off: {f.stats.inline_disabled_reason}")  # type: ignore[attr-defined]
+        ran = []
+        asyncio.get_running_loop().call_soon(ran.append, True)
+        data = await f.read_at(4096, 4096)
+        batch = await f.read_many([(0, 100), (8192, 4096)])
+        assert ran == []  # no loop iteration happened: nothing suspended
+        assert data == payload[4096:8192]
+        assert batch == [payload[:100], payload[8192:12288]]
+        assert f.stats.inline_ops == 3  # type: ignore[attr-defined]
+        assert f.stats.kernel_ops == 0  # type: ignore[attr-defined]
+
+
+async def test_an_evicted_range_goes_to_the_kernel_and_returns_the_same_bytes(
+    backend: str, data_file: tuple[Path, bytes]
+) -> None:
+    path, payload = data_file
+    if not _evict(path):
+        pytest.skip("this filesystem keeps pages resident after POSIX_FADV_DONTNEED")
+    async with hybridio.async_open(path, "rb", backend=backend) as f:
+        cold = await f.read_at(20000, 4096)
+        stats = f.stats  # type: ignore[attr-defined]
+        assert stats.kernel_ops == 1 and stats.inline_misses == 1
+        assert stats.backend == backend
+        warm = await f.read_at(20000, 4096)
+        assert f.stats.inline_ops == 1  # type: ignore[attr-defined]
+        assert cold == warm == payload[20000:24096]
+
+
+async def test_a_failing_op_raises_batcherror_after_the_batch(
+    data_file: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, payload = data_file
+    _evict(path)
+    async with hybridio.async_open(path, "rb") as f:
+        engine = f._raw.engine  # type: ignore[attr-defined]
+        real = engine.run
+
+        async def failing(ops: Any) -> Any:
+            values = await real(ops)
+            values[1] = OSError(5, "Input/output error")
+            return values
+
+        monkeypatch.setattr(engine, "run", failing)
+        monkeypatch.setattr(f._inline, "enabled", False)  # type: ignore[attr-defined]
+        reqs = [(0, 10), (100, 10), (200, 10)]
+        with pytest.raises(hybridio.BatchError) as info:
+            await f.read_many(reqs)
+        assert set(info.value.errors) == {1}
+        assert info.value.errno == 5
+        assert info.value.results[0] == payload[:10]
+        got = await f.read_many(reqs, return_exceptions=True)
+        assert isinstance(got[1], OSError) and got[2] == payload[200:210]
+
+
+async def test_batch_cancel_storm_leaves_nothing_in_flight(
+    backend: str, data_file: tuple[Path, bytes]
+) -> None:
+    path, payload = data_file
+    loop = asyncio.get_running_loop()
+    handler_calls: list[Any] = []
+    loop.set_exception_handler(lambda _loop, context: handler_calls.append(context))
+    reqs = [(i * 4096, 4096) for i in range(16)]
+    async with hybridio.async_open(path, "r+b", backend=backend) as f:
+        for round_no in range(50):
+            _evict(path)
+            task = asyncio.ensure_future(f.read_many(reqs))
+            for _ in range(round_no % 3):
+                await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.wait([task], timeout=30)
+            assert task.done()
+            if not task.cancelled():
+                assert task.result() == [payload[o : o + s] for o, s in reqs]
+        assert f._raw.engine._inflight == 0  # type: ignore[attr-defined]
+        assert await f.read_many(reqs) == [payload[o : o + s] for o, s in reqs]
+    assert handler_calls == []
+
+
+def test_sqpoll_is_off_unless_asked() -> None:
+    async def main() -> bool:
+        async with hybridio.async_open(__file__, "rb", backend="uring") as f:
+            return bool(f._raw.engine.sqpoll)  # type: ignore[attr-defined]
+
+    if kernel.probe("uring") is not None:
+        pytest.skip("io_uring unavailable here")
+    assert asyncio.run(main()) is False
