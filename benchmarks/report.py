@@ -203,6 +203,16 @@ def _ahead_lines(summary: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _backends_fact(value: Any) -> str:
+    if not isinstance(value, list):
+        return str(value)
+    parts = []
+    for b in value:
+        state = "available" if b["available"] else f"unavailable: {b['reason']}"
+        parts.append(f"{b['name']} ({state}{', selected' if b.get('selected') else ''})")
+    return ", ".join(parts)
+
+
 def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
     m = doc["machine"]
     cfg = doc["config"]
@@ -228,6 +238,7 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
                 ["libraries", libs],
                 ["data directory", f"`{m['data_dir']}` on {fs['type']} ({fs['device']})"],
                 ["io_uring_disabled sysctl", str(m["io_uring_disabled_sysctl"])],
+                ["hybridio kernel backends", _backends_fact(m.get("hybridio_backends"))],
             ],
         ),
         "",

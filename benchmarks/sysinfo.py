@@ -148,6 +148,23 @@ def _io_uring_disabled() -> str | None:
         return None
 
 
+def _hybridio_backends() -> list[dict[str, Any]] | str:
+    try:
+        import hybridio
+
+        return [
+            {
+                "name": b.name,
+                "available": b.available,
+                "reason": b.reason,
+                "selected": getattr(b, "selected", None),
+            }
+            for b in hybridio.backends()
+        ]
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__}: {exc})"
+
+
 def machine_facts(data_dir: str, loop_name: str) -> dict[str, Any]:
     """Everything needed to judge where a result came from."""
     uname = platform.uname()
@@ -165,4 +182,5 @@ def machine_facts(data_dir: str, loop_name: str) -> dict[str, Any]:
         "libraries": {name: _version(name) for name in LIBRARIES},
         "data_dir": os.path.realpath(data_dir),
         "filesystem": filesystem_of(data_dir),
+        "hybridio_backends": _hybridio_backends(),
     }
