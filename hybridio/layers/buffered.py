@@ -501,13 +501,6 @@ class KernelBinaryFile(AsyncBinaryIO):
             await self._flush_if_visible(off)
             return await self._raw.preadinto(flat, off)
 
-    def _check_ranges(self, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-        checked = []
-        for item in ranges:
-            offset, size = item
-            checked.append((_check_offset(offset), _check_count(size)))
-        return checked
-
     async def read_many(
         self, ranges: Iterable[tuple[int, int]], /, *, return_exceptions: bool = False
     ) -> list[Any]:
@@ -518,32 +511,25 @@ class KernelBinaryFile(AsyncBinaryIO):
         A failure is raised as :class:`~hybridio.errors.BatchError` after every
         read completed, or returned in place with ``return_exceptions=True``.
         """
-        reqs = self._check_ranges(ranges)
+        reqs = ranges if type(ranges) is list else list(ranges)
         self._check_read()
+        lowest = -1
+        for off, size in reqs:
+            if type(off) is not int or type(size) is not int or off < 0 or size < 0:
+                _check_offset(off)
+                _check_count(size)
+            if lowest < 0 or off < lowest:
+                lowest = off
         if not reqs:
             return []
-        await self._flush_if_visible(min(off for off, _ in reqs))
+        if self._wbuf:
+            await self._flush_if_visible(lowest)
         results: list[Any] = [b""] * len(reqs)
-        misses = self._serve_inline(reqs, results)
-        if misses:
-            await self._kernel_reads(reqs, misses, results)
+        misses = self._inline.read_batch(reqs, results, INLINE_BATCH_MAX)
+        if not misses:
+            return results  # inline reads raise; they never leave an error in place
+        await self._kernel_reads(reqs, misses, results)
         return _finish_batch(results, return_exceptions)
-
-    def _serve_inline(self, reqs: list[tuple[int, int]], results: list[Any]) -> list[int]:
-        inline = self._inline
-        misses = []
-        budget = INLINE_BATCH_MAX
-        for i, (off, size) in enumerate(reqs):
-            if not size:
-                continue
-            if inline.enabled and size <= INLINE_MAX and budget > 0:
-                data = inline.read(size, off)
-                if data is not None:
-                    results[i] = data
-                    budget -= size
-                    continue
-            misses.append(i)
-        return misses
 
     async def _kernel_reads(
         self, reqs: list[tuple[int, int]], misses: list[int], results: list[Any]
