@@ -98,6 +98,10 @@ class Adapter:
     async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
         raise NotImplementedError
 
+    def take_stats(self) -> dict[str, int] | None:
+        """Engine counters of the files opened since the last call (hybridio only)."""
+        return None
+
 
 def _import(name: str) -> Any:
     try:
@@ -202,6 +206,30 @@ class _HybridioFile(BenchFile):
     async def close(self) -> None:
         await self.f.close()
 
+    def stats(self) -> dict[str, int] | None:
+        """hybridio's per-file counters (``f.stats``): what really served the I/O."""
+        for obj in (self.f, getattr(self.f, "buffer", None)):
+            st = getattr(obj, "stats", None) if obj is not None else None
+            if st is None:
+                continue
+            try:
+                st = st() if callable(st) else st
+            except Exception:
+                return None
+            return {k: int(getattr(st, k, 0) or 0) for k in _STAT_FIELDS}
+        return None
+
+
+_STAT_FIELDS = (
+    "inline_ops",
+    "inline_bytes",
+    "inline_misses",
+    "kernel_ops",
+    "kernel_bytes",
+    "thread_ops",
+    "thread_bytes",
+)
+
 
 class HybridioAdapter(Adapter):
     """``hybridio.async_open`` with AUTO routing or a forced backend."""
@@ -221,6 +249,19 @@ class HybridioAdapter(Adapter):
         else:
             self.name = f"hybridio backend={backend}"
         self._mod: Any = None
+        self._opened: list[_HybridioFile] = []
+
+    def take_stats(self) -> dict[str, int] | None:
+        total: dict[str, int] | None = None
+        for f in self._opened:
+            st = f.stats()
+            if st is None:
+                continue
+            total = total or dict.fromkeys(_STAT_FIELDS, 0)
+            for k, v in st.items():
+                total[k] += v
+        self._opened = []
+        return total
 
     def check(self) -> None:
         mod = _import("hybridio")
@@ -250,6 +291,7 @@ class HybridioAdapter(Adapter):
                 raise
             raise Unavailable(f"backend={self.forced!r} failed: {exc}") from exc
         bf = _HybridioFile(f)
+        self._opened.append(bf)
         if self.batched and not hasattr(f, "read_many"):
             await bf.close()
             raise Unavailable("hybridio files have no read_many yet")

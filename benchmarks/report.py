@@ -66,9 +66,12 @@ def _row_cells(row: dict[str, Any]) -> list[str]:
             )
         else:
             note = "residency unknown" + (f"; {note}" if note else "")
+    served = "+".join(row["served_by"])
+    if row.get("served_note"):
+        served += f" ({row['served_note']})"
     return [
         row["label"],
-        "+".join(row["served_by"]),
+        served,
         fmt_rate(row["median"]),
         f"{fmt_rate(row['min'])}-{fmt_rate(row['max'])}",
         fmt_ratio(row["ratio_to_baseline"]),
@@ -306,7 +309,10 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
         "`read_at` is `seek` + `read`, and concurrent workers get one handle each. aiofile, "
         "raw caio and hybridio share one handle.",
         "- `served by` is what the library reports it used (for hybridio the file's `backend` "
-        "attribute); a forced backend that was not honoured is shown as *asked X, served by Y*.",
+        "attribute); a forced backend that was not honoured is shown as *asked X, served by Y*. "
+        "For hybridio the brackets give the share of operations its per-file `stats` counted "
+        "as served inline (page cache, in the loop thread, no suspension), by the kernel "
+        "engine or by threads: a forced backend with *inline 100%* never reached that backend.",
         "- aiofile's `close()` runs `fdatasync` on files opened for writing: that cost is part "
         "of its write workloads, as it is for its users.",
         "- Cold reads: `posix_fadvise(POSIX_FADV_DONTNEED)` before every cell; residency is "

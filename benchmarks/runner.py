@@ -115,7 +115,20 @@ class CellResult:
         self.completed: list[float] = []
         self.backends: set[str] = set()
         self.extra: dict[str, list[Any]] = {}
+        self.engine: dict[str, int] | None = None
         self.seconds = 0.0
+
+
+def _engine_note(e: dict[str, int]) -> str:
+    """'inline 97%, kernel 3%' from hybridio's per-file counters."""
+    total = e.get("inline_ops", 0) + e.get("kernel_ops", 0) + e.get("thread_ops", 0)
+    if not total:
+        return ""
+    parts = []
+    for key, name in (("inline_ops", "inline"), ("kernel_ops", "kernel"), ("thread_ops", "thread")):
+        if e.get(key):
+            parts.append(f"{name} {e[key] / total:.0%}")
+    return ", ".join(parts)
 
 
 def _backend_label(adapter: Adapter, served: set[str]) -> str:
@@ -191,6 +204,7 @@ async def run_all(
                     if not measured:
                         tag = f"[{wi}/{len(workloads)}] {w.key} warm-up"
                     t_c = time.perf_counter()
+                    a.take_stats()  # forget files opened outside the cell
                     try:
                         cell = await _run_cell(w, a, cfg, time_boxed)
                     except Unsupported as exc:
@@ -208,8 +222,13 @@ async def run_all(
                         continue
                     r.seconds += time.perf_counter() - t_c
                     r.backends |= cell.backends
+                    engine = a.take_stats()
                     if not measured:
                         continue
+                    if engine is not None:
+                        r.engine = r.engine or dict.fromkeys(engine, 0)
+                        for k, v in engine.items():
+                            r.engine[k] = r.engine.get(k, 0) + v
                     rate = w.rate(cell)
                     r.rates[rep] = rate
                     r.cpu_us.append(cell.cpu / max(cell.ops, 1) * 1e6)
@@ -279,6 +298,9 @@ def summarize(
                 )
                 for k, v in r.extra.items():
                     row[k] = v
+                if r.engine is not None:
+                    row["engine_ops"] = r.engine
+                    row["served_note"] = _engine_note(r.engine)
             rows.append(row)
         ok = {row["adapter"]: row for row in rows if row["status"] == "ok"}
         peers = [row for row in ok.values() if row["role"] == "peer"]
