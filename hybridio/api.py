@@ -240,7 +240,7 @@ async def _open_binary(
         if stat.S_ISDIR(st.st_mode):
             filename = file if isinstance(file, int) else os.fspath(file)
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
-        raw = RawKernelFile(fd, engine, file)
+        raw = RawKernelFile(fd, engine, file, executor)
         return KernelBinaryFile(
             raw, fmode, name=file, buffer_size=_buffer_size(buffering), closefd=closefd
         )

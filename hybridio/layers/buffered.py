@@ -244,11 +244,8 @@ class KernelBinaryFile(AsyncBinaryIO):
             return b""
         await self._flush_wbuf()
         if n < 0:
-            head = self._buffered()
-            parts = [bytes(head)] if head is not None else []
-            start = self._pos + (len(head) if head is not None else 0)
-            parts.append(await self._raw.pread_to_eof(start))
-            data = b"".join(parts)
+            # Read from the file, not the read buffer: one result object, no join.
+            data = await self._raw.pread_to_eof(self._pos)
             self._pos += len(data)
             self._drop_rbuf()
             return data
@@ -257,25 +254,21 @@ class KernelBinaryFile(AsyncBinaryIO):
             data = bytes(head[:n])
             self._pos += n
             return data
-        parts = []
-        got = 0
-        if head is not None:
-            parts.append(bytes(head))
-            got = len(head)
-            self._pos += got
-        want = n - got
-        if not self._buffer_size or want >= self._buffer_size:
-            data = await self._raw.pread(want, self._pos)
+        if not self._buffer_size or n >= self._buffer_size:
+            data = await self._raw.pread(n, self._pos)
             self._pos += len(data)
             self._drop_rbuf()
-            parts.append(data)
-        else:
-            await self._refill()
-            head = self._buffered()
-            if head is not None:
-                chunk = bytes(head[:want])
-                self._pos += len(chunk)
-                parts.append(chunk)
+            return data
+        parts = []
+        if head is not None:
+            parts.append(bytes(head))
+            self._pos += len(head)
+        await self._refill()
+        head = self._buffered()
+        if head is not None:
+            chunk = bytes(head[: n - sum(map(len, parts))])
+            self._pos += len(chunk)
+            parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def read1(self, size: int = -1, /) -> bytes:
@@ -658,6 +651,8 @@ class KernelBinaryFile(AsyncBinaryIO):
             inline_misses=inline.misses,
             kernel_ops=raw.kernel_ops,
             kernel_bytes=raw.kernel_bytes,
+            thread_ops=raw.thread_ops,
+            thread_bytes=raw.thread_bytes,
             inline_disabled_reason=inline.reason,
         )
 
