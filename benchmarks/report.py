@@ -101,7 +101,8 @@ def _headline_rows(summary: list[dict[str, Any]]) -> tuple[list[str], list[list[
             if name not in present:
                 present.append(name)
     peers = [p for p in PEER_ORDER if p in present] + [p for p in present if p not in PEER_ORDER]
-    head = ["workload", "unit", "hybridio", "x baseline", "x best peer"] + [f"x {p}" for p in peers]
+    head = ["workload", "unit", "hybridio", "stall ms", "x baseline", "x best peer"]
+    head += [f"x {p}" for p in peers]
     rows: list[list[str]] = []
     for w in summary:
         ok = {r["adapter"]: r for r in w["results"] if r["status"] == "ok"}
@@ -111,7 +112,7 @@ def _headline_rows(summary: list[dict[str, Any]]) -> tuple[list[str], list[list[
             why = h["reason"] if h else "not run"
             rows.append(
                 [w["key"], w["unit"], f"({h['status'] if h else 'n/a'}: {why})"]
-                + [""] * (2 + len(peers))
+                + [""] * (3 + len(peers))
             )
             continue
         best = w["best_peer"]
@@ -121,6 +122,7 @@ def _headline_rows(summary: list[dict[str, Any]]) -> tuple[list[str], list[list[
                 w["key"],
                 w["unit"],
                 fmt_rate(ok["hybridio"]["median"]),
+                fmt_ms(ok["hybridio"]["stall_max_ms"]),
                 fmt_ratio(comp["vs_baseline"]),
                 best_s,
             ]
@@ -251,7 +253,8 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
         "## Headline: hybridio (AUTO) against the baseline and each peer",
         "",
         "Each cell is the median over repetitions of (hybridio rate / other rate) measured "
-        "in the same repetition; **> 1 means hybridio is faster**. The baseline is the "
+        "in the same repetition; **> 1 means hybridio is faster**. *stall ms* is hybridio's "
+        "worst event-loop stall during the workload. The baseline is the "
         "plain blocking call made directly in the coroutine (it stalls the event loop for "
         "the whole job -- see the stall columns).",
         "",
@@ -381,7 +384,7 @@ def plots(doc: dict[str, Any], img_dir: str) -> str | None:
         "Rate relative to the blocking call in the coroutine (log scale; >1 = faster than it)",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     fig.savefig(os.path.join(img_dir, "ratio_to_baseline.png"), dpi=110)
     plt.close(fig)
 
