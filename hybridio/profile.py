@@ -1,0 +1,225 @@
+"""``TuningProfile``: the thresholds the router uses, measured by ``calibrate``.
+
+Lookup order (first found wins): the ``profile=`` argument, the
+``HYBRIDIO_PROFILE`` environment variable, the user's config directory
+(``$XDG_CONFIG_HOME/hybridio/profile.json`` on Linux, the platform's
+equivalent elsewhere), then the defaults shipped in the package
+(``hybridio/default_profile.json``, measured on a 2-vCPU Linux VM with
+``python -m hybridio calibrate``).  A corrupt or foreign profile never breaks an
+open: one warning names the file and the problem, and the defaults are used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = (
+    "PROFILE_VERSION",
+    "TuningProfile",
+    "default_profile",
+    "load_profile",
+    "profile_path",
+    "resolve_profile",
+)
+
+PROFILE_VERSION: Final = 1
+_DEFAULT_FILE: Final = Path(__file__).with_name("default_profile.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningProfile:
+    """Routing thresholds (bytes unless named otherwise) and where they came from."""
+
+    #: Largest positional read tried inline in the loop thread (RWF_NOWAIT).
+    inline_max: int = 256 * 1024
+    #: Bytes one batch may serve inline before the rest goes to the kernel.
+    inline_batch_max: int = 4 << 20
+    #: Largest single kernel request (bounds the loop stall of one submission).
+    max_chunk: int = 1 << 20
+    #: Reads at least this large are one pread in a worker thread.
+    thread_read_min: int = 8 << 20
+    #: Read-ahead / write-behind buffer of kernel-served files (access="auto").
+    read_ahead: int = 128 * 1024
+    #: Read-ahead for access="sequential".
+    sequential_read_ahead: int = 1 << 20
+    #: Read-ahead for access="random" (small: a seek discards it).
+    random_read_ahead: int = 16 * 1024
+    #: Buffer of thread-served streams (one thread hop per buffer).
+    stream_chunk: int = 256 * 1024
+    #: Requests one kernel context keeps in flight (ring size).
+    max_requests: int = 256
+    #: Threads of the library's pool (0: Python's default for the CPU count).
+    thread_pool_size: int = 0
+    #: Use io_uring SQPOLL (a kernel thread polling the ring).
+    sqpoll: bool = False
+    #: Open files in the loop thread on local filesystems (a few us) instead of
+    #: a thread hop (~95 us here).
+    open_inline: bool = True
+    #: Where the numbers come from: "builtin", a file path, or "argument".
+    source: str = "builtin"
+    #: What produced it (command, machine), as recorded by calibrate.
+    origin: str = ""
+    #: The calibration measurements behind the thresholds, if any.
+    measurements: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def thresholds(self) -> dict[str, Any]:
+        """The routing numbers alone, for ``explain`` and ``info``."""
+        skip = {"source", "origin", "measurements"}
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip
+        }
+
+    def to_json(self) -> str:
+        """The profile as versioned JSON (what ``calibrate`` writes)."""
+        data = {"version": PROFILE_VERSION, **self.thresholds()}
+        data["origin"] = self.origin
+        data["measurements"] = dict(self.measurements)
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the profile atomically (temporary file, then rename)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        os.replace(tmp, target)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str) -> TuningProfile:
+        """Build a profile from parsed JSON; ValueError says what is wrong."""
+        if not isinstance(data, Mapping):
+            raise ValueError("the top level is not a JSON object")
+        version = data.get("version")
+        if version != PROFILE_VERSION:
+            raise ValueError(
+                f"unsupported profile version {version!r} (expected {PROFILE_VERSION})"
+            )
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "version":
+                continue
+            if key not in fields or key == "source":
+                raise ValueError(f"unknown key {key!r}")
+            default = getattr(cls(), key)
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"{key} must be true or false, not {value!r}")
+            elif isinstance(default, int):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"{key} must be a non-negative integer, not {value!r}")
+            elif isinstance(default, str):
+                if not isinstance(value, str):
+                    raise ValueError(f"{key} must be a string")
+            elif not isinstance(value, Mapping):
+                raise ValueError(f"{key} must be an object")
+            values[key] = value
+        for key in ("max_chunk", "max_requests", "read_ahead", "stream_chunk"):
+            if key in values and values[key] == 0:
+                raise ValueError(f"{key} must be positive")
+        return cls(source=source, **values)
+
+
+def _config_dir() -> Path:
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(base) / "hybridio"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "hybridio"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hybridio"
+
+
+def profile_path() -> Path:
+    """Where ``calibrate`` saves by default and where the user profile is looked up."""
+    return _config_dir() / "profile.json"
+
+
+def load_profile(path: str | os.PathLike[str]) -> TuningProfile:
+    """Read a profile file; raises OSError or ValueError when it is unusable."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+    return TuningProfile.from_mapping(data, source=os.fspath(path))
+
+
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[float, TuningProfile]] = {}
+_warned: set[tuple[str, str]] = set()
+
+
+def _load_cached(path: Path, *, required: bool = False) -> TuningProfile | None:
+    """The profile at *path*, cached by mtime; None (with one warning) if unusable.
+
+    A missing file is only worth a warning when the user named it (*required*).
+    """
+    key = os.fspath(path)
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        if required:
+            _warn_once(key, "no such file")
+        return None
+    except OSError as exc:
+        _warn_once(key, str(exc))
+        return None
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == mtime:
+            return hit[1]
+    try:
+        profile = load_profile(path)
+    except (OSError, ValueError, TypeError) as exc:
+        _warn_once(key, str(exc))
+        return None
+    with _cache_lock:
+        _cache[key] = (mtime, profile)
+    return profile
+
+
+def _warn_once(path: str, problem: str) -> None:
+    if (path, problem) in _warned:
+        return
+    _warned.add((path, problem))
+    warnings.warn(
+        f"hybridio: ignoring tuning profile {path}: {problem}; using the defaults",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def default_profile() -> TuningProfile:
+    """The profile shipped in the package, or the built-in numbers."""
+    shipped = _load_cached(_DEFAULT_FILE)
+    return shipped if shipped is not None else TuningProfile()
+
+
+def resolve_profile(profile: TuningProfile | str | os.PathLike[str] | None = None) -> TuningProfile:
+    """The profile in force: argument, ``HYBRIDIO_PROFILE``, user config, shipped default."""
+    if isinstance(profile, TuningProfile):
+        return profile
+    if profile is not None:
+        found = _load_cached(Path(profile), required=True)
+        if found is not None:
+            return found
+        return default_profile()
+    env = os.environ.get("HYBRIDIO_PROFILE")
+    if env:
+        found = _load_cached(Path(env), required=True)
+        if found is not None:
+            return found
+        return default_profile()
+    user = _load_cached(profile_path())
+    if user is not None:
+        return user
+    return default_profile()
