@@ -146,7 +146,7 @@ def _backend_label(adapter: Adapter, served: set[str]) -> str:
 
 
 async def _run_cell(workload: Workload, adapter: Adapter, cfg: Config, time_boxed: bool) -> RunCell:
-    cap = cfg.cap
+    cap = cfg.cap * workload.cap_factor
     cell = RunCell(cap=cap, budget=cfg.cell_time if time_boxed else cap)
     await workload.before_cell(cell)
     await asyncio.wait_for(workload.run(adapter, cell), timeout=cap + cfg.cell_time + 60)
