@@ -173,6 +173,18 @@ class StreamFile(AsyncBinaryIO):
         check_closed(self._closed)
         return (self._fileobj or self._raw).fileno()  # type: ignore[no-any-return]
 
+    def _check_direction(self, op: str) -> None:
+        """Refuse a wrong-direction call with the error the stdlib file raises."""
+        reading = op.startswith("read")
+        if self._readable if reading else self._writable:
+            return
+        if self.compression is Compression.GZIP:
+            other = "write" if reading else "read"
+            raise OSError(errno.EBADF, f"{op}() on {other}-only GzipFile object")
+        if self._compressed:  # BZ2File, LZMAFile (_compression.BaseStream)
+            raise unsupported("File not open for " + ("reading" if reading else "writing"))
+        check_readable(False) if reading else check_writable(False)
+
     # -- blocking helpers (run in a worker thread, under the lock) ----------
 
     def _raw_tell(self) -> int | None:
@@ -329,7 +341,7 @@ class StreamFile(AsyncBinaryIO):
         """Read up to *size* bytes; fewer only at EOF (all when negative/None)."""
         n = check_size(size)
         check_closed(self._closed)
-        check_readable(self._readable)
+        self._check_direction("read")
         if self._unbuffered:
             return await self._call(self._raw.read, n)  # type: ignore[no-any-return]
         if n < -1:
@@ -363,7 +375,7 @@ class StreamFile(AsyncBinaryIO):
         """Read up to *size* bytes with at most one raw read (buffered first)."""
         n = check_size(size)
         check_closed(self._closed)
-        check_readable(self._readable)
+        self._check_direction("read1")
         if self._unbuffered:
             return await self._call(self._raw.read, n if n >= 0 else self._chunk)  # type: ignore[no-any-return]
         if n == 0:
@@ -379,7 +391,10 @@ class StreamFile(AsyncBinaryIO):
             try:
                 if not self._unread():
                     self._take_pending()
-                    await run_in_thread(self._fill_sync, 1, False, True, executor=self._executor)
+                    # One raw read of at least a buffer (of n if larger, like
+                    # BufferedReader.read1), so positions match the stdlib's.
+                    want = n if n > 0 else 1
+                    await run_in_thread(self._fill_sync, want, False, True, executor=self._executor)
                 pos = self._rpos
                 end = len(self._rbuf) if n < 0 else min(pos + n, len(self._rbuf))
                 self._rpos = end
@@ -405,11 +420,13 @@ class StreamFile(AsyncBinaryIO):
         """Read one line (up to *size* bytes), the newline included."""
         limit = check_size(size)
         check_closed(self._closed)
-        check_readable(self._readable)
-        if self._unbuffered:
-            return await self._call(self._raw.readline, limit)  # type: ignore[no-any-return]
+        if limit == 0 and not self._compressed:
+            return b""  # IOBase.readline: even on a write-only file
+        self._check_direction("readline")
         if limit == 0:
             return b""
+        if self._unbuffered:
+            return await self._call(self._raw.readline, limit)  # type: ignore[no-any-return]
         if not self._busy:
             line = self._line_from_buffer(limit, False)
             if line is not None:
@@ -460,7 +477,7 @@ class StreamFile(AsyncBinaryIO):
         view = _bytes_view(data)
         with view:
             check_closed(self._closed)
-            check_writable(self._writable)
+            self._check_direction("write")
             n = view.nbytes
             if self._unbuffered:
                 return await self._call(self._raw.write, view)  # type: ignore[no-any-return]
@@ -565,13 +582,15 @@ class StreamFile(AsyncBinaryIO):
         return result
 
     def _truncate_sync(self, size: int | None) -> int:
-        pos = self._logical_pos()
+        if self._unbuffered:
+            return int(self._raw.truncate(size))
+        # As BufferedRandom: flush, put the OS position where ours is, then let
+        # the raw file truncate (at that position when size is None).
         self._flush_sync()
         self._drop_read_buffer()
         self._apply_seek_sync()
-        result = int(self._raw.truncate(pos if size is None else size))
-        if pos is not None and pos != self._raw_pos:
-            self._seek_to = pos
+        result = int(self._raw.truncate(size))
+        self._raw_pos = self._raw_tell()
         return result
 
     # -- flushing and durability -------------------------------------------
@@ -631,7 +650,7 @@ class StreamFile(AsyncBinaryIO):
     async def read_at(self, offset: int, size: int, /) -> bytes:
         """Read up to *size* bytes at *offset*; the position does not move."""
         pos = self._check_positional(offset)
-        check_readable(self._readable)
+        self._check_direction("read")
         n = check_size(size, allow_none=False)
         if n < 0:
             raise ValueError(f"negative size: {n}")
@@ -664,7 +683,7 @@ class StreamFile(AsyncBinaryIO):
         view = _bytes_view(data)
         with view:
             pos = self._check_positional(offset)
-            check_writable(self._writable)
+            self._check_direction("write")
             result: int = await self._call(self._pwrite_sync, pos, view)
             return result
 

@@ -72,6 +72,14 @@ class _Exclusive:
         file._wfast_now = False
         if file._lines:
             file._drop_lines()
+        if not file._started:
+            try:
+                await file._start()
+            except BaseException:
+                file._busy = False
+                file._wfast_now = file._wfast
+                file._lock.release()
+                raise
 
     async def __aexit__(
         self,
@@ -152,7 +160,9 @@ class AsyncTextIO(AsyncFileBase):
 
         self._decoder: Any = None
         self._encoder: Any = None
-        self._encoder_checked = False
+        # The part of TextIOWrapper.__init__ that needs I/O (a tell()) runs
+        # at the first slow operation: see _start().
+        self._started = False
         self._decoded_chars = ""
         self._decoded_chars_used = 0
         self._snapshot: tuple[int, bytes] | None = None
@@ -273,16 +283,17 @@ class AsyncTextIO(AsyncFileBase):
         self._decoder = decoder
         return decoder
 
-    async def _get_encoder(self) -> Any:
-        encoder = self._encoder
-        if encoder is None:
+    async def _start(self) -> None:
+        """TextIOWrapper.__init__'s BOM rule: no BOM in the middle of a file.
+
+        Runs before the first operation that could write encoded bytes (ASCII
+        fast-path writes only happen for codecs without a BOM).
+        """
+        self._started = True
+        if self._writable:
             encoder = self._encoder = codecs.getincrementalencoder(self._encoding)(self._errors)
-        if not self._encoder_checked:
-            self._encoder_checked = True
-            # Don't write a BOM in the middle of a file (TextIOWrapper.__init__).
             if self._seekable and await self._buffer.tell() != 0:
                 encoder.setstate(0)
-        return encoder
 
     def _reset_encoder(self, start_of_stream: bool) -> None:
         encoder = self._encoder
@@ -369,7 +380,7 @@ class AsyncTextIO(AsyncFileBase):
             check_closed(self.closed)
             if not self._writable:
                 raise unsupported("not writable")
-            encoder = await self._get_encoder()
+            encoder = self._encoder
             length = len(s)
             text = s
             need_nl = self._writetranslate and self._writenl != "\n"
@@ -426,14 +437,21 @@ class AsyncTextIO(AsyncFileBase):
 
     # -- reading --------------------------------------------------------------
 
-    async def _read_chunk(self) -> bool:
-        """Read and decode the next chunk; False at EOF (``_pyio._read_chunk``)."""
+    async def _read_chunk(self, size_hint: int = 0) -> bool:
+        """Read and decode the next chunk; False at EOF (``_pyio._read_chunk``).
+
+        *size_hint* (characters still wanted by ``read(n)``) enlarges the
+        chunk as the C TextIOWrapper does, so binary positions match it.
+        """
         decoder = self._decoder
         telling = self._telling
         if telling:
             # A point where the decoder's input buffer is empty, for tell().
             dec_buffer, dec_flags = decoder.getstate()
-        input_chunk = await self._buffer.read1(self.chunk_size)
+        size = self.chunk_size
+        if size_hint > 0:
+            size = max(size, int(max(self._b2cratio, 1.0) * size_hint))
+        input_chunk = await self._buffer.read1(size)
         eof = not input_chunk
         decoded = decoder.decode(input_chunk, eof)
         self._set_decoded_chars(decoded)
@@ -441,7 +459,8 @@ class AsyncTextIO(AsyncFileBase):
         if telling:
             self._snapshot = (dec_flags, dec_buffer + input_chunk)
         self._wfast = False  # a write must now reset the decoder
-        return not eof
+        # As C (not _pyio): a final decode that produced text is not EOF yet.
+        return not eof or bool(decoded)
 
     async def _prepare_read(self) -> Any:
         check_closed(self.closed)
@@ -475,7 +494,7 @@ class AsyncTextIO(AsyncFileBase):
             got = len(parts[0])
             eof = False
             while got < n and not eof:
-                eof = not await self._read_chunk()
+                eof = not await self._read_chunk(n - got)
                 part = self._get_decoded_chars(n - got)
                 parts.append(part)
                 got += len(part)
@@ -532,83 +551,111 @@ class AsyncTextIO(AsyncFileBase):
                 self._split_lines()
             return line
 
-    async def _readline_locked(self, size: int) -> str:
-        # _pyio.TextIOWrapper.readline: grab all decoded text, search it,
-        # read more chunks as needed, rewind the rest.
-        line = self._get_decoded_chars()
-        start = 0
-        endpos = -1
+    def _find_line_ending(self, line: str, start: int) -> tuple[int, int]:
+        """(index after the first line ending at/after *start* or -1, index up to
+        which *line* holds no partial ending): C's ``_PyIO_find_line_ending``."""
+        if self._readtranslate:
+            pos = line.find("\n", start)
+            return (pos + 1 if pos >= 0 else -1), len(line)
+        if self._readuniversal:
+            nlpos = line.find("\n", start)
+            crpos = line.find("\r", start)
+            if crpos == -1:
+                return (nlpos + 1 if nlpos >= 0 else -1), len(line)
+            if nlpos == -1 or nlpos > crpos + 1:
+                return crpos + 1, len(line)
+            if nlpos == crpos + 1:
+                return crpos + 2, len(line)
+            return nlpos + 1, len(line)
+        readnl = self._readnl
+        assert readnl is not None
+        pos = line.find(readnl, start)
+        if pos >= 0:
+            return pos + len(readnl), len(line)
+        # A "\r\n" may be cut after its "\r": keep that for the next round.
+        return -1, max(start, len(line) - len(readnl) + 1)
+
+    async def _readline_locked(self, limit: int) -> str:
+        # The C TextIOWrapper's _textiowrapper_readline, step for step (it
+        # reads a chunk even for readline(0) when nothing is decoded yet, so
+        # decode errors surface at the same call as there).
+        chunks: list[str] = []
+        chunked = 0
+        remaining: str | None = None
+        line = ""
+        start = endpos = offset_to_buffer = 0
+        at_eof = False
         while True:
-            if self._readtranslate:
-                pos = line.find("\n", start)
-                if pos >= 0:
-                    endpos = pos + 1
+            more = True
+            while not self._decoded_chars:
+                more = await self._read_chunk()
+                if not more:
                     break
-                start = len(line)
-            elif self._readuniversal:
-                nlpos = line.find("\n", start)
-                crpos = line.find("\r", start)
-                if crpos == -1:
-                    if nlpos == -1:
-                        start = len(line)
-                    else:
-                        endpos = nlpos + 1
-                        break
-                elif nlpos == -1:
-                    endpos = crpos + 1
-                    break
-                elif nlpos < crpos:
-                    endpos = nlpos + 1
-                    break
-                elif nlpos == crpos + 1:
-                    endpos = crpos + 2
-                    break
-                else:
-                    endpos = crpos + 1
-                    break
-            else:
-                assert self._readnl is not None
-                pos = line.find(self._readnl, start)
-                if pos >= 0:
-                    endpos = pos + len(self._readnl)
-                    break
-                # A "\r\n" may be split between the old text and the new.
-                start = max(0, len(line) - len(self._readnl) + 1)
-
-            if size >= 0 and len(line) >= size:
-                endpos = size
-                break
-
-            while await self._read_chunk():
-                if self._decoded_chars:
-                    break
-            if self._decoded_chars:
-                line += self._get_decoded_chars()
-            else:
+            if not more:
                 self._set_decoded_chars("")
                 self._snapshot = None
-                return line
-
-        if size >= 0 and endpos > size:
-            endpos = size
-        # Rewind _decoded_chars to just after the line ending found.
-        self._decoded_chars_used -= len(line) - endpos
-        return line[:endpos]
+                at_eof = True
+                break
+            if remaining is None:
+                line = self._decoded_chars
+                start = self._decoded_chars_used
+                offset_to_buffer = 0
+            else:
+                line = remaining + self._decoded_chars
+                start = 0
+                offset_to_buffer = len(remaining)
+                remaining = None
+            found, consumed = self._find_line_ending(line, start)
+            if found >= 0:
+                endpos = found
+                if limit >= 0 and (endpos - start) + chunked >= limit:
+                    endpos = start + limit - chunked
+                break
+            endpos = consumed
+            if limit >= 0 and (endpos - start) + chunked >= limit:
+                # No line ending, but the length limit is reached.
+                endpos = start + limit - chunked
+                break
+            if endpos > start:
+                chunks.append(line[start:endpos])
+                chunked += endpos - start
+            if endpos < len(line):
+                remaining = line[endpos:]
+            self._set_decoded_chars("")
+        if at_eof:
+            line = ""
+        else:
+            # The line ends in the current buffer.
+            self._decoded_chars_used = endpos - offset_to_buffer
+            line = line[start:endpos]
+        if remaining is not None:
+            chunks.append(remaining)
+        if chunks:
+            if line:
+                chunks.append(line)
+            line = "".join(chunks)
+        return line
 
     async def readlines(self, hint: int | None = -1, /) -> list[str]:
-        """Read lines until EOF, or until *hint* characters have been read."""
+        """Read lines until EOF, or until *hint* characters have been read.
+
+        Iterates like ``IOBase.readlines`` (so, as there, ``tell()`` stays
+        disabled if it stops before EOF).
+        """
         limit = check_size(hint)
         check_closed(self.closed)
         lines: list[str] = []
         total = 0
-        while True:
-            line = await self.readline()
-            if not line:
-                return lines
-            lines.append(line)
-            total += len(line)
-            if 0 < limit <= total:
-                return lines
+        lines_iter = self._iterate()
+        try:
+            async for line in lines_iter:
+                lines.append(line)
+                total += len(line)
+                if 0 < limit <= total:
+                    break
+        finally:
+            await lines_iter.aclose()  # type: ignore[attr-defined]
+        return lines
 
     # -- positioning ----------------------------------------------------------
 
@@ -622,21 +669,28 @@ class AsyncTextIO(AsyncFileBase):
     ) -> int:
         # Seek to position, set the decoder flags, feed bytes_to_feed bytes
         # (with need_eof as the EOF flag), skip chars_to_skip characters.
+        # The C TextIOWrapper's layout (an off_t, three C ints, a char, little
+        # endian), so cookies are interchangeable with io.TextIOWrapper's.
         return (
             position
-            | (dec_flags << 64)
-            | (bytes_to_feed << 128)
-            | (chars_to_skip << 192)
-            | bool(need_eof) << 256
+            | ((dec_flags & 0xFFFFFFFF) << 64)
+            | (bytes_to_feed << 96)
+            | (chars_to_skip << 128)
+            | (int(bool(need_eof)) << 160)
         )
 
     @staticmethod
-    def _unpack_cookie(bigint: int) -> tuple[int, int, int, bool, int]:
-        rest, position = divmod(bigint, 1 << 64)
-        rest, dec_flags = divmod(rest, 1 << 64)
-        rest, bytes_to_feed = divmod(rest, 1 << 64)
-        need_eof, chars_to_skip = divmod(rest, 1 << 64)
-        return position, dec_flags, bytes_to_feed, bool(need_eof), chars_to_skip
+    def _unpack_cookie(cookie: int) -> tuple[int, int, int, bool, int]:
+        if cookie >> 168:
+            raise OverflowError("int too big to convert")
+        position = cookie & 0xFFFFFFFFFFFFFFFF
+        dec_flags = (cookie >> 64) & 0xFFFFFFFF
+        if dec_flags & 0x80000000:
+            dec_flags -= 1 << 32
+        bytes_to_feed = (cookie >> 96) & 0xFFFFFFFF
+        chars_to_skip = (cookie >> 128) & 0xFFFFFFFF
+        need_eof = bool((cookie >> 160) & 0xFF)
+        return position, dec_flags, bytes_to_feed, need_eof, chars_to_skip
 
     async def tell(self) -> int:
         """An opaque cookie for :meth:`seek` (a byte offset for simple codecs)."""
