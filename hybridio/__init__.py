@@ -12,6 +12,8 @@ from .engines.kernel import BackendInfo, BackendUnavailableError, backends
 from .errors import BatchError
 from .layers.base import AsyncBinaryIO, AsyncFileBase
 from .layers.text import AsyncTextIO
+from .profile import TuningProfile
+from .selector import Decision, Strategy, explain
 from .stats import IOStats
 
 __all__ = (
@@ -23,8 +25,12 @@ __all__ = (
     "BackendUnavailableError",
     "BatchError",
     "Compression",
+    "Decision",
     "IOStats",
+    "Strategy",
+    "TuningProfile",
     "async_open",
     "backends",
+    "explain",
     "threaded",
 )

@@ -7,6 +7,7 @@ when the result is awaited or entered with ``async with``.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import stat
@@ -18,11 +19,14 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union, overloa
 
 from .compression import Compression
 from .engines import kernel
+from .engines.threads import run_in_thread
 from .layers.base import AsyncBinaryIO, AsyncFileBase
-from .layers.buffered import DEFAULT_BUFFER_SIZE, KernelBinaryFile
+from .layers.buffered import KernelBinaryFile
 from .layers.raw import RawKernelFile
 from .layers.text import AsyncTextIO
 from .modes import FileMode, check_open_args, parse_mode
+from .profile import TuningProfile, resolve_profile
+from .selector import ACCESS_VALUES, Access, Strategy, choose
 
 if TYPE_CHECKING:
     from _typeshed import OpenBinaryMode, OpenTextMode, StrOrBytesPath
@@ -76,6 +80,9 @@ def async_open(
     compresslevel: int | None = None,
     backend: BackendName | None = None,
     executor: Executor | None = None,
+    strategy: Strategy | str = Strategy.AUTO,
+    access: Access = "auto",
+    profile: TuningProfile | str | os.PathLike[str] | None = None,
 ) -> AsyncOpen[AsyncTextIO]: ...
 @overload
 def async_open(
@@ -92,6 +99,9 @@ def async_open(
     compresslevel: int | None = None,
     backend: BackendName | None = None,
     executor: Executor | None = None,
+    strategy: Strategy | str = Strategy.AUTO,
+    access: Access = "auto",
+    profile: TuningProfile | str | os.PathLike[str] | None = None,
 ) -> AsyncOpen[AsyncBinaryIO]: ...
 @overload
 def async_open(
@@ -108,6 +118,9 @@ def async_open(
     compresslevel: int | None = None,
     backend: BackendName | None = None,
     executor: Executor | None = None,
+    strategy: Strategy | str = Strategy.AUTO,
+    access: Access = "auto",
+    profile: TuningProfile | str | os.PathLike[str] | None = None,
 ) -> AsyncOpen[AsyncBinaryIO] | AsyncOpen[AsyncTextIO]: ...
 
 
@@ -125,13 +138,19 @@ def async_open(
     compresslevel: int | None = None,
     backend: BackendName | None = None,
     executor: Executor | None = None,
+    strategy: Strategy | str = Strategy.AUTO,
+    access: Access = "auto",
+    profile: TuningProfile | str | os.PathLike[str] | None = None,
 ) -> AsyncOpen[AsyncBinaryIO] | AsyncOpen[AsyncTextIO]:
     """Open *file* like the builtin ``open()``; returns an awaitable context manager.
 
     ``compression`` reads and writes gzip/bz2/lzma/zstd on the fly (``AUTO``
-    detects by magic bytes or suffix); ``backend`` forces a kernel backend
-    (``"uring"``, ``"linux"``, ``"thread"``, ``"python"``); ``executor`` runs the
-    thread-engine work of this file.
+    detects by magic bytes or suffix).  ``strategy`` forces the kernel or the
+    thread engine, ``backend`` a kernel backend (``"uring"``, ``"linux"``,
+    ``"thread"``, ``"python"``); ``access`` (``"random"``/``"sequential"``)
+    sizes the read-ahead; ``profile`` overrides the tuning profile; ``executor``
+    runs this file's thread-engine work.  ``hybridio.explain()`` shows what
+    would be chosen and why.
     """
     fmode = parse_mode(mode)
     check_open_args(fmode, buffering, encoding, errors, newline)
@@ -153,15 +172,33 @@ def async_open(
     comp = Compression.NONE if compression is None else Compression(compression)
     if compresslevel is not None and comp is Compression.NONE:
         raise ValueError("compresslevel is only valid with compression")
+    strat = Strategy(strategy)
+    if access not in ACCESS_VALUES:
+        raise ValueError(f"access must be one of {ACCESS_VALUES}, not {access!r}")
+    if strat is Strategy.THREAD and backend is not None:
+        raise ValueError("backend= selects a kernel backend; it cannot go with strategy=THREAD")
+    prof = resolve_profile(profile)
+    request = _Request(
+        file,
+        fmode,
+        buffering,
+        closefd,
+        opener,
+        comp,
+        compresslevel,
+        backend,
+        executor,
+        strat,
+        access,
+        prof,
+    )
 
     async def open_file() -> Any:
-        binary = await _open_binary(
-            file, fmode, buffering, closefd, opener, comp, compresslevel, backend, executor
-        )
+        binary = await _open_binary(request)
         if fmode.binary:
             return binary
         try:
-            return AsyncTextIO(
+            text = AsyncTextIO(
                 binary,
                 encoding=encoding,
                 errors=errors,
@@ -171,80 +208,120 @@ def async_open(
         except BaseException:
             await binary.close()
             raise
+        text.decision = binary.decision
+        return text
 
     return AsyncOpen(open_file)
 
 
-def _buffer_size(buffering: int) -> int:
-    if buffering < 0 or buffering == 1:
-        return DEFAULT_BUFFER_SIZE
-    return buffering
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    file: Any
+    fmode: FileMode
+    buffering: int
+    closefd: bool
+    opener: Opener | None
+    compression: Compression
+    compresslevel: int | None
+    backend: str | None
+    executor: Executor | None
+    strategy: Strategy
+    access: str
+    profile: TuningProfile
 
 
-def _needs_stream(file: FileArg) -> bool:
-    """True for FIFOs, devices and other files kernel AIO must never see (aiofile#14)."""
-    try:
-        st = os.stat(file) if not isinstance(file, int) else os.fstat(file)
-    except (OSError, ValueError):
-        return False  # let open() report it, with open()'s exact error
-    return not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
-
-
-async def _open_binary(
-    file: FileArg,
-    fmode: FileMode,
-    buffering: int,
-    closefd: bool,
-    opener: Opener | None,
-    compression: Compression,
-    compresslevel: int | None,
-    backend: str | None,
-    executor: Executor | None,
-) -> AsyncBinaryIO:
-    if compression is Compression.AUTO:
-        from .compression import resolve
-        from .engines.threads import run_in_thread
-
-        compression = await run_in_thread(resolve, compression, file, fmode, executor=executor)
-    if compression is not Compression.NONE or _needs_stream(file):
-        if backend is not None:
-            raise ValueError(
-                f"backend={backend!r} needs a regular, uncompressed file; "
-                "this one is served by the thread engine"
-            )
-        from .layers.stream import open_stream
-
-        return await open_stream(
-            file,
-            fmode,
-            buffering=buffering,
-            closefd=closefd,
-            opener=opener,
-            compression=compression,
-            compresslevel=compresslevel,
-            executor=executor,
-        )
-    engine = kernel.get_engine(backend)
+def _open_fd(file: Any, fmode: FileMode, opener: Opener | None) -> int:
     if isinstance(file, int):
-        fd = file
-    elif opener is not None:
+        return file
+    if opener is not None:
         fd = opener(os.fsdecode(os.fspath(file)), fmode.os_flags)
         if not isinstance(fd, int) or fd < 0:
             raise ValueError(f"opener returned {fd}")
+        return fd
+    return os.open(file, fmode.os_flags, 0o666)
+
+
+async def _open_binary(req: _Request) -> AsyncBinaryIO:
+    compression = req.compression
+    if compression is Compression.AUTO:
+        from .compression import resolve
+
+        compression = await run_in_thread(
+            resolve, compression, req.file, req.fmode, executor=req.executor
+        )
+    decision = choose(
+        req.file,
+        req.fmode,
+        compression=compression,
+        strategy=req.strategy,
+        access=req.access,
+        backend=req.backend,
+        profile=req.profile,
+    )
+    if decision.strategy is Strategy.THREAD:
+        from .layers.stream import open_stream
+
+        stream = await open_stream(
+            req.file,
+            req.fmode,
+            buffering=req.buffering,
+            closefd=req.closefd,
+            opener=req.opener,
+            compression=compression,
+            compresslevel=req.compresslevel,
+            executor=req.executor,
+        )
+        stream.decision = decision
+        return stream
+    prof = req.profile
+    forced = req.backend or kernel.requested_backend()
+    engine = kernel.get_engine(forced, max_requests=prof.max_requests, sqpoll=prof.sqpoll)
+    if decision.open_in_thread:
+
+        def release(fd: int) -> None:
+            if not isinstance(req.file, int):
+                os.close(fd)
+
+        # A cancelled open still completes in the thread; `release` closes the
+        # fd it produced instead of leaking it (RELIABILITY X2).
+        fd = await run_in_thread(
+            _open_fd, req.file, req.fmode, req.opener, executor=req.executor, cleanup=release
+        )
     else:
         # A local open with cached metadata costs a few microseconds: cheaper
         # inline than the ~95 us of a thread hop.
-        fd = os.open(file, fmode.os_flags, 0o666)
+        fd = _open_fd(req.file, req.fmode, req.opener)
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            filename = file if isinstance(file, int) else os.fspath(file)
+            filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
-        raw = RawKernelFile(fd, engine, file, executor)
-        return KernelBinaryFile(
-            raw, fmode, name=file, buffer_size=_buffer_size(buffering), closefd=closefd
+        raw = RawKernelFile(
+            fd,
+            engine,
+            req.file,
+            req.executor,
+            max_chunk=prof.max_chunk,
+            thread_read_min=prof.thread_read_min,
+            inline_max=prof.inline_max if decision.inline else 0,
+        )
+        binary = KernelBinaryFile(
+            raw,
+            req.fmode,
+            name=req.file,
+            buffer_size=_buffer_size(req.buffering, decision.read_ahead),
+            closefd=req.closefd,
+            inline_batch_max=prof.inline_batch_max,
         )
     except BaseException:
-        if closefd:
+        if req.closefd:
             os.close(fd)
         raise
+    binary.decision = decision
+    return binary
+
+
+def _buffer_size(buffering: int, default: int) -> int:
+    if buffering < 0 or buffering == 1:
+        return default
+    return buffering

@@ -52,10 +52,12 @@ def unsupported_reason(fd: int) -> str | None:
 class InlineReader:
     """Inline reads of one fd, with counters of what they served."""
 
-    __slots__ = ("_scratch", "bytes", "enabled", "fd", "misses", "ops", "reason")
+    __slots__ = ("_scratch", "bytes", "enabled", "fd", "max", "misses", "ops", "reason")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, max_size: int = INLINE_MAX) -> None:
         self.fd = fd
+        #: Reads larger than this are not tried inline (the profile's inline_max).
+        self.max = max_size
         self.reason = unsupported_reason(fd)
         self.enabled = self.reason is None
         self.ops = 0
@@ -120,7 +122,7 @@ class InlineReader:
         for i, (offset, size) in enumerate(reqs):
             if not size:
                 continue
-            if size > INLINE_MAX or nbytes >= budget:
+            if size > self.max or nbytes >= budget:
                 misses.append(i)
                 continue
             buf = bytearray(size)

@@ -112,14 +112,14 @@ def _load(name: str) -> types.ModuleType:
     return importlib.import_module(_MODULES[name])
 
 
-def _create_context(name: str, max_requests: int) -> Any:
+def _create_context(name: str, max_requests: int, sqpoll: bool = False) -> Any:
     """Create a raw caio context; tests replace this to inject start failures."""
     module = _load(name)
     if name == "uring":
         # caio turns SQPOLL on whenever the kernel allows it; on a 2-vCPU VM
         # that doubled single-read latency and kept the second core busy, so
-        # hybridio decides: off unless HYBRIDIO_SQPOLL=1 asks for it.
-        return module.Context(max_requests=max_requests, sqpoll=sqpoll_requested())
+        # hybridio decides: off unless the profile or HYBRIDIO_SQPOLL=1 asks.
+        return module.Context(max_requests=max_requests, sqpoll=sqpoll or sqpoll_requested())
     if name in ("thread", "python"):
         return module.Context(max_requests=max_requests, pool_size=POOL_SIZE)
     return module.Context(max_requests=max_requests)
@@ -236,12 +236,18 @@ def sqpoll_requested() -> bool:
     return os.environ.get("HYBRIDIO_SQPOLL", "").strip().lower() in ("1", "true", "yes", "on")
 
 
+_warned_env: set[str] = set()
+
+
 def requested_backend() -> str | None:
     """The backend named by ``HYBRIDIO_BACKEND``, or None (unknown values warn)."""
     value = os.environ.get("HYBRIDIO_BACKEND", "").strip().lower()
     if not value or value == "auto":
         return None
     if value not in BACKEND_NAMES:
+        if value in _warned_env:
+            return None
+        _warned_env.add(value)
         warnings.warn(
             f"HYBRIDIO_BACKEND={value!r} is not one of {BACKEND_NAMES}; ignoring it",
             RuntimeWarning,
@@ -292,7 +298,7 @@ class KernelEngine:
         #: Whether the kernel actually negotiated SQPOLL for this ring.
         self.sqpoll = bool(getattr(ctx, "sqpoll", False))
         self._inflight = 0
-        self._max = MAX_REQUESTS
+        self._max = int(getattr(ctx, "max_requests", MAX_REQUESTS))
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
         if name in ("uring", "linux"):
@@ -493,12 +499,17 @@ def _hook_loop_close(loop: asyncio.AbstractEventLoop) -> None:
     loop.close = close  # type: ignore[method-assign]
 
 
-def _make_engine(loop: asyncio.AbstractEventLoop, name: str) -> KernelEngine:
+def _make_engine(
+    loop: asyncio.AbstractEventLoop, name: str, max_requests: int, sqpoll: bool
+) -> KernelEngine:
     reason = probe(name)
     if reason is not None:
         raise BackendUnavailableError(f"kernel backend {name!r} is unavailable: {reason}")
     try:
-        ctx = _create_context(name, MAX_REQUESTS)
+        if sqpoll and name == "uring":
+            ctx = _create_context(name, max_requests, True)
+        else:
+            ctx = _create_context(name, max_requests)
     except Exception as exc:
         # e.g. io_setup's EAGAIN once aio-max-nr is used up (caio#19).
         raise BackendUnavailableError(
@@ -507,11 +518,14 @@ def _make_engine(loop: asyncio.AbstractEventLoop, name: str) -> KernelEngine:
     return KernelEngine(loop, name, ctx)
 
 
-def get_engine(backend: str | None = None) -> KernelEngine:
+def get_engine(
+    backend: str | None = None, *, max_requests: int = MAX_REQUESTS, sqpoll: bool = False
+) -> KernelEngine:
     """The engine of the running loop for *backend* (None: the best available).
 
     A forced backend that cannot run raises :class:`BackendUnavailableError`;
     an unforced choice falls back down the candidate list and records why.
+    *max_requests* and *sqpoll* apply when the loop's context is created.
     """
     loop = asyncio.get_running_loop()
     engines = _engines.get(loop)
@@ -526,7 +540,7 @@ def get_engine(backend: str | None = None) -> KernelEngine:
     if forced is not None:
         engine = engines.get(forced)
         if engine is None or engine.closed:
-            engine = _make_engine(loop, forced)
+            engine = _make_engine(loop, forced, max_requests, sqpoll)
             engines[forced] = engine
     else:
         skipped: dict[str, str] = {}
@@ -536,7 +550,7 @@ def get_engine(backend: str | None = None) -> KernelEngine:
                 engine = existing
                 break
             try:
-                engine = _make_engine(loop, name)
+                engine = _make_engine(loop, name, max_requests, sqpoll)
             except BackendUnavailableError as exc:
                 skipped[name] = str(exc)
                 log.info("hybridio: %s", exc)

@@ -92,6 +92,9 @@ class AsyncFileBase(abc.ABC):
 
     name: Any
     mode: str
+    #: The selector's ``Decision`` for this file (``hybridio.explain`` output):
+    #: which engine serves it and why.  Set by ``async_open``.
+    decision: Any = None
 
     @property
     @abc.abstractmethod

@@ -29,8 +29,6 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
-from ..engines import kernel
-from ..engines.inline import INLINE_MAX
 from ..errors import BatchError
 from ..modes import FileMode
 from ..stats import IOStats
@@ -132,9 +130,11 @@ class KernelBinaryFile(AsyncBinaryIO):
         name: Any,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         closefd: bool = True,
+        inline_batch_max: int = INLINE_BATCH_MAX,
     ) -> None:
         self._raw = raw
         self._inline = raw.inline
+        self._inline_batch_max = inline_batch_max
         self._readable = fmode.readable
         self._fd = raw.fd
         self._fmode = fmode
@@ -465,7 +465,7 @@ class KernelBinaryFile(AsyncBinaryIO):
             type(offset) is int
             and type(size) is int
             and offset >= 0
-            and 0 < size <= INLINE_MAX
+            and 0 < size <= self._inline.max
             and not self._closed
             and self._readable
             and not self._wbuf
@@ -518,7 +518,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         if self._wbuf:
             await self._flush_if_visible(lowest)
         results: list[Any] = [b""] * len(reqs)
-        misses = self._inline.read_batch(reqs, results, INLINE_BATCH_MAX)
+        misses = self._inline.read_batch(reqs, results, self._inline_batch_max)
         if not misses:
             return results  # inline reads raise; they never leave an error in place
         await self._kernel_reads(reqs, misses, results)
@@ -529,7 +529,7 @@ class KernelBinaryFile(AsyncBinaryIO):
     ) -> None:
         raw = self._raw
         engine = raw.engine
-        small = [i for i in misses if reqs[i][1] <= kernel.MAX_CHUNK]
+        small = [i for i in misses if reqs[i][1] <= raw.max_chunk]
         values = await engine.run([engine.op_read(self._fd, reqs[i][1], reqs[i][0]) for i in small])
         raw.kernel_ops += len(small)
         for i, value in zip(small, values, strict=False):
@@ -545,7 +545,7 @@ class KernelBinaryFile(AsyncBinaryIO):
                 data += rest
             results[i] = data
         for i in misses:
-            if reqs[i][1] > kernel.MAX_CHUNK:
+            if reqs[i][1] > raw.max_chunk:
                 try:
                     results[i] = await raw.pread(reqs[i][1], reqs[i][0], inline=False)
                 except OSError as exc:
@@ -569,11 +569,11 @@ class KernelBinaryFile(AsyncBinaryIO):
             results: list[Any] = [0] * len(items)
             inline = self._inline
             misses = []
-            budget = INLINE_BATCH_MAX
+            budget = self._inline_batch_max
             for i, ((off, _), view) in enumerate(zip(items, views, strict=False)):
                 if not len(view):
                     continue
-                if inline.enabled and len(view) <= INLINE_MAX and budget > 0:
+                if inline.enabled and len(view) <= inline.max and budget > 0:
                     n = inline.readinto(view, off)
                     if n is not None:
                         results[i] = n

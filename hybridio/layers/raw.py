@@ -72,13 +72,23 @@ class RawKernelFile:
     """
 
     def __init__(
-        self, fd: int, engine: KernelEngine, name: Any, executor: Executor | None = None
+        self,
+        fd: int,
+        engine: KernelEngine,
+        name: Any,
+        executor: Executor | None = None,
+        *,
+        max_chunk: int = kernel.MAX_CHUNK,
+        thread_read_min: int = THREAD_READ_MIN,
+        inline_max: int = INLINE_MAX,
     ) -> None:
         self.fd = fd
         self.engine = engine
         self.name = name
         self.executor = executor
-        self.inline = InlineReader(fd)
+        self.max_chunk = max_chunk
+        self.thread_read_min = thread_read_min
+        self.inline = InlineReader(fd, inline_max)
         self.kernel_ops = 0
         self.kernel_bytes = 0
         self.thread_ops = 0
@@ -103,8 +113,8 @@ class RawKernelFile:
 
     async def pread_once(self, size: int, offset: int) -> bytes:
         """One read of at most ``MAX_CHUNK`` bytes (inline when cached); may be short."""
-        size = min(size, kernel.MAX_CHUNK)
-        if self.inline.enabled and size <= INLINE_MAX:
+        size = min(size, self.max_chunk)
+        if self.inline.enabled and size <= self.inline.max:
             data = self.inline.read(size, offset)
             if data is not None:
                 return data
@@ -115,21 +125,21 @@ class RawKernelFile:
 
         ``inline=False`` skips the page-cache attempt (the caller just made it).
         """
-        if inline and self.inline.enabled and size <= INLINE_MAX:
+        if inline and self.inline.enabled and size <= self.inline.max:
             data = self.inline.read(size, offset)
             if data is not None:
                 return data
-        if size >= THREAD_READ_MIN:
+        if size >= self.thread_read_min:
             return await self._thread_pread(size, offset)
         parts: list[bytes] = []
         got = 0
         while got < size:
-            data = await self._kread(min(kernel.MAX_CHUNK, size - got), offset + got)
+            data = await self._kread(min(self.max_chunk, size - got), offset + got)
             if not data:
                 break
             parts.append(data)
             got += len(data)
-            if got < size and len(data) == kernel.MAX_CHUNK:
+            if got < size and len(data) == self.max_chunk:
                 # Bounded loop stall: the chunk may have completed inline.
                 await asyncio.sleep(0)
         return parts[0] if len(parts) == 1 else b"".join(parts)
@@ -140,18 +150,18 @@ class RawKernelFile:
         Cached ranges are read straight into the caller's memory (zero copy).
         """
         size = len(view)
-        if self.inline.enabled and size <= INLINE_MAX:
+        if self.inline.enabled and size <= self.inline.max:
             n = self.inline.readinto(view, offset)
             if n is not None:
                 return n
         got = 0
         while got < size:
-            data = await self._kread(min(kernel.MAX_CHUNK, size - got), offset + got)
+            data = await self._kread(min(self.max_chunk, size - got), offset + got)
             if not data:
                 break
             view[got : got + len(data)] = data
             got += len(data)
-            if got < size and len(data) == kernel.MAX_CHUNK:
+            if got < size and len(data) == self.max_chunk:
                 await asyncio.sleep(0)
         return got
 
@@ -164,7 +174,7 @@ class RawKernelFile:
             offset += len(parts[0])
         while True:
             # The file may have grown since fstat; read until EOF proper.
-            data = await self.pread(kernel.MAX_CHUNK, offset)
+            data = await self.pread(self.max_chunk, offset)
             if not data:
                 break
             parts.append(data)
@@ -190,7 +200,7 @@ class RawKernelFile:
         done = 0
         try:
             while done < total:
-                step = min(kernel.MAX_CHUNK, total - done)
+                step = min(self.max_chunk, total - done)
                 op = self.engine.op_write(self.fd, bytes(view[done : done + step]), offset + done)
                 try:
                     result = (await self.engine.run([op]))[0]
@@ -205,7 +215,7 @@ class RawKernelFile:
                 if written <= 0:
                     raise OSError(errno.EIO, "write returned 0 bytes", self.name)
                 done += written
-                if done < total and step == kernel.MAX_CHUNK:
+                if done < total and step == self.max_chunk:
                     await asyncio.sleep(0)
         finally:
             view.release()

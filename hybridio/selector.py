@@ -1,0 +1,371 @@
+"""The strategy selector: which engine serves a file, and why.
+
+The rules follow the aiomisc advice that hybridio automates -- random-access
+chunk I/O on regular files to kernel AIO; compressed, non-seekable and
+non-regular files, network filesystems and platforms without kernel AIO to the
+thread engine -- plus what was measured here:
+
+* Linux AIO on a buffered fd runs synchronously inside ``io_submit``, and
+  io_uring serves page-cached reads inside ``io_uring_enter``; so per request
+  the router still bounds the work (``max_chunk``), serves cached ranges inline
+  (``inline_max``) and sends whole-file-sized reads to ONE thread call
+  (``thread_read_min``).  Those thresholds come from the tuning profile.
+* caio's pure-Python pool is one thread hop per operation, worse than the
+  buffered thread engine, so when it is all that works AUTO picks threads.
+* Opening costs a few microseconds inline on a local filesystem and ~95 us as
+  a thread hop; network filesystems and FIFOs may block on open, so those are
+  opened in a thread.
+
+:func:`choose` is pure policy over facts it gathers quickly (``stat``, the
+mount table, the kernel probe); :func:`explain` returns the same
+:class:`Decision` for users.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import stat
+import sys
+from typing import Any, Final, Literal
+
+from .compression import Compression, from_suffix
+from .engines import kernel
+from .engines.inline import unsupported_reason
+from .modes import FileMode, parse_mode
+from .profile import TuningProfile, resolve_profile
+
+__all__ = (
+    "NETWORK_FILESYSTEMS",
+    "Access",
+    "Decision",
+    "Strategy",
+    "choose",
+    "explain",
+    "filesystem_type",
+)
+
+Access = Literal["auto", "random", "sequential"]
+ACCESS_VALUES: Final = ("auto", "random", "sequential")
+
+#: Filesystems whose operations may block for a network round trip.
+NETWORK_FILESYSTEMS: Final = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "glusterfs",
+        "9p",
+        "afs",
+        "lustre",
+        "gpfs",
+        "beegfs",
+        "ncpfs",
+        "davfs",
+    }
+)
+
+
+class Strategy(enum.Enum):
+    """Which engine serves a file: chosen by the rules (AUTO) or forced."""
+
+    AUTO = "auto"
+    KERNEL = "kernel"
+    THREAD = "thread"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Strategy | None:
+        if isinstance(value, str):
+            for member in cls:
+                if member.value == value.lower():
+                    return member
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What serves a file and why, in plain sentences."""
+
+    strategy: Strategy
+    backend: str | None
+    compression: Compression
+    file_kind: str
+    filesystem: str | None
+    access: str
+    inline: bool
+    open_in_thread: bool
+    read_ahead: int
+    thresholds: dict[str, Any]
+    skipped_backends: dict[str, str]
+    reasons: tuple[str, ...]
+    profile_source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the decision."""
+        data = dataclasses.asdict(self)
+        data["strategy"] = self.strategy.value
+        data["compression"] = self.compression.value
+        data["reasons"] = list(self.reasons)
+        return data
+
+    def __str__(self) -> str:
+        engine = "kernel engine" if self.strategy is Strategy.KERNEL else "thread engine"
+        lines = [f"strategy: {self.strategy.value} ({engine})"]
+        if self.backend:
+            lines.append(f"kernel backend: {self.backend}")
+        for name, reason in self.skipped_backends.items():
+            lines.append(f"  skipped {name}: {reason}")
+        lines.append(f"file: {self.file_kind} on {self.filesystem or 'an unknown filesystem'}")
+        lines.append(f"compression: {self.compression.value}; access: {self.access}")
+        lines.append(f"inline page-cache reads: {'on' if self.inline else 'off'}")
+        lines.append(f"open: {'in a thread' if self.open_in_thread else 'inline'}")
+        lines.append(f"read-ahead: {self.read_ahead} bytes")
+        lines.append(f"profile: {self.profile_source}")
+        lines.append("thresholds: " + ", ".join(f"{k}={v}" for k, v in self.thresholds.items()))
+        lines.append("why:")
+        lines.extend(f"  - {reason}" for reason in self.reasons)
+        return "\n".join(lines)
+
+
+def _mounts() -> list[tuple[str, str]]:
+    """(mount point, fstype) pairs from /proc/self/mountinfo, longest first."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return []
+    mounts = []
+    for line in lines:
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        if not sep or len(fields) < 5 or not right.split():
+            continue
+        point = fields[4].encode().decode("unicode_escape", errors="replace")
+        mounts.append((point, right.split()[0]))
+    mounts.sort(key=lambda m: len(m[0]), reverse=True)
+    return mounts
+
+
+def filesystem_type(path: str | bytes | os.PathLike[Any] | int) -> str | None:
+    """The filesystem type holding *path* (``ext4``, ``tmpfs``, ``nfs4``, ...), if known."""
+    if isinstance(path, int):
+        try:
+            target = os.readlink(f"/proc/self/fd/{path}")
+        except OSError:
+            return None
+    else:
+        target = os.fsdecode(os.fspath(path))
+    target = os.path.realpath(target)
+    while not os.path.exists(target) and os.path.dirname(target) != target:
+        target = os.path.dirname(target)
+    for point, fstype in _mounts():
+        if target == point or target.startswith(point.rstrip("/") + "/"):
+            return fstype
+    return None
+
+
+def _file_kind(file: Any) -> str:
+    try:
+        st = os.fstat(file) if isinstance(file, int) else os.stat(file)
+    except (OSError, ValueError, TypeError):
+        return "missing"
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return "regular file"
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def _is_proc(file: Any, filesystem: str | None) -> bool:
+    return filesystem in ("proc", "sysfs") or (
+        isinstance(file, (str, os.PathLike)) and os.fspath(file).startswith("/proc/")
+    )
+
+
+def choose(
+    file: Any,
+    fmode: FileMode,
+    *,
+    compression: Compression = Compression.NONE,
+    strategy: Strategy = Strategy.AUTO,
+    access: str = "auto",
+    backend: str | None = None,
+    profile: TuningProfile | None = None,
+) -> Decision:
+    """Decide the engine for opening *file* with *fmode*.
+
+    An explicit strategy or backend always wins over the rules; an impossible
+    one (KERNEL for a compressed file or a FIFO) raises ValueError with the
+    reason.  A forced backend that cannot run raises BackendUnavailableError.
+    """
+    prof = profile if profile is not None else resolve_profile()
+    if access not in ACCESS_VALUES:
+        raise ValueError(f"access must be one of {ACCESS_VALUES}, not {access!r}")
+    kind = _file_kind(file)
+    fs = filesystem_type(file) if sys.platform.startswith("linux") else None
+    reasons: list[str] = []
+    # Kernel AIO must never see FIFOs, devices or /proc files (aiofile#14).
+    stream_only = None
+    if compression not in (Compression.NONE, Compression.AUTO):
+        stream_only = f"{compression.value} streams are (de)compressed in the thread engine"
+    elif kind not in ("regular file", "missing", "directory"):
+        stream_only = f"a {kind} is not seekable random-access storage; kernel AIO must not see it"
+    elif _is_proc(file, fs):
+        stream_only = "/proc and /sys files are generated on read; kernel AIO must not see them"
+    forced = backend or kernel.requested_backend()
+    if (strategy is Strategy.KERNEL or backend is not None) and stream_only:
+        what = f"backend={backend!r}" if backend else "strategy=KERNEL"
+        raise ValueError(f"{what} is impossible here: {stream_only}")
+    skipped: dict[str, str] = {}
+    chosen_backend: str | None = None
+    if stream_only:
+        final = Strategy.THREAD
+        reasons.append(stream_only)
+    elif strategy is Strategy.THREAD:
+        final = Strategy.THREAD
+        reasons.append("strategy=THREAD was requested")
+    else:
+        if forced:
+            reason = kernel.probe(forced)
+            if reason is not None:
+                raise kernel.BackendUnavailableError(
+                    f"kernel backend {forced!r} is unavailable: {reason}"
+                )
+            chosen_backend = forced
+            source = "backend=" if backend else "HYBRIDIO_BACKEND="
+            reasons.append(f"{source}{forced!r} forces this kernel backend")
+        else:
+            # Probe in order and stop at the first that works: later candidates
+            # (thread pools) cost threads to probe and would not be used.
+            for name in kernel.BACKEND_NAMES:
+                why = kernel.probe(name)
+                if why is None:
+                    chosen_backend = name
+                    break
+                skipped[name] = why
+        if strategy is Strategy.KERNEL or forced:
+            final = Strategy.KERNEL
+            if strategy is Strategy.KERNEL:
+                reasons.append("strategy=KERNEL was requested")
+        elif fs in NETWORK_FILESYSTEMS or (fs or "").startswith("fuse"):
+            final = Strategy.THREAD
+            reasons.append(
+                f"{fs} may block on a network or a userspace daemon: blocking calls "
+                "belong in threads, and kernel AIO on it is buffered (synchronous) anyway"
+            )
+        elif chosen_backend in (None, "python"):
+            final = Strategy.THREAD
+            reasons.append(
+                "no native kernel AIO works here (only caio's Python pool, one thread hop "
+                "per operation): the buffered thread engine serves streams better"
+            )
+        else:
+            final = Strategy.KERNEL
+            reasons.append(
+                "a regular file: positional and chunk I/O go to kernel AIO "
+                f"({chosen_backend}), cached ranges are read inline"
+            )
+        if final is Strategy.THREAD:
+            chosen_backend = None
+    inline = False
+    if final is Strategy.KERNEL:
+        probe_fd = file if isinstance(file, int) else None
+        why_not = unsupported_reason(probe_fd) if probe_fd is not None else _inline_platform()
+        inline = why_not is None
+        if inline:
+            reasons.append(
+                f"reads up to {prof.inline_max} bytes try the page cache inline "
+                "(preadv2 RWF_NOWAIT) and only suspend on a miss"
+            )
+        else:
+            reasons.append(f"inline page-cache reads are off: {why_not}")
+        reasons.append(
+            f"reads of {prof.thread_read_min} bytes or more are one pread in a thread; "
+            f"kernel requests are cut at {prof.max_chunk} bytes so the loop never stalls"
+        )
+    open_in_thread = (
+        not prof.open_inline
+        or final is Strategy.THREAD
+        or fs in NETWORK_FILESYSTEMS
+        or (fs or "").startswith("fuse")
+    )
+    if final is Strategy.KERNEL and not open_in_thread:
+        reasons.append("opened in the loop thread: a local open costs microseconds")
+    if final is Strategy.THREAD:
+        read_ahead = prof.stream_chunk
+    elif access == "sequential":
+        read_ahead = prof.sequential_read_ahead
+    elif access == "random":
+        read_ahead = prof.random_read_ahead
+    else:
+        read_ahead = prof.read_ahead
+    if access != "auto":
+        reasons.append(f"access={access!r}: read-ahead of {read_ahead} bytes")
+    return Decision(
+        strategy=final,
+        backend=chosen_backend,
+        compression=compression,
+        file_kind=kind,
+        filesystem=fs,
+        access=access,
+        inline=inline,
+        open_in_thread=open_in_thread,
+        read_ahead=read_ahead,
+        thresholds=prof.thresholds(),
+        skipped_backends=skipped,
+        reasons=tuple(reasons),
+        profile_source=prof.source,
+    )
+
+
+def _inline_platform() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return f"preadv2(RWF_NOWAIT) is Linux-only (platform {sys.platform})"
+    if not hasattr(os, "preadv") or not hasattr(os, "RWF_NOWAIT"):
+        return "this Python has no os.preadv/os.RWF_NOWAIT"
+    if os.environ.get("HYBRIDIO_INLINE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return "disabled by HYBRIDIO_INLINE"
+    return None
+
+
+def explain(
+    path: str | bytes | os.PathLike[Any] | int,
+    mode: str = "rb",
+    *,
+    compression: Compression | str | None = None,
+    strategy: Strategy | str = Strategy.AUTO,
+    access: str = "auto",
+    backend: str | None = None,
+    profile: TuningProfile | str | os.PathLike[str] | None = None,
+) -> Decision:
+    """What ``async_open(path, mode, ...)`` would use, with the reasons.
+
+    AUTO compression is resolved by suffix here (no file is opened); the open
+    itself also sniffs magic bytes when reading.
+    """
+    fmode = parse_mode(mode)
+    comp = Compression.NONE if compression is None else Compression(compression)
+    if comp is Compression.AUTO:
+        comp = from_suffix(path)
+    return choose(
+        path,
+        fmode,
+        compression=comp,
+        strategy=Strategy(strategy),
+        access=access,
+        backend=backend,
+        profile=resolve_profile(profile),
+    )
