@@ -16,6 +16,8 @@ import types
 from collections.abc import AsyncIterator, Generator, Iterable
 from typing import Any
 
+from ..stats import IOStats
+
 if sys.version_info >= (3, 11):
     from typing import Self
 else:  # pragma: no cover - Python 3.10
@@ -165,7 +167,19 @@ class AsyncBinaryIO(AsyncFileBase):
 
     Positional methods (``read_at``, ``readinto_at``, ``write_at``) take the
     offset first, never default it, and never move the stream position.
+    ``backend`` names what serves the file (a kernel backend such as
+    ``"uring"``, or ``"threads"``) and ``stats`` counts what each engine did.
     """
+
+    @property
+    def backend(self) -> str:
+        """What serves this file: a kernel backend name, or ``"threads"``."""
+        return "threads"
+
+    @property
+    def stats(self) -> IOStats:
+        """Which engine served how many operations and bytes (not counted here)."""
+        return IOStats(backend=self.backend)
 
     @abc.abstractmethod
     async def read(self, size: int | None = -1, /) -> bytes:
