@@ -51,12 +51,12 @@ def test_documentation_examples_run(
         if code.co_flags & inspect.CO_COROUTINE:
 
             async def run(code: object = code) -> None:
-                result = eval(code, namespace)  # noqa: S307 - our own docs
+                result = eval(code, namespace)
                 await result
 
             asyncio.run(run())
         else:
-            exec(code, namespace)  # noqa: S102 - our own docs
+            exec(code, namespace)
     assert os.getcwd() == str(tmp_path)
 
 
