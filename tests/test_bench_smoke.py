@@ -62,7 +62,7 @@ def test_quick_bench_runs_and_writes_json(bench_dir: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=110,  # inside pytest-timeout's 120 s
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
