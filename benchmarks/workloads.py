@@ -90,6 +90,15 @@ async def _close_all(handles: list[BenchFile]) -> None:
             pass
 
 
+async def _gather(*coros: Any) -> list[Any]:
+    """Like ``asyncio.gather``, but every task has finished when an error is raised."""
+    results = await asyncio.gather(*coros, return_exceptions=True)
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
 class Workload:
     key: str = "?"
     title: str = "?"
@@ -218,7 +227,7 @@ class RandomRead(Workload):
                     return ops, nbytes, off, data
 
                 await cell.start()
-                results = await asyncio.gather(*(worker(w) for w in range(inflight)))
+                results = await _gather(*(worker(w) for w in range(inflight)))
                 cell.stop()
                 cell.ops = sum(r[0] for r in results)
                 cell.nbytes = sum(r[1] for r in results)
@@ -614,9 +623,7 @@ class Mixed(Workload):
                 h = await adapter.open(self.paths["big"], "rb")
                 handles.append(h)
                 cell.note_backend(h)
-            counts = await asyncio.gather(
-                *(reader(w) for w in range(self.readers)), whole(), appender()
-            )
+            counts = await _gather(*(reader(w) for w in range(self.readers)), whole(), appender())
             await _close_all(handles)
             handles = []
             cell.stop()
