@@ -131,8 +131,16 @@ def _engine_note(e: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-def _backend_label(adapter: Adapter, served: set[str]) -> str:
+def _backend_label(adapter: Adapter, served: set[str], engine: dict[str, int] | None = None) -> str:
     served_s = "+".join(sorted(served)) or "?"
+    if (
+        engine
+        and engine.get("inline_ops")
+        and not (engine.get("kernel_ops") or engine.get("thread_ops"))
+    ):
+        # The file names its backend, but every operation was a page-cache hit
+        # served inline: the backend itself was never reached.
+        served_s += ", all inline"
     forced = getattr(adapter, "forced", None)
     if adapter.library == "hybridio":
         if adapter.batched:
@@ -140,7 +148,7 @@ def _backend_label(adapter: Adapter, served: set[str]) -> str:
         if forced is None:
             return f"hybridio auto [{served_s}]"
         if served == {forced}:
-            return f"hybridio [{forced}]"
+            return f"hybridio [{served_s}]"
         return f"hybridio (asked {forced}, served by {served_s})"
     return adapter.name
 
@@ -282,7 +290,7 @@ def summarize(
                 stalls = r.stall_samples
                 row.update(
                     {
-                        "label": _backend_label(r.adapter, r.backends),
+                        "label": _backend_label(r.adapter, r.backends, r.engine),
                         "served_by": sorted(r.backends),
                         "rates": rates,
                         "median": statistics.median(rates),
