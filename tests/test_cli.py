@@ -1,0 +1,315 @@
+"""``python -m hybridio``: info, explain, bench hand-off, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hybridio
+from hybridio import cli
+from hybridio.engines import kernel
+from hybridio.profile import TuningProfile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+needs_explain = pytest.mark.skipif(
+    not hasattr(hybridio, "explain"), reason="hybridio.explain is not in this version yet"
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The developer's own profile and backend choice must not leak in.
+    for name in ("HYBRIDIO_PROFILE", "HYBRIDIO_BACKEND", "HYBRIDIO_SQPOLL", "HYBRIDIO_INLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+
+
+def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``python -m hybridio`` child: isolated config."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HYBRIDIO_") and k not in ("PYTHONWARNINGS",)
+    }
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    tmp_path: Path, *args: str, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m hybridio ARGS`` in *tmp_path*."""
+    return subprocess.run(
+        [sys.executable, "-m", "hybridio", *args],
+        cwd=tmp_path,
+        env=child_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``cli.main(args)`` in-process; (status, stdout, stderr)."""
+    status = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# -- info -----------------------------------------------------------------------------------
+
+
+def test_info_json_lists_every_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_main(capsys, "info", "--json")
+    assert status == 0
+    info = json.loads(out)
+    names = [b["name"] for b in info["backends"]]
+    assert names == list(kernel.BACKEND_NAMES) == ["uring", "linux", "thread", "python"]
+    for b in info["backends"]:
+        assert isinstance(b["available"], bool)
+        # an unavailable backend always says why
+        assert b["available"] or b["reason"]
+    assert sum(b["selected"] for b in info["backends"]) == 1
+    assert info["caio"] != "not installed"
+    assert info["python"].split()[1] == ".".join(map(str, sys.version_info[:3]))
+    assert isinstance(info["filesystem"], str) and info["filesystem"]
+    assert info["inline"]["works"] in (True, False, None)
+    assert info["inline"]["detail"]
+    assert set(info["sqpoll"]) >= {"allowed", "used"}
+    assert info["profile"]["thresholds"] == json.loads(
+        json.dumps(hybridio.profile.resolve_profile().thresholds())
+    )
+    # the temporary inline-check file is gone
+    assert list(Path.cwd().iterdir()) == []
+
+
+def test_info_text_shows_backends_and_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_main(capsys, "info")
+    assert status == 0
+    for name in kernel.BACKEND_NAMES:
+        assert f"\n  {name} " in out
+    assert "selected" in out
+    assert "inline reads (RWF_NOWAIT):" in out
+    assert "SQPOLL" in out
+    assert "profile:" in out
+    assert "inline_max" in out
+
+
+def test_info_reports_a_forced_backend(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HYBRIDIO_BACKEND", "python")
+    status, out, _ = run_main(capsys, "info", "--json")
+    assert status == 0
+    info = json.loads(out)
+    assert info["forced_backend"] == "python"
+    assert [b["name"] for b in info["backends"] if b["selected"]] == ["python"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RWF_NOWAIT is Linux-only")
+def test_info_inline_disabled_by_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HYBRIDIO_INLINE", "0")
+    status, out, _ = run_main(capsys, "info", "--json")
+    assert status == 0
+    inline = json.loads(out)["inline"]
+    assert inline["works"] is False
+    assert "HYBRIDIO_INLINE" in inline["detail"]
+
+
+def test_info_in_a_read_only_directory(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        monkeypatch.chdir(locked)
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        status, out, _ = run_main(capsys, "info", "--json")
+    finally:
+        locked.chmod(0o700)
+    assert status == 0
+    inline = json.loads(out)["inline"]
+    assert inline["works"] is None
+    assert "cannot create a test file" in inline["detail"]
+
+
+def test_info_subprocess_and_console_entry(tmp_path: Path) -> None:
+    proc = run_cli(tmp_path, "info")
+    assert proc.returncode == 0, proc.stderr
+    assert "kernel backends" in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_info_with_a_profile_from_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "env-profile.json"
+    TuningProfile(inline_max=12345, origin="made by test_cli").save(path)
+    proc = run_cli(tmp_path, "info", "--json", HYBRIDIO_PROFILE=str(path))
+    assert proc.returncode == 0, proc.stderr
+    prof = json.loads(proc.stdout)["profile"]
+    assert prof["source"] == str(path)
+    assert prof["origin"] == "made by test_cli"
+    assert prof["thresholds"]["inline_max"] == 12345
+
+
+def test_info_with_a_corrupt_profile_warns_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{", encoding="utf-8")
+    proc = run_cli(tmp_path, "info", "--json", HYBRIDIO_PROFILE=str(path))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("hybridio: warning:")
+    assert str(path) in lines[0]
+    assert json.loads(proc.stdout)["profile"]["source"] != str(path)
+
+
+# -- explain --------------------------------------------------------------------------------
+
+
+@needs_explain
+def test_explain_text(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "data.bin").write_bytes(b"x" * 100)
+    status, out, _ = run_main(capsys, "explain", "data.bin", "rb", "--access", "random")
+    assert status == 0
+    assert out.startswith("data.bin (rb):")
+    assert "strategy:" in out
+    assert "random" in out
+
+
+@needs_explain
+def test_explain_json_matches_the_library(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_main(
+        capsys, "explain", "log.txt.gz", "w", "--compression", "auto", "--json"
+    )
+    assert status == 0
+    data = json.loads(out)
+    expected = hybridio.explain("log.txt.gz", "w", compression="auto").to_dict()
+    assert data == json.loads(json.dumps(expected))
+    assert data["strategy"] == "thread"
+    assert data["compression"] == "gzip"
+
+
+@needs_explain
+@pytest.mark.parametrize("strategy", ["kernel", "thread"])
+def test_explain_forced_strategy(capsys: pytest.CaptureFixture[str], strategy: str) -> None:
+    Path("plain.bin").write_bytes(b"")
+    status, out, _ = run_main(capsys, "explain", "plain.bin", "--strategy", strategy, "--json")
+    assert status == 0
+    assert json.loads(out)["strategy"] == strategy
+
+
+@needs_explain
+def test_explain_bad_mode_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["explain", "x.bin", "rwz"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err
+    assert "mode" in err
+
+
+# -- argument errors ------------------------------------------------------------------------
+
+BAD_ARGS = [
+    [],
+    ["nonsense"],
+    ["info", "--frobnicate"],
+    ["explain"],
+    ["explain", "x", "rb", "--access", "sideways"],
+    ["explain", "x", "--strategy", "warp"],
+    ["explain", "x", "--backend", "floppy"],
+    ["explain", "x", "--compression", "rar"],
+    ["calibrate", "--budget-ms", "-1"],
+    ["calibrate", "--budget-ms", "soon"],
+    ["calibrate", "--quick", "extra"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD_ARGS, ids=lambda a: " ".join(a) or "nothing")
+def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err
+    assert "error:" in err
+
+
+def test_bad_arguments_exit_2_from_the_command(tmp_path: Path) -> None:
+    proc = run_cli(tmp_path, "explain", "--access", "sideways", "x")
+    assert proc.returncode == 2
+    assert "invalid choice" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_runtime_failure_is_one_line_exit_1(tmp_path: Path) -> None:
+    proc = run_cli(tmp_path, "calibrate", "--quick", "--dir", str(tmp_path / "missing"))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("hybridio: error:")
+    assert "missing" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unexpected_exceptions_become_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(directory: str = ".") -> dict[str, Any]:
+        raise RuntimeError("probe exploded\nsecond line")
+
+    monkeypatch.setattr(cli, "gather_info", boom)
+    status, out, err = run_main(capsys, "info")
+    assert status == 1
+    assert out == ""
+    assert err == "hybridio: error: RuntimeError: probe exploded\n"
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith("hybridio ")
+
+
+# -- bench ----------------------------------------------------------------------------------
+
+
+def test_bench_outside_a_checkout(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_benchmarks_root", lambda: None)
+    status, out, err = run_main(capsys, "bench", "--quick")
+    assert status == 1
+    assert out == ""
+    assert "source checkout" in err
+    assert "make bench" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.skipif(
+    not (ROOT / "benchmarks" / "__main__.py").exists(), reason="no benchmarks/ in this tree"
+)
+def test_bench_hands_arguments_to_the_suite(tmp_path: Path) -> None:
+    # --help is the one suite invocation that is instant; the suite's own
+    # argparse answers, so the arguments reached it untouched.
+    proc = run_cli(tmp_path, "bench", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "python -m benchmarks" in proc.stdout
+    bad = run_cli(tmp_path, "bench", "--no-such-option")
+    assert bad.returncode == 2
+    assert "--no-such-option" in bad.stderr
