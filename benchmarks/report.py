@@ -218,6 +218,13 @@ def _backends_fact(value: Any) -> str:
     return ", ".join(parts)
 
 
+def _profile_fact(value: Any) -> str:
+    if not isinstance(value, dict):
+        return str(value)
+    th = ", ".join(f"{k}={v}" for k, v in value.get("thresholds", {}).items())
+    return f"`{value.get('source')}` ({value.get('origin')}): {th}"
+
+
 def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
     m = doc["machine"]
     cfg = doc["config"]
@@ -244,6 +251,7 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
                 ["data directory", f"`{m['data_dir']}` on {fs['type']} ({fs['device']})"],
                 ["io_uring_disabled sysctl", str(m["io_uring_disabled_sysctl"])],
                 ["hybridio kernel backends", _backends_fact(m.get("hybridio_backends"))],
+                ["hybridio tuning profile", _profile_fact(m.get("hybridio_profile"))],
             ],
         ),
         "",

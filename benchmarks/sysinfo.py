@@ -165,6 +165,21 @@ def _hybridio_backends() -> list[dict[str, Any]] | str:
         return f"unknown ({type(exc).__name__}: {exc})"
 
 
+def _hybridio_profile() -> dict[str, Any] | str:
+    """The tuning profile hybridio's AUTO routing used (thresholds and where they came from)."""
+    try:
+        from hybridio import profile
+
+        prof = profile.resolve_profile()
+        return {
+            "source": str(getattr(prof, "source", None)),
+            "origin": str(getattr(prof, "origin", None)),
+            "thresholds": prof.thresholds(),
+        }
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__}: {exc})"
+
+
 def machine_facts(data_dir: str, loop_name: str) -> dict[str, Any]:
     """Everything needed to judge where a result came from."""
     uname = platform.uname()
@@ -183,4 +198,5 @@ def machine_facts(data_dir: str, loop_name: str) -> dict[str, Any]:
         "data_dir": os.path.realpath(data_dir),
         "filesystem": filesystem_of(data_dir),
         "hybridio_backends": _hybridio_backends(),
+        "hybridio_profile": _hybridio_profile(),
     }
