@@ -272,7 +272,9 @@ def open_compressed(
         zstandard = _zstandard()
         if reading:
             return cast(BinaryIO, ZstdReader(fileobj))
-        return cast(BinaryIO, ZstdWriter(fileobj, zstandard.ZstdCompressor(level=level)))
+        # With a content checksum, as the zstd CLI writes: corruption is detected.
+        cctx = zstandard.ZstdCompressor(level=level, write_checksum=True)
+        return cast(BinaryIO, ZstdWriter(fileobj, cctx))
     raise ValueError(f"not a compression format: {compression!r}")
 
 
@@ -334,6 +336,7 @@ class ZstdWriter(io.BufferedIOBase):
         self._cobj = cctx.compressobj()
         self._flush_block = _zstandard().COMPRESSOBJ_FLUSH_BLOCK
         self._offset = 0
+        self._finished = False
 
     def readable(self) -> bool:
         return False
@@ -361,6 +364,8 @@ class ZstdWriter(io.BufferedIOBase):
     def flush(self) -> None:
         if self.closed:
             raise ValueError("I/O operation on closed file.")
+        if self._finished:  # IOBase.close() flushes after our close() ended the frame
+            return
         self._fp.write(self._cobj.flush(self._flush_block))
         self._fp.flush()
 
@@ -389,6 +394,7 @@ class ZstdWriter(io.BufferedIOBase):
         if self.closed:
             return
         try:
+            self._finished = True
             self._fp.write(self._cobj.flush())
         finally:
             super().close()

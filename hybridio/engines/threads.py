@@ -73,13 +73,17 @@ def default_executor() -> concurrent.futures.ThreadPoolExecutor:
         return _executor
 
 
-def set_default_executor_size(size: int) -> None:
-    """Resize the library pool; calls already queued finish on the old pool."""
+def set_default_executor_size(size: int | None) -> None:
+    """Resize the library pool (None: back to the default size).
+
+    Calls already queued finish on the old pool; new calls use a new one.
+    """
     global _executor, _size
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"size must be int, not {type(size).__name__}")
-    if size < 1:
-        raise ValueError("size must be at least 1")
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"size must be int or None, not {type(size).__name__}")
+        if size < 1:
+            raise ValueError("size must be at least 1")
     with _lock:
         old, _executor, _size = _executor, None, size
     if old is not None:

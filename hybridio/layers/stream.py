@@ -723,10 +723,10 @@ class StreamFile(AsyncBinaryIO):
     def __del__(self) -> None:
         if self._closed or self._raw is None:
             return
-        self._closed = True
         try:
             warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
         finally:
+            self._closed = True
             try:
                 self._close_sync()
             except Exception:
