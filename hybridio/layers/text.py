@@ -40,6 +40,10 @@ _LINE_ENDS: dict[str | None, tuple[str, ...]] = {
     "\r": ("\r",),
     "\r\n": ("\r\n",),
 }
+# Pending text handed to the binary layer in one write.  Larger than
+# TextIOWrapper's 8 KiB: each hand-over is a few awaits here, not a C call, and
+# nothing observable depends on it (reads, tell, seek and flush hand over first).
+_PENDING_LIMIT = 64 * 1024
 # Codecs whose encoding of ASCII text is the text itself (C's fast path).
 _ASCII_COMPATIBLE = frozenset({"utf-8", "iso8859-1", "ascii"})
 
@@ -99,6 +103,46 @@ class AsyncTextIO(AsyncFileBase):
     ``readline``, ``write``, ``seek``, ``tell``, ``truncate``, ``flush`` and
     ``close`` are coroutines.
     """
+
+    # Slots: attribute access on the hot paths stays fast (an instance dict
+    # with this many keys would not share keys, and lookups would slow down).
+    __slots__ = (
+        "_ascii_fast",
+        "_b2cratio",
+        "_buffer",
+        "_busy",
+        "_decoded_chars",
+        "_decoded_chars_used",
+        "_decoder",
+        "_encoder",
+        "_encoding",
+        "_errors",
+        "_line_base",
+        "_line_buffering",
+        "_line_ends",
+        "_line_iter",
+        "_line_total",
+        "_lines",
+        "_lock",
+        "_pending",
+        "_pending_count",
+        "_pending_has_bytes",
+        "_readable",
+        "_readnl",
+        "_readtranslate",
+        "_readuniversal",
+        "_seekable",
+        "_snapshot",
+        "_started",
+        "_telling",
+        "_wfast",
+        "_wfast_now",
+        "_writable",
+        "_write_fast_ok",
+        "_write_through",
+        "_writenl",
+        "_writetranslate",
+    )
 
     #: Bytes asked of the binary layer per decode step (TextIOWrapper's
     #: ``_CHUNK_SIZE``; the same value keeps ``r+`` positions identical).
@@ -367,7 +411,7 @@ class AsyncTextIO(AsyncFileBase):
             n = len(s)
             self._pending.append(s)
             self._pending_count += n
-            if self._pending_count > self.chunk_size:
+            if self._pending_count > _PENDING_LIMIT:
                 async with _Exclusive(self):
                     await self._flush_pending()
             return n
@@ -395,7 +439,7 @@ class AsyncTextIO(AsyncFileBase):
                 self._pending.append(data)
                 self._pending_has_bytes = True
             self._pending_count += len(text)
-            if self._pending_count > self.chunk_size or needflush or self._write_through:
+            if self._pending_count > _PENDING_LIMIT or needflush or self._write_through:
                 await self._flush_pending()
             if needflush:
                 await self._buffer.flush()
