@@ -7,6 +7,7 @@ when the result is awaited or entered with ``async with``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import errno
 import os
@@ -40,20 +41,44 @@ BackendName = Literal["uring", "linux", "thread", "python"]
 
 
 class AsyncOpen(Generic[_F]):
-    """What ``async_open()`` returns: await it, or use it with ``async with``."""
+    """What ``async_open()`` returns: await it, or use it with ``async with``.
 
-    __slots__ = ("_factory", "_file")
+    It stands for ONE open: awaiting it from several tasks at once yields the
+    same file object, never one fd per awaiter (aiofile#68).  If every awaiter
+    is cancelled, the open is cancelled too and a file it produced anyway is
+    closed, so nothing leaks.
+    """
+
+    __slots__ = ("_delivered", "_factory", "_task", "_waiters")
 
     def __init__(self, factory: Callable[[], Coroutine[Any, Any, _F]]) -> None:
         self._factory = factory
-        self._file: _F | None = None
+        self._task: asyncio.Task[_F] | None = None
+        self._waiters = 0
+        self._delivered = False
+
+    async def _open(self) -> _F:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._factory())
+        task = self._task
+        self._waiters += 1
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._waiters -= 1
+            if self._waiters == 0 and not self._delivered:
+                task.cancel()
+                task.add_done_callback(_close_abandoned)
+            raise
+        self._waiters -= 1
+        self._delivered = True
+        return result
 
     def __await__(self) -> Generator[Any, None, _F]:
-        return self._factory().__await__()
+        return self._open().__await__()
 
     async def __aenter__(self) -> _F:
-        self._file = await self._factory()
-        return self._file
+        return await self._open()
 
     async def __aexit__(
         self,
@@ -61,8 +86,21 @@ class AsyncOpen(Generic[_F]):
         exc: BaseException | None,
         tb: types.TracebackType | None,
     ) -> None:
-        if self._file is not None:
-            await self._file.close()
+        if self._task is not None and self._task.done() and not self._task.cancelled():
+            await self._task.result().close()
+
+
+_closing: set[asyncio.Task[Any]] = set()
+
+
+def _close_abandoned(task: asyncio.Task[Any]) -> None:
+    """Close a file whose open finished after every awaiter was cancelled."""
+    if task.cancelled() or task.exception() is not None:
+        return
+    closing = asyncio.ensure_future(task.result().close())
+    # Keep a reference until done: the loop holds only weak ones to tasks.
+    _closing.add(closing)
+    closing.add_done_callback(_closing.discard)
 
 
 @overload
@@ -169,7 +207,7 @@ def async_open(
         raise ValueError("Cannot use closefd=False with file name")
     if backend is not None and backend not in kernel.BACKEND_NAMES:
         raise ValueError(f"unknown backend {backend!r}; expected one of {kernel.BACKEND_NAMES}")
-    comp = Compression.NONE if compression is None else Compression(compression)
+    comp = Compression.coerce(compression) if compression is not None else Compression.NONE
     if compresslevel is not None and comp is Compression.NONE:
         raise ValueError("compresslevel is only valid with compression")
     strat = Strategy(strategy)
@@ -204,6 +242,7 @@ def async_open(
                 errors=errors,
                 newline=newline,
                 line_buffering=buffering == 1,
+                mode=mode,
             )
         except BaseException:
             await binary.close()

@@ -60,6 +60,8 @@ _MODULES: Final = {
 MAX_REQUESTS: Final = 256
 #: Threads of caio's own pools (thread/python backends).
 POOL_SIZE: Final = 8
+#: Bytes served without suspending after which a reader yields to the loop once.
+YIELD_CREDIT: Final = 2 << 20
 #: How long a probe operation may take before the backend is declared broken.
 PROBE_TIMEOUT: Final = 5.0
 #: The largest single kernel request.  A page-cached io_uring read or a buffered
@@ -301,6 +303,9 @@ class KernelEngine:
         self._max = int(getattr(ctx, "max_requests", MAX_REQUESTS))
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
+        #: Bytes this loop may still be served without suspending before a
+        #: task gives the other tasks a turn (see :meth:`pay`).
+        self.credit = YIELD_CREDIT
         if name in ("uring", "linux"):
             loop.add_reader(ctx.fileno, self._on_readable)
 
@@ -407,6 +412,8 @@ class KernelEngine:
             except asyncio.CancelledError:
                 raise KernelCancelled(results) from None
             batch = self._start([ops[i] for i in chunk])
+            if not batch.future.done():
+                self.credit = YIELD_CREDIT  # about to suspend: other tasks get a turn
             while not batch.future.done():
                 try:
                     await asyncio.shield(batch.future)
@@ -428,6 +435,19 @@ class KernelEngine:
                 # Give completions a chance to free ring slots before retrying.
                 await asyncio.sleep(0)
         return results
+
+    async def pay(self, nbytes: int) -> None:
+        """Account for *nbytes* served without suspending; yield when overdue.
+
+        Inline page-cache reads and io_uring reads that complete inside the
+        submit never suspend, so a task reading a cached file would otherwise
+        hold the loop until EOF: fair, but no other task would run.  Every
+        ``YIELD_CREDIT`` bytes the reader lets the loop run once (~5 us).
+        """
+        self.credit -= nbytes
+        if self.credit < 0:
+            self.credit = YIELD_CREDIT
+            await asyncio.sleep(0)
 
     def _cancel(self, batch: _Batch) -> None:
         for slot, op in enumerate(batch.ops):

@@ -133,6 +133,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         inline_batch_max: int = INLINE_BATCH_MAX,
     ) -> None:
         self._raw = raw
+        self._engine = raw.engine
         self._inline = raw.inline
         self._inline_batch_max = inline_batch_max
         self._readable = fmode.readable
@@ -474,6 +475,10 @@ class KernelBinaryFile(AsyncBinaryIO):
             if inline.enabled:
                 data = inline.read(size, offset)
                 if data is not None:
+                    engine = self._engine
+                    engine.credit -= size
+                    if engine.credit < 0:
+                        await engine.pay(0)
                     return data
             return await self._raw.pread(size, offset, inline=False)
         off = _check_offset(offset)
@@ -520,6 +525,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         results: list[Any] = [b""] * len(reqs)
         misses = self._inline.read_batch(reqs, results, self._inline_batch_max)
         if not misses:
+            await self._engine.pay(sum(map(len, results)))
             return results  # inline reads raise; they never leave an error in place
         await self._kernel_reads(reqs, misses, results)
         return _finish_batch(results, return_exceptions)

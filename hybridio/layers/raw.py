@@ -109,7 +109,12 @@ class RawKernelFile:
         data = self._check((await self.engine.run([op]))[0])
         self.kernel_ops += 1
         self.kernel_bytes += len(data)
+        await self.engine.pay(len(data))
         return bytes(data)
+
+    async def _inline_hit(self, data: bytes) -> bytes:
+        await self.engine.pay(len(data))
+        return data
 
     async def pread_once(self, size: int, offset: int) -> bytes:
         """One read of at most ``MAX_CHUNK`` bytes (inline when cached); may be short."""
@@ -117,7 +122,7 @@ class RawKernelFile:
         if self.inline.enabled and size <= self.inline.max:
             data = self.inline.read(size, offset)
             if data is not None:
-                return data
+                return await self._inline_hit(data)
         return await self._kread(size, offset)
 
     async def pread(self, size: int, offset: int, *, inline: bool = True) -> bytes:
@@ -128,7 +133,7 @@ class RawKernelFile:
         if inline and self.inline.enabled and size <= self.inline.max:
             data = self.inline.read(size, offset)
             if data is not None:
-                return data
+                return await self._inline_hit(data)
         if size >= self.thread_read_min:
             return await self._thread_pread(size, offset)
         parts: list[bytes] = []
@@ -153,6 +158,7 @@ class RawKernelFile:
         if self.inline.enabled and size <= self.inline.max:
             n = self.inline.readinto(view, offset)
             if n is not None:
+                await self.engine.pay(n)
                 return n
         got = 0
         while got < size:
