@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ("BatchError",)
+__all__ = ("BatchError", "finish_batch")
 
 
 class BatchError(OSError):
@@ -30,3 +30,12 @@ class BatchError(OSError):
             super().__init__(code, message)
         self.errors = errors
         self.results = results
+
+
+def finish_batch(results: list[Any], return_exceptions: bool) -> list[Any]:
+    """Return *results*, or raise :class:`BatchError` if any is an exception."""
+    if not return_exceptions:
+        errors = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
+        if errors:
+            raise BatchError(errors, results)
+    return results

@@ -72,6 +72,26 @@ class InlineReader:
     def _at_eof(self, end: int) -> bool:
         return end >= os.fstat(self.fd).st_size
 
+    def _try(self, buf: Any, offset: int) -> int | None:
+        """One RWF_NOWAIT preadv into *buf*: the count, or None on a cache miss."""
+        try:
+            n: int = _preadv(self.fd, (buf,), offset, _RWF_NOWAIT)  # type: ignore[misc]
+        except BlockingIOError:
+            self.misses += 1
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                self._disable(exc)
+                return None
+            raise
+        if n == len(buf) or self._at_eof(offset + n):
+            self.ops += 1
+            self.bytes += n
+            return n
+        # Partly cached: the kernel engine reads the whole range.
+        self.misses += 1
+        return None
+
     def read(self, size: int, offset: int) -> bytes | None:
         """The bytes at *offset* if the page cache holds them all, else None.
 
@@ -84,26 +104,10 @@ class InlineReader:
             buf = bytearray(size)
             if size <= _SCRATCH_MAX:
                 self._scratch = buf
-        try:
-            n = _preadv(self.fd, (buf,), offset, _RWF_NOWAIT)  # type: ignore[misc]
-        except BlockingIOError:
-            self.misses += 1
+        n = self._try(buf, offset)
+        if n is None:
             return None
-        except OSError as exc:
-            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                self._disable(exc)
-                return None
-            raise
-        if n == size:
-            self.ops += 1
-            self.bytes += n
-            return bytes(buf)
-        if self._at_eof(offset + n):
-            self.ops += 1
-            self.bytes += n
-            return bytes(buf[:n])
-        self.misses += 1
-        return None
+        return bytes(buf) if n == size else bytes(buf[:n])
 
     def read_batch(self, reqs: list[tuple[int, int]], results: list[Any], budget: int) -> list[int]:
         """Serve every cached ``(offset, size)`` of *reqs* into *results*.
@@ -152,19 +156,4 @@ class InlineReader:
 
     def readinto(self, view: memoryview, offset: int) -> int | None:
         """Fill *view* (a writable byte view) from the page cache; None on a miss."""
-        try:
-            n: int = _preadv(self.fd, (view,), offset, _RWF_NOWAIT)  # type: ignore[misc]
-        except BlockingIOError:
-            self.misses += 1
-            return None
-        except OSError as exc:
-            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                self._disable(exc)
-                return None
-            raise
-        if n == len(view) or self._at_eof(offset + n):
-            self.ops += 1
-            self.bytes += n
-            return n
-        self.misses += 1
-        return None
+        return self._try(view, offset)

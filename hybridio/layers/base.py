@@ -13,9 +13,10 @@ import io
 import operator
 import sys
 import types
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from typing import Any
 
+from ..errors import finish_batch
 from ..stats import IOStats
 
 if sys.version_info >= (3, 11):
@@ -26,6 +27,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = (
     "AsyncBinaryIO",
     "AsyncFileBase",
+    "bytes_view",
     "check_closed",
     "check_readable",
     "check_seekable",
@@ -39,6 +41,22 @@ __all__ = (
 def unsupported(name: str) -> io.UnsupportedOperation:
     """The exception the stdlib raises for a wrong-direction call."""
     return io.UnsupportedOperation(name)
+
+
+def bytes_view(data: Any) -> memoryview:
+    """A flat byte view of a bytes-like object, with ``BufferedWriter``'s TypeError.
+
+    Any buffer-protocol object is accepted, multi-dimensional ones included.
+    """
+    if isinstance(data, str):
+        raise TypeError("a bytes-like object is required, not 'str'")
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
+    if view.ndim != 1 or view.format not in ("B", "b", "c"):
+        view = view.cast("B")
+    return view
 
 
 def check_closed(closed: bool) -> None:
@@ -278,35 +296,27 @@ class AsyncBinaryIO(AsyncFileBase):
         This generic version reads one range after the other; kernel-served
         files override it with one batched submission.
         """
-        from ..errors import BatchError
-
-        results: list[Any] = []
-        for offset, size in ranges:
-            try:
-                results.append(await self.read_at(offset, size))
-            except OSError as exc:
-                results.append(exc)
-        errors = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
-        if errors and not return_exceptions:
-            raise BatchError(errors, results)
-        return results
+        return await self._one_by_one(self.read_at, ranges, return_exceptions)
 
     async def write_many(
         self, writes: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
     ) -> list[Any]:
         """Write each ``(offset, data)`` in order; return the byte counts."""
-        from ..errors import BatchError
+        return await self._one_by_one(self.write_at, writes, return_exceptions)
 
+    @staticmethod
+    async def _one_by_one(
+        call: Callable[[int, Any], Awaitable[Any]],
+        requests: Iterable[tuple[int, Any]],
+        return_exceptions: bool,
+    ) -> list[Any]:
         results: list[Any] = []
-        for offset, data in writes:
+        for offset, arg in requests:
             try:
-                results.append(await self.write_at(offset, data))
+                results.append(await call(offset, arg))
             except OSError as exc:
                 results.append(exc)
-        errors = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
-        if errors and not return_exceptions:
-            raise BatchError(errors, results)
-        return results
+        return finish_batch(results, return_exceptions)
 
     def __aiter__(self) -> AsyncIterator[bytes]:  # type: ignore[override]
         check_closed(self.closed)

@@ -29,11 +29,12 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
-from ..errors import BatchError
+from ..errors import finish_batch
 from ..modes import FileMode
 from ..stats import IOStats
 from .base import (
     AsyncBinaryIO,
+    bytes_view,
     check_closed,
     check_readable,
     check_size,
@@ -50,18 +51,6 @@ DEFAULT_BUFFER_SIZE = 128 * 1024
 #: Bytes one batch may serve inline before the rest goes to the kernel, so a
 #: huge cached batch still cannot hold the loop for long.
 INLINE_BATCH_MAX: Final = 4 << 20
-
-
-def _as_bytes_view(data: Any) -> memoryview:
-    if isinstance(data, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
-    if view.ndim != 1 or view.format not in ("B", "b", "c"):
-        view = view.cast("B")
-    return view
 
 
 def _check_offset(offset: object) -> int:
@@ -93,14 +82,6 @@ def _named(exc: OSError, name: Any) -> OSError:
     if exc.filename is None and not isinstance(name, int):
         return OSError(exc.errno, exc.strerror, os.fspath(name))
     return exc
-
-
-def _finish_batch(results: list[Any], return_exceptions: bool) -> list[Any]:
-    if not return_exceptions:
-        errors = {i: r for i, r in enumerate(results) if isinstance(r, BaseException)}
-        if errors:
-            raise BatchError(errors, results)
-    return results
 
 
 def _non_overlapping_groups(items: list[tuple[int, bytes]]) -> list[list[int]]:
@@ -342,7 +323,7 @@ class KernelBinaryFile(AsyncBinaryIO):
     async def write(self, data: Any, /) -> int:
         """Buffer *data* (any bytes-like object); flush when the buffer is full."""
         self._check_write()
-        view = _as_bytes_view(data)
+        view = bytes_view(data)
         n = view.nbytes
         if n == 0:
             return 0
@@ -528,7 +509,7 @@ class KernelBinaryFile(AsyncBinaryIO):
             await self._engine.pay(sum(map(len, results)))
             return results  # inline reads raise; they never leave an error in place
         await self._kernel_reads(reqs, misses, results)
-        return _finish_batch(results, return_exceptions)
+        return finish_batch(results, return_exceptions)
 
     async def _kernel_reads(
         self, reqs: list[tuple[int, int]], misses: list[int], results: list[Any]
@@ -596,7 +577,7 @@ class KernelBinaryFile(AsyncBinaryIO):
                     else:
                         views[i][: len(data[i])] = data[i]
                         results[i] = len(data[i])
-            return _finish_batch(results, return_exceptions)
+            return finish_batch(results, return_exceptions)
 
     async def write_many(
         self, writes: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
@@ -608,7 +589,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         up exactly as if the writes were done one by one in order.
         """
         self._check_write()
-        items = [(_check_offset(off), bytes(_as_bytes_view(data))) for off, data in writes]
+        items = [(_check_offset(off), bytes(bytes_view(data))) for off, data in writes]
         if not items:
             return []
         if self._wbuf:
@@ -643,7 +624,7 @@ class KernelBinaryFile(AsyncBinaryIO):
                         results[i] = exc
                         continue
                 results[i] = written
-        return _finish_batch(results, return_exceptions)
+        return finish_batch(results, return_exceptions)
 
     @property
     def stats(self) -> IOStats:
@@ -670,7 +651,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         """
         off = _check_offset(offset)
         self._check_write()
-        view = _as_bytes_view(data)
+        view = bytes_view(data)
         n = view.nbytes
         if n == 0:
             return 0

@@ -47,6 +47,7 @@ from ..engines.threads import run_in_thread, run_to_completion
 from ..modes import FileMode
 from .base import (
     AsyncBinaryIO,
+    bytes_view,
     check_closed,
     check_readable,
     check_seekable,
@@ -60,19 +61,6 @@ __all__ = ("DEFAULT_BUFFER_SIZE", "StreamFile", "open_stream")
 
 #: Read-ahead / write-behind size: one thread hop moves this much.
 DEFAULT_BUFFER_SIZE = 256 * 1024
-
-
-def _bytes_view(data: Any) -> memoryview:
-    """A flat byte view of a bytes-like object, with BufferedWriter's TypeError."""
-    if isinstance(data, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
-    if view.ndim != 1 or view.format not in ("B", "b", "c"):
-        view = view.cast("B")
-    return view
 
 
 def _espipe() -> OSError:
@@ -474,7 +462,7 @@ class StreamFile(AsyncBinaryIO):
 
     async def write(self, data: Any, /) -> int:
         """Write a bytes-like object; return its length (always all of it)."""
-        view = _bytes_view(data)
+        view = bytes_view(data)
         with view:
             check_closed(self._closed)
             self._check_direction("write")
@@ -680,7 +668,7 @@ class StreamFile(AsyncBinaryIO):
 
     async def write_at(self, offset: int, data: Any, /) -> int:
         """Write all of *data* at *offset*; the position does not move."""
-        view = _bytes_view(data)
+        view = bytes_view(data)
         with view:
             pos = self._check_positional(offset)
             self._check_direction("write")
