@@ -337,13 +337,13 @@ class ScriptedEngine:
     def op_write(self, fd: int, data: bytes, offset: int) -> tuple[int, bytes, int]:
         return (fd, data, offset)
 
-    async def run(self, ops: list[tuple[int, bytes, int]]) -> list[Any]:
-        fd, data, offset = ops[0]
+    async def run_one(self, op: tuple[int, bytes, int]) -> Any:
+        fd, data, offset = op
         count = self.counts.pop(0) if self.counts else len(data)
         self.calls.append((offset, count))
         if count < 0:
-            return [OSError(-count, os.strerror(-count))]
-        return [os.pwrite(fd, data[:count], offset) if count else 0]
+            return OSError(-count, os.strerror(-count))
+        return os.pwrite(fd, data[:count], offset) if count else 0
 
 
 @pytest.mark.parametrize("counts", [[3, 4], [12, 1, 6]])

@@ -106,7 +106,7 @@ class RawKernelFile:
 
     async def _kread(self, size: int, offset: int) -> bytes:
         op = self.engine.op_read(self.fd, size, offset)
-        data = self._check((await self.engine.run([op]))[0])
+        data = self._check(await self.engine.run_one(op))
         self.kernel_ops += 1
         self.kernel_bytes += len(data)
         await self.engine.pay(len(data))
@@ -209,7 +209,7 @@ class RawKernelFile:
                 step = min(self.max_chunk, total - done)
                 op = self.engine.op_write(self.fd, bytes(view[done : done + step]), offset + done)
                 try:
-                    result = (await self.engine.run([op]))[0]
+                    result = await self.engine.run_one(op)
                 except KernelCancelled as exc:
                     value = exc.results[0]
                     if isinstance(value, int) and value > 0:
@@ -229,8 +229,8 @@ class RawKernelFile:
 
     async def fsync(self) -> None:
         """fsync through the kernel engine."""
-        self._check((await self.engine.run([self.engine.op_fsync(self.fd)]))[0])
+        self._check(await self.engine.run_one(self.engine.op_fsync(self.fd)))
 
     async def fdatasync(self) -> None:
         """fdatasync through the kernel engine."""
-        self._check((await self.engine.run([self.engine.op_fdatasync(self.fd)]))[0])
+        self._check(await self.engine.run_one(self.engine.op_fdatasync(self.fd)))
