@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import array
 import asyncio
+import ctypes
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -23,19 +25,51 @@ ranges = st.lists(
 )
 
 
-def _evict(path: Path, offset: int = 0, length: int = 0) -> bool:
+def _resident(path: Path) -> bool:
+    """Whether any page of *path* is in the page cache (mincore: no readahead).
+
+    A probing ``preadv(RWF_NOWAIT)`` would start readahead of the very pages it
+    asks about, and make the next read a race.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_long,
+    ]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = path.stat().st_size
+    pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "mmap failed")
+        try:
+            vec = (ctypes.c_ubyte * pages)()
+            if libc.mincore(addr, size, vec) != 0:
+                raise OSError(ctypes.get_errno(), "mincore failed")
+            return any(b & 1 for b in vec)
+        finally:
+            libc.munmap(addr, size)
+    finally:
+        os.close(fd)
+
+
+def _evict(path: Path) -> bool:
     """Drop the file's pages from the page cache; False if this filesystem keeps them."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-        try:
-            os.preadv(fd, [bytearray(4096)], offset, os.RWF_NOWAIT)
-        except BlockingIOError:
-            return True
-        return False
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
+    return not _resident(path)
 
 
 @pytest.fixture
