@@ -341,7 +341,9 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
             req.file,
             req.executor,
             max_chunk=prof.max_chunk,
-            thread_read_min=prof.thread_read_min,
+            # strategy=KERNEL is taken literally: no read leaves the kernel
+            # engine for a thread, however large (AUTO sends those to one).
+            thread_read_min=_NEVER if req.strategy is Strategy.KERNEL else prof.thread_read_min,
             inline_max=prof.inline_max if decision.inline else 0,
         )
         binary = KernelBinaryFile(
@@ -358,6 +360,9 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         raise
     binary.decision = decision
     return binary
+
+
+_NEVER = 1 << 62
 
 
 def _buffer_size(buffering: int, default: int) -> int:

@@ -292,10 +292,17 @@ def choose(
             )
         else:
             reasons.append(f"inline page-cache reads are off: {why_not}")
-        reasons.append(
-            f"reads of {prof.thread_read_min} bytes or more are one pread in a thread; "
-            f"kernel requests are cut at {prof.max_chunk} bytes so the loop never stalls"
-        )
+        if strategy is Strategy.KERNEL:
+            reasons.append(
+                f"strategy=KERNEL: every request stays in the kernel engine, cut at "
+                f"{prof.max_chunk} bytes (AUTO would send reads of "
+                f"{prof.thread_read_min} bytes or more to one thread call)"
+            )
+        else:
+            reasons.append(
+                f"reads of {prof.thread_read_min} bytes or more are one pread in a thread; "
+                f"kernel requests are cut at {prof.max_chunk} bytes so the loop never stalls"
+            )
     open_in_thread = (
         not prof.open_inline
         or final is Strategy.THREAD

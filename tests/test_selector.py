@@ -167,6 +167,10 @@ async def test_per_operation_routing_serves_small_and_whole_file_reads_by_the_pr
         assert stats.inline_ops + stats.kernel_ops >= 1
     assert small == payload[4096:8192]
     assert whole == payload
+    async with hybridio.async_open(path, "rb", strategy="kernel") as f:
+        assert await f.read() == payload
+        assert f.stats.thread_ops == 0  # type: ignore[attr-defined]
+        assert "strategy=KERNEL" in str(f.decision)
     chunks_only = TuningProfile(thread_read_min=1 << 40, source="test")
     async with hybridio.async_open(path, "rb", profile=chunks_only) as f:
         assert await f.read() == payload
