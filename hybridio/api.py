@@ -303,7 +303,9 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         stream = await open_stream(
             req.file,
             req.fmode,
-            buffering=req.buffering,
+            # -1 and 1 (line buffering is the text layer's) mean "the default":
+            # the profile's stream_chunk, one thread hop per that many bytes.
+            buffering=req.profile.stream_chunk if req.buffering in (-1, 1) else req.buffering,
             closefd=req.closefd,
             opener=req.opener,
             compression=compression,

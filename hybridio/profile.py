@@ -56,7 +56,8 @@ class TuningProfile:
     stream_chunk: int = 256 * 1024
     #: Requests one kernel context keeps in flight (ring size).
     max_requests: int = 256
-    #: Threads of the library's pool (0: Python's default for the CPU count).
+    #: Threads of the library's pool (0: Python's default for the CPU count);
+    #: read when the pool is first created.
     thread_pool_size: int = 0
     #: Use io_uring SQPOLL (a kernel thread polling the ring).
     sqpoll: bool = False

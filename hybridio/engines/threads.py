@@ -54,6 +54,11 @@ def default_executor_size() -> int:
     """Number of worker threads the library pool has (or will have)."""
     if _size is not None:
         return _size
+    from ..profile import resolve_profile
+
+    configured = resolve_profile().thread_pool_size
+    if configured > 0:
+        return configured
     # Same formula as ThreadPoolExecutor's default: I/O-bound work benefits
     # from more threads than cores, but not unboundedly many.
     return min(32, (os.cpu_count() or 1) + 4)
