@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     shown_argv = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", "-m", "benchmarks", *shown_argv])
     if command == "python -m benchmarks" and not args.quick:
-        command = "make bench  (python -m benchmarks)"
+        command = "make bench (python -m benchmarks)"
     doc: dict[str, Any] = {
         "schema": 1,
         "command": command,

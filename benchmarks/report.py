@@ -252,6 +252,10 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
                 ["io_uring_disabled sysctl", str(m["io_uring_disabled_sysctl"])],
                 ["hybridio kernel backends", _backends_fact(m.get("hybridio_backends"))],
                 ["hybridio tuning profile", _profile_fact(m.get("hybridio_profile"))],
+                [
+                    "caio io_uring contexts use SQPOLL by default",
+                    str(m.get("caio_uring_sqpoll_default")),
+                ],
             ],
         ),
         "",
@@ -324,6 +328,10 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
         "For hybridio the brackets give the share of operations its per-file `stats` counted "
         "as served inline (page cache, in the loop thread, no suspension), by the kernel "
         "engine or by threads: a forced backend with *inline 100%* never reached that backend.",
+        "- aiofile and raw caio use caio's default io_uring context, which turns SQPOLL on when "
+        "the kernel allows it (see the machine table): a kernel thread then polls the ring, "
+        "which helps deep queues of cold reads and costs CPU that `process_time` does not see. "
+        "hybridio's SQPOLL setting comes from its tuning profile.",
         "- aiofile's `close()` runs `fdatasync` on files opened for writing: that cost is part "
         "of its write workloads, as it is for its users.",
         "- Cold reads: `posix_fadvise(POSIX_FADV_DONTNEED)` before every cell; residency is "

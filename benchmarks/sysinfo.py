@@ -180,6 +180,16 @@ def _hybridio_profile() -> dict[str, Any] | str:
         return f"unknown ({type(exc).__name__}: {exc})"
 
 
+def _caio_sqpoll() -> bool | None:
+    """Whether caio's default io_uring context (aiofile, raw caio rows) uses SQPOLL here."""
+    try:
+        from caio.linux_uring import SQPOLL_ALLOWED
+
+        return bool(SQPOLL_ALLOWED)
+    except Exception:
+        return None
+
+
 def machine_facts(data_dir: str, loop_name: str) -> dict[str, Any]:
     """Everything needed to judge where a result came from."""
     uname = platform.uname()
@@ -199,4 +209,5 @@ def machine_facts(data_dir: str, loop_name: str) -> dict[str, Any]:
         "filesystem": filesystem_of(data_dir),
         "hybridio_backends": _hybridio_backends(),
         "hybridio_profile": _hybridio_profile(),
+        "caio_uring_sqpoll_default": _caio_sqpoll(),
     }
