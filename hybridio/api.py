@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import functools
 import os
 import stat
 import types
@@ -288,7 +289,8 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         compression = await run_in_thread(
             resolve, compression, req.file, req.fmode, executor=req.executor
         )
-    decision = choose(
+    choice = functools.partial(
+        choose,
         req.file,
         req.fmode,
         compression=compression,
@@ -297,6 +299,13 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         backend=req.backend,
         profile=req.profile,
     )
+    if req.strategy is not Strategy.THREAD and kernel.needs_probe(
+        req.backend or kernel.requested_backend()
+    ):
+        # Once per process: the kernel probe must not stall the loop.
+        decision = await run_in_thread(choice, executor=req.executor)
+    else:
+        decision = choice()
     if decision.strategy is Strategy.THREAD:
         from .layers.stream import open_stream
 

@@ -28,6 +28,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import types
 import warnings
 import weakref
@@ -61,8 +62,11 @@ _MODULES: Final = {
 MAX_REQUESTS: Final = 256
 #: Threads of caio's own pools (thread/python backends).
 POOL_SIZE: Final = 8
-#: Bytes served without suspending after which a reader yields to the loop once.
-YIELD_CREDIT: Final = 2 << 20
+#: Seconds the loop may go without a turn while readers are served without
+#: suspending (inline hits, io_uring completions inside the submit); past it,
+#: the next read yields once.  Time, not bytes: a text reader spends far more
+#: CPU per byte than a binary one.
+YIELD_AFTER: Final = 0.002
 #: How long a probe operation may take before the backend is declared broken.
 PROBE_TIMEOUT: Final = 5.0
 #: The largest single kernel request.  A page-cached io_uring read or a buffered
@@ -113,6 +117,20 @@ def _describe(exc: BaseException) -> str:
 
 def _load(name: str) -> types.ModuleType:
     return importlib.import_module(_MODULES[name])
+
+
+def _preload() -> None:
+    # caio's io_uring extension probes the kernel in its module init (it sets
+    # up and tears down rings, SQPOLL included): ~50-80 ms with the GIL held.
+    # Paid here, at import time, it never stalls a running event loop.
+    for name in BACKEND_NAMES:
+        try:
+            _load(name)
+        except ImportError:
+            pass  # the probe records why
+
+
+_preload()
 
 
 def _create_context(name: str, max_requests: int, sqpoll: bool = False) -> Any:
@@ -228,6 +246,24 @@ def probe(name: str) -> str | None:
         return _probe_results[name]
 
 
+def needs_probe(name: str | None = None) -> bool:
+    """Whether choosing *name* (None: the best backend) would still run a probe.
+
+    The first probe imports caio's extension, whose init creates and tears
+    down io_uring rings (~50-80 ms here): callers run it in a thread instead
+    of stalling the loop.
+    """
+    with _probe_lock:
+        if name is not None:
+            return name not in _probe_results
+        for candidate in BACKEND_NAMES:
+            if candidate not in _probe_results:
+                return True
+            if _probe_results[candidate] is None:
+                return False
+        return False
+
+
 def _reset_probes() -> None:
     """Forget probe results (for tests that inject faults)."""
     with _probe_lock:
@@ -304,9 +340,9 @@ class KernelEngine:
         self._max = int(getattr(ctx, "max_requests", MAX_REQUESTS))
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
-        #: Bytes this loop may still be served without suspending before a
-        #: task gives the other tasks a turn (see :meth:`pay`).
-        self.credit = YIELD_CREDIT
+        # A streak of reads served without a loop turn (see :meth:`overdue`).
+        self._turn_pending = False
+        self._streak_start = 0.0
         if name in ("uring", "linux"):
             loop.add_reader(ctx.fileno, self._on_readable)
 
@@ -441,8 +477,6 @@ class KernelEngine:
             return (await self.run([op]))[0]
         if self.name == "uring":
             self.ctx.flush()
-        if box[1] is _PENDING:
-            self.credit = YIELD_CREDIT  # about to suspend: other tasks get a turn
         cancelled = False
         while box[1] is _PENDING:
             try:
@@ -481,8 +515,6 @@ class KernelEngine:
             except asyncio.CancelledError:
                 raise KernelCancelled(results) from None
             batch = self._start([ops[i] for i in chunk])
-            if not batch.future.done():
-                self.credit = YIELD_CREDIT  # about to suspend: other tasks get a turn
             while batch.remaining:
                 try:
                     # Awaited directly, not through shield(): one wake-up hop
@@ -510,18 +542,34 @@ class KernelEngine:
                 await asyncio.sleep(0)
         return results
 
-    async def pay(self, nbytes: int) -> None:
-        """Account for *nbytes* served without suspending; yield when overdue.
+    def overdue(self) -> bool:
+        """True once reads have been served for :data:`YIELD_AFTER` s without a loop turn.
+
+        The first read of a streak schedules a marker callback; the loop runs
+        it at its next turn, which ends the streak.  So the cost is one
+        ``call_soon`` per loop turn in which cached reads happen, and a reader
+        that suspends anyway never yields twice.
+        """
+        if not self._turn_pending:
+            self._turn_pending = True
+            self._streak_start = time.monotonic()
+            self.loop.call_soon(self._mark_turn)
+            return False
+        return time.monotonic() - self._streak_start > YIELD_AFTER
+
+    async def pay(self) -> None:
+        """Yield once if reads have held the loop past the budget.
 
         Inline page-cache reads and io_uring reads that complete inside the
-        submit never suspend, so a task reading a cached file would otherwise
-        hold the loop until EOF: fair, but no other task would run.  Every
-        ``YIELD_CREDIT`` bytes the reader lets the loop run once (~5 us).
+        submit never suspend, so tasks reading cached data would otherwise hold
+        the loop until EOF.  However many readers are ready, they all wait
+        until the marker ran -- until the loop really turned once.
         """
-        self.credit -= nbytes
-        if self.credit < 0:
-            self.credit = YIELD_CREDIT
+        if self.overdue():
             await asyncio.sleep(0)
+
+    def _mark_turn(self) -> None:
+        self._turn_pending = False
 
     def _cancel(self, batch: _Batch) -> None:
         for slot, op in enumerate(batch.ops):

@@ -456,10 +456,8 @@ class KernelBinaryFile(AsyncBinaryIO):
             if inline.enabled:
                 data = inline.read(size, offset)
                 if data is not None:
-                    engine = self._engine
-                    engine.credit -= size
-                    if engine.credit < 0:
-                        await engine.pay(0)
+                    if self._engine.overdue():
+                        await self._engine.pay()
                     return data
             return await self._raw.pread(size, offset, inline=False)
         off = _check_offset(offset)
@@ -506,7 +504,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         results: list[Any] = [b""] * len(reqs)
         misses = self._inline.read_batch(reqs, results, self._inline_batch_max)
         if not misses:
-            await self._engine.pay(sum(map(len, results)))
+            await self._engine.pay()
             return results  # inline reads raise; they never leave an error in place
         await self._kernel_reads(reqs, misses, results)
         return finish_batch(results, return_exceptions)

@@ -109,11 +109,11 @@ class RawKernelFile:
         data = self._check(await self.engine.run_one(op))
         self.kernel_ops += 1
         self.kernel_bytes += len(data)
-        await self.engine.pay(len(data))
+        await self.engine.pay()
         return bytes(data)
 
     async def _inline_hit(self, data: bytes) -> bytes:
-        await self.engine.pay(len(data))
+        await self.engine.pay()
         return data
 
     async def pread_once(self, size: int, offset: int) -> bytes:
@@ -158,7 +158,7 @@ class RawKernelFile:
         if self.inline.enabled and size <= self.inline.max:
             n = self.inline.readinto(view, offset)
             if n is not None:
-                await self.engine.pay(n)
+                await self.engine.pay()
                 return n
         got = 0
         while got < size:
