@@ -45,34 +45,32 @@ class AsyncOpen(Generic[_F]):
     """What ``async_open()`` returns: await it, or use it with ``async with``.
 
     It stands for ONE open: awaiting it from several tasks at once yields the
-    same file object, never one fd per awaiter (aiofile#68).  If every awaiter
-    is cancelled, the open is cancelled too and a file it produced anyway is
-    closed, so nothing leaks.
+    same file object, never one fd per awaiter (aiofile#68).  The first awaiter
+    runs the open itself (no extra task, no extra loop turn); the others wait
+    for its outcome.  If the first awaiter is cancelled, the open is cancelled
+    for everyone and an fd it already produced is closed, so nothing leaks.
     """
 
-    __slots__ = ("_delivered", "_factory", "_task", "_waiters")
+    __slots__ = ("_factory", "_outcome")
 
     def __init__(self, factory: Callable[[], Coroutine[Any, Any, _F]]) -> None:
         self._factory = factory
-        self._task: asyncio.Task[_F] | None = None
-        self._waiters = 0
-        self._delivered = False
+        self._outcome: asyncio.Future[_F] | None = None
 
     async def _open(self) -> _F:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._factory())
-        task = self._task
-        self._waiters += 1
+        if self._outcome is not None:
+            return await asyncio.shield(self._outcome)
+        outcome = self._outcome = asyncio.get_running_loop().create_future()
         try:
-            result = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            self._waiters -= 1
-            if self._waiters == 0 and not self._delivered:
-                task.cancel()
-                task.add_done_callback(_close_abandoned)
+            result = await self._factory()
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                outcome.cancel()
+            else:
+                outcome.set_exception(exc)
+                outcome.exception()  # retrieved: raised right here
             raise
-        self._waiters -= 1
-        self._delivered = True
+        outcome.set_result(result)
         return result
 
     def __await__(self) -> Generator[Any, None, _F]:
@@ -87,21 +85,14 @@ class AsyncOpen(Generic[_F]):
         exc: BaseException | None,
         tb: types.TracebackType | None,
     ) -> None:
-        if self._task is not None and self._task.done() and not self._task.cancelled():
-            await self._task.result().close()
-
-
-_closing: set[asyncio.Task[Any]] = set()
-
-
-def _close_abandoned(task: asyncio.Task[Any]) -> None:
-    """Close a file whose open finished after every awaiter was cancelled."""
-    if task.cancelled() or task.exception() is not None:
-        return
-    closing = asyncio.ensure_future(task.result().close())
-    # Keep a reference until done: the loop holds only weak ones to tasks.
-    _closing.add(closing)
-    closing.add_done_callback(_closing.discard)
+        outcome = self._outcome
+        if (
+            outcome is not None
+            and outcome.done()
+            and not outcome.cancelled()
+            and outcome.exception() is None
+        ):
+            await outcome.result().close()
 
 
 @overload

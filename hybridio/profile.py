@@ -205,10 +205,38 @@ def default_profile() -> TuningProfile:
     return shipped if shipped is not None else TuningProfile()
 
 
+# The resolved default, keyed by what it depends on: the environment and the
+# user profile file's mtime.  Every open asks, and a full lookup (pathlib,
+# several stat calls) cost more than opening a small file.
+_resolved: tuple[tuple[str, float | None], TuningProfile] | None = None
+_user_paths: dict[str, Path] = {}
+
+
 def resolve_profile(profile: TuningProfile | str | os.PathLike[str] | None = None) -> TuningProfile:
     """The profile in force: argument, ``HYBRIDIO_PROFILE``, user config, shipped default."""
+    global _resolved
     if isinstance(profile, TuningProfile):
         return profile
+    if profile is not None:
+        return _resolve_uncached(profile)
+    env = "\0".join(os.environ.get(k, "") for k in ("HYBRIDIO_PROFILE", "XDG_CONFIG_HOME", "HOME"))
+    user = _user_paths.get(env)
+    if user is None:
+        user = _user_paths[env] = profile_path()
+    try:
+        mtime: float | None = os.stat(user).st_mtime
+    except OSError:
+        mtime = None
+    key = (env, mtime)
+    hit = _resolved
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    found = _resolve_uncached(None)
+    _resolved = (key, found)
+    return found
+
+
+def _resolve_uncached(profile: str | os.PathLike[str] | None) -> TuningProfile:
     if profile is not None:
         found = _load_cached(Path(profile), required=True)
         if found is not None:

@@ -150,15 +150,37 @@ def _mounts() -> list[tuple[str, str]]:
     return mounts
 
 
-def filesystem_type(path: str | bytes | os.PathLike[Any] | int) -> str | None:
-    """The filesystem type holding *path* (``ext4``, ``tmpfs``, ``nfs4``, ...), if known."""
-    if isinstance(path, int):
+_fs_by_device: dict[int, str | None] = {}
+
+
+def _stat(file: Any) -> os.stat_result | None:
+    try:
+        return os.fstat(file) if isinstance(file, int) else os.stat(file)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _device_of(file: Any, st: os.stat_result | None) -> int | None:
+    """The device of *file*, or of its nearest existing parent when it is missing."""
+    if st is not None:
+        return st.st_dev
+    if isinstance(file, int):
+        return None
+    try:
+        parent = os.path.dirname(os.path.abspath(os.fsdecode(os.fspath(file)))) or "/"
+        return os.stat(parent).st_dev
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _lookup_filesystem(file: Any) -> str | None:
+    if isinstance(file, int):
         try:
-            target = os.readlink(f"/proc/self/fd/{path}")
+            target = os.readlink(f"/proc/self/fd/{file}")
         except OSError:
             return None
     else:
-        target = os.fsdecode(os.fspath(path))
+        target = os.fsdecode(os.fspath(file))
     target = os.path.realpath(target)
     while not os.path.exists(target) and os.path.dirname(target) != target:
         target = os.path.dirname(target)
@@ -168,10 +190,25 @@ def filesystem_type(path: str | bytes | os.PathLike[Any] | int) -> str | None:
     return None
 
 
-def _file_kind(file: Any) -> str:
-    try:
-        st = os.fstat(file) if isinstance(file, int) else os.stat(file)
-    except (OSError, ValueError, TypeError):
+def filesystem_type(
+    path: str | bytes | os.PathLike[Any] | int, st: os.stat_result | None = None
+) -> str | None:
+    """The filesystem type holding *path* (``ext4``, ``tmpfs``, ``nfs4``, ...), if known.
+
+    Cached per device: reading and parsing the mount table costs more than
+    opening a small file, and a device keeps its filesystem.
+    """
+    device = _device_of(path, st if st is not None else _stat(path))
+    if device is not None and device in _fs_by_device:
+        return _fs_by_device[device]
+    fstype = _lookup_filesystem(path)
+    if device is not None:
+        _fs_by_device[device] = fstype
+    return fstype
+
+
+def _file_kind(st: os.stat_result | None) -> str:
+    if st is None:
         return "missing"
     mode = st.st_mode
     if stat.S_ISREG(mode):
@@ -214,8 +251,9 @@ def choose(
     prof = profile if profile is not None else resolve_profile()
     if access not in ACCESS_VALUES:
         raise ValueError(f"access must be one of {ACCESS_VALUES}, not {access!r}")
-    kind = _file_kind(file)
-    fs = filesystem_type(file) if sys.platform.startswith("linux") else None
+    st = _stat(file)
+    kind = _file_kind(st)
+    fs = filesystem_type(file, st) if sys.platform.startswith("linux") else None
     reasons: list[str] = []
     # Kernel AIO must never see FIFOs, devices or /proc files (aiofile#14).
     stream_only = None

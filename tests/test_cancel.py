@@ -49,8 +49,8 @@ async def test_cancelled_aclose_still_closes_then_delivers_the_cancellation(
     tmp_path: Path, backend: str
 ) -> None:
     path = tmp_path / "f"
-    f = await hybridio.async_open(path, "wb", backend=backend)
-    await f.write(os.urandom(100_000))
+    f = await hybridio.async_open(path, "wb", buffering=1 << 20, backend=backend)
+    await f.write(os.urandom(100_000))  # buffered: close() has a flush to do
     task = asyncio.ensure_future(f.close())
     await asyncio.sleep(0)
     task.cancel()

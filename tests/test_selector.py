@@ -99,7 +99,7 @@ def test_kernel_strategy_on_a_fifo_is_refused_with_the_reason(fifo: Path) -> Non
 def test_network_and_fuse_filesystems_go_to_threads_and_open_there(
     regular: Path, monkeypatch: pytest.MonkeyPatch, fs: str
 ) -> None:
-    monkeypatch.setattr(selector_mod, "filesystem_type", lambda path: fs)
+    monkeypatch.setattr(selector_mod, "filesystem_type", lambda *_: fs)
     decision = decide(regular)
     assert decision.strategy is Strategy.THREAD
     assert decision.open_in_thread

@@ -685,6 +685,14 @@ class KernelBinaryFile(AsyncBinaryIO):
         if first:
             if self._closed:
                 return
+            if not self._wbuf:
+                # Nothing to flush: close right here.  No await, so nothing can
+                # cancel it halfway, and no task costs a loop turn.
+                self._closed = True
+                self._rbuf = b""
+                if self._closefd:
+                    os.close(self._fd)
+                return
             self._close_task = asyncio.ensure_future(self._do_close())
         task = self._close_task
         assert task is not None

@@ -172,15 +172,16 @@ class RawKernelFile:
         return got
 
     async def pread_to_eof(self, offset: int) -> bytes:
-        """Read from *offset* until a read returns nothing."""
-        size = os.fstat(self.fd).st_size
+        """Read from *offset* to the end of the file (which may grow meanwhile)."""
         parts = []
-        if size > offset:
-            parts.append(await self.pread(size - offset, offset))
-            offset += len(parts[0])
         while True:
-            # The file may have grown since fstat; read until EOF proper.
-            data = await self.pread(self.max_chunk, offset)
+            # st_size is exact for the regular files this layer serves; asking
+            # it again is cheaper than a probing read (whose buffer would have
+            # to be allocated and zeroed).
+            size = os.fstat(self.fd).st_size
+            if size <= offset:
+                break
+            data = await self.pread(size - offset, offset)
             if not data:
                 break
             parts.append(data)
