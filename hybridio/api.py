@@ -317,6 +317,12 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
     prof = req.profile
     forced = req.backend or kernel.requested_backend()
     engine = kernel.get_engine(forced, max_requests=prof.max_requests, sqpoll=prof.sqpoll)
+    write_engine = engine
+    if decision.write_backend and decision.write_backend != engine.name:
+        try:
+            write_engine = kernel.get_engine(decision.write_backend, max_requests=prof.max_requests)
+        except kernel.BackendUnavailableError:
+            write_engine = engine  # e.g. aio-max-nr used up: reads' engine does it
     if decision.open_in_thread:
 
         def release(fd: int) -> None:
@@ -347,6 +353,7 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
             # engine for a thread, however large (AUTO sends those to one).
             thread_read_min=_NEVER if req.strategy is Strategy.KERNEL else prof.thread_read_min,
             inline_max=prof.inline_max if decision.inline else 0,
+            write_engine=write_engine,
         )
         binary = KernelBinaryFile(
             raw,

@@ -92,6 +92,7 @@ class Decision:
 
     strategy: Strategy
     backend: str | None
+    write_backend: str | None
     compression: Compression
     file_kind: str
     filesystem: str | None
@@ -117,6 +118,8 @@ class Decision:
         lines = [f"strategy: {self.strategy.value} ({engine})"]
         if self.backend:
             lines.append(f"kernel backend: {self.backend}")
+            if self.write_backend and self.write_backend != self.backend:
+                lines.append(f"kernel backend for writes and syncs: {self.write_backend}")
         for name, reason in self.skipped_backends.items():
             lines.append(f"  skipped {name}: {reason}")
         lines.append(f"file: {self.file_kind} on {self.filesystem or 'an unknown filesystem'}")
@@ -341,6 +344,18 @@ def choose(
                 f"reads of {prof.thread_read_min} bytes or more are one pread in a thread; "
                 f"kernel requests are cut at {prof.max_chunk} bytes so the loop never stalls"
             )
+    write_backend = chosen_backend
+    if final is Strategy.KERNEL and not forced:
+        wanted = prof.write_backend
+        if wanted == "auto" and chosen_backend == "uring" and kernel.probe("linux") is None:
+            write_backend = "linux"
+            reasons.append(
+                "writes and syncs go to Linux AIO: it copies a buffered write inside "
+                "io_submit, where io_uring hands it to a worker thread"
+            )
+        elif wanted not in ("auto", "same") and kernel.probe(wanted) is None:
+            write_backend = wanted
+            reasons.append(f"writes and syncs go to {wanted}, as the profile says")
     open_in_thread = (
         not prof.open_inline
         or final is Strategy.THREAD
@@ -362,6 +377,7 @@ def choose(
     return Decision(
         strategy=final,
         backend=chosen_backend,
+        write_backend=write_backend,
         compression=compression,
         file_kind=kind,
         filesystem=fs,

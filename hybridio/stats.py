@@ -13,11 +13,13 @@ class IOStats:
 
     ``inline_*`` are page-cache hits served in the event-loop thread without
     suspending; ``inline_misses`` are inline attempts that had to go to the
-    kernel; ``kernel_*`` went through the kernel engine (``backend`` names it);
+    kernel; ``kernel_*`` went through the kernel engine (``backend`` names it;
+    ``write_backend`` the one writes and syncs used, when it differs);
     ``thread_*`` through the thread engine.
     """
 
     backend: str
+    write_backend: str | None = None
     inline_ops: int = 0
     inline_bytes: int = 0
     inline_misses: int = 0

@@ -232,3 +232,27 @@ async def test_cancelling_during_open_leaks_no_fd(tmp_path: Path) -> None:
             await task.result().close()
     gc.collect()
     assert fd_count() == fds
+
+
+@pytest.mark.skipif(
+    kernel.probe("uring") is not None or kernel.probe("linux") is not None,
+    reason="needs both io_uring and Linux AIO",
+)
+async def test_writes_route_to_linux_aio_when_reads_use_io_uring(tmp_path: Path) -> None:
+    path = tmp_path / "w.bin"
+    async with hybridio.async_open(path, "w+b", buffering=0) as f:
+        await f.write(b"x" * 100_000)
+        await f.fsync()
+        assert await f.read_at(0, 10) == b"x" * 10
+        stats = f.stats  # type: ignore[attr-defined]
+        assert (stats.backend, stats.write_backend) == ("uring", "linux")
+        assert f.decision.write_backend == "linux"
+        assert "Linux AIO" in str(f.decision)
+    async with hybridio.async_open(path, "r+b", backend="uring") as f:
+        await f.write_at(0, b"y")
+        assert f.stats.write_backend is None  # type: ignore[attr-defined]
+    same = TuningProfile(write_backend="same", source="test")
+    async with hybridio.async_open(path, "r+b", profile=same) as f:
+        await f.write_at(0, b"z")
+        assert f.stats.write_backend is None  # type: ignore[attr-defined]
+    assert path.read_bytes()[:2] == b"zx"

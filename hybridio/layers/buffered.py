@@ -601,7 +601,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         else:
             groups = _non_overlapping_groups(items)
         raw = self._raw
-        engine = raw.engine
+        engine = raw.write_engine
         for group in groups:
             todo = [i for i in group if items[i][1]]
             values = await engine.run(
@@ -631,6 +631,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         inline = raw.inline
         return IOStats(
             backend=raw.backend,
+            write_backend=raw.write_engine.name if raw.write_engine is not raw.engine else None,
             inline_ops=inline.ops,
             inline_bytes=inline.bytes,
             inline_misses=inline.misses,

@@ -81,9 +81,14 @@ class RawKernelFile:
         max_chunk: int = kernel.MAX_CHUNK,
         thread_read_min: int = THREAD_READ_MIN,
         inline_max: int = INLINE_MAX,
+        write_engine: KernelEngine | None = None,
     ) -> None:
         self.fd = fd
         self.engine = engine
+        #: The engine writes and syncs go to (per-operation routing: Linux AIO
+        #: copies a buffered write inside io_submit, where io_uring punts it to
+        #: a worker; see the api's choice).
+        self.write_engine = write_engine or engine
         self.name = name
         self.executor = executor
         self.max_chunk = max_chunk
@@ -208,9 +213,10 @@ class RawKernelFile:
         try:
             while done < total:
                 step = min(self.max_chunk, total - done)
-                op = self.engine.op_write(self.fd, bytes(view[done : done + step]), offset + done)
+                engine = self.write_engine
+                op = engine.op_write(self.fd, bytes(view[done : done + step]), offset + done)
                 try:
-                    result = await self.engine.run_one(op)
+                    result = await engine.run_one(op)
                 except KernelCancelled as exc:
                     value = exc.results[0]
                     if isinstance(value, int) and value > 0:
@@ -230,8 +236,10 @@ class RawKernelFile:
 
     async def fsync(self) -> None:
         """fsync through the kernel engine."""
-        self._check(await self.engine.run_one(self.engine.op_fsync(self.fd)))
+        engine = self.write_engine
+        self._check(await engine.run_one(engine.op_fsync(self.fd)))
 
     async def fdatasync(self) -> None:
         """fdatasync through the kernel engine."""
-        self._check(await self.engine.run_one(self.engine.op_fdatasync(self.fd)))
+        engine = self.write_engine
+        self._check(await engine.run_one(engine.op_fdatasync(self.fd)))
