@@ -238,12 +238,18 @@ class HybridioAdapter(Adapter):
     role = "hybridio"
     positional = True
 
-    def __init__(self, backend: str | None = None, *, batched: bool = False) -> None:
+    def __init__(
+        self, backend: str | None = None, *, batched: bool = False, strategy: str | None = None
+    ) -> None:
         self.forced = backend
+        self.strategy = strategy
         self.batched = batched
+        # Forced strategies run every workload: AUTO is judged against them.
         self.chunk_only = backend is not None
         if batched:
             self.name = "hybridio read_many"
+        elif strategy is not None:
+            self.name = f"hybridio strategy={strategy}"
         elif backend is None:
             self.name = "hybridio"
         else:
@@ -280,6 +286,8 @@ class HybridioAdapter(Adapter):
             kwargs["compression"] = compression.GZIP
         if self.forced is not None:
             kwargs["backend"] = self.forced
+        if self.strategy is not None:
+            kwargs["strategy"] = self.strategy
         try:
             f = await self._mod.async_open(path, mode, **kwargs)
         except TypeError as exc:
@@ -555,6 +563,8 @@ def all_adapters() -> list[Adapter]:
         BlockingAdapter(),
         HybridioAdapter(),
         HybridioAdapter(batched=True),
+        HybridioAdapter(strategy="kernel"),
+        HybridioAdapter(strategy="thread"),
         HybridioAdapter("uring"),
         HybridioAdapter("linux"),
         HybridioAdapter("thread"),

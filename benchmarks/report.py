@@ -208,6 +208,44 @@ def _ahead_lines(summary: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _forced_section(summary: list[dict[str, Any]]) -> list[str]:
+    """AUTO against hybridio forced to one strategy, per workload."""
+    rows: list[list[str]] = []
+    names: list[str] = []
+    for w in summary:
+        forced = (w["comparisons"].get("hybridio") or {}).get("vs_forced") or {}
+        for name in forced:
+            if name not in names:
+                names.append(name)
+    if not names:
+        return []
+    for w in summary:
+        forced = (w["comparisons"].get("hybridio") or {}).get("vs_forced") or {}
+        ratios = [forced.get(n) for n in names]
+        known = [x for x in ratios if x is not None]
+        if not known:
+            continue
+        worst = min(known)
+        if worst >= 1.0:
+            verdict = "faster than every forced strategy"
+        elif worst >= 0.9:
+            verdict = "within 10% of the best"
+        else:
+            verdict = f"**{1 / worst:.2f}x slower than the best**"
+        rows.append([w["key"], *(fmt_ratio(x) for x in ratios), verdict])
+    head = ["workload", *(f"AUTO / {n.removeprefix('hybridio ')}" for n in names), "verdict"]
+    return [
+        "## AUTO against forced strategies",
+        "",
+        "Median per-repetition ratio of hybridio AUTO to hybridio forced to one engine "
+        "(`strategy=`); above 1 means AUTO is faster. Forced strategies that cannot serve "
+        "a workload (the kernel engine for gzip) have no entry.",
+        "",
+        _md_table(head, rows),
+        "",
+    ]
+
+
 def _backends_fact(value: Any) -> str:
     if not isinstance(value, list):
         return str(value)
@@ -293,6 +331,7 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
     ahead = _ahead_lines(doc["workloads"])
     if ahead:
         out += ["Where hybridio is behind (by more than 5%):", "", *ahead, ""]
+    out += _forced_section(doc["workloads"])
     out += ["## Plots", ""]
     if img_rel:
         out += [

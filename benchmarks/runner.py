@@ -324,6 +324,13 @@ def summarize(
                     _median_ratio(sr, table[best_peer["adapter"]].rates) if best_peer else None
                 ),
                 "vs": {p["adapter"]: _median_ratio(sr, table[p["adapter"]].rates) for p in peers},
+                # AUTO against hybridio's own forced choices (issue: AUTO must
+                # never be much slower than the best of them).
+                "vs_forced": {
+                    name: _median_ratio(sr, table[name].rates)
+                    for name, row in ok.items()
+                    if row["role"] == "hybridio" and name.startswith(("hybridio strategy=",))
+                },
             }
         out.append(
             {
