@@ -49,6 +49,10 @@ class Config:
     mixed_whole: int = 40
     mixed_appends: int = 1000
     whole_kib: int = 1024
+    #: The "mixed-large" workload reads a file this big whole (past the
+    #: profile's thread_read_min, where AUTO and strategy=kernel part ways).
+    whole_large_mib: int = 32
+    mixed_whole_large: int = 8
     inflight: int = 64
     reps: int = 5
     warmup: int = 1
@@ -548,14 +552,20 @@ class Mixed(Workload):
     unit = "ops/s"
     chunk = True
 
-    def __init__(self, cfg: Config, paths: dict[str, str]) -> None:
+    def __init__(self, cfg: Config, paths: dict[str, str], *, large: bool = False) -> None:
         super().__init__(cfg, paths)
         self.readers = 8
-        self.title = "mixed: random reads + whole-file reads + appends"
+        self.whole_key = "whole_large" if large else "whole"
+        self.whole_size = cfg.whole_large_mib * MiB if large else cfg.whole_kib * KiB
+        self.whole_count = cfg.mixed_whole_large if large else cfg.mixed_whole
+        if large:
+            self.key = "mixed-large"
+        size = f"{cfg.whole_large_mib} MiB" if large else f"{cfg.whole_kib} KiB"
+        self.title = f"mixed: random reads + whole-file reads ({size}) + appends"
         self.description = (
             f"concurrently: {self.readers} workers doing {cfg.mixed_reads:,} random 4 KiB "
             f"read_at() in total on the cached {cfg.file_mib} MiB file; one task doing "
-            f"{cfg.mixed_whole} x (open, read() of a {cfg.whole_kib} KiB file, close); one task "
+            f"{self.whole_count} x (open, read() of a {size} file, close); one task "
             f"doing {cfg.mixed_appends:,} x 4 KiB appends to a log opened 'ab'. "
             "Rate = all operations / elapsed."
         )
@@ -565,7 +575,7 @@ class Mixed(Workload):
         self.record = random.Random(5).randbytes(4 * KiB)
 
     async def before_cell(self, cell: Cell) -> None:
-        for key in ("big", "whole"):
+        for key in ("big", self.whole_key):
             if (sysinfo.residency(self.paths[key]) or 0) < 0.99:
                 sysinfo.warm(self.paths[key])
 
@@ -576,7 +586,7 @@ class Mixed(Workload):
             os.unlink(log)
         n_handles = 1 if adapter.positional else self.readers
         handles: list[BenchFile] = []
-        whole_size = cfg.whole_kib * KiB
+        whole_size = self.whole_size
 
         async def reader(w: int) -> int:
             h = handles[w % n_handles]
@@ -591,8 +601,8 @@ class Mixed(Workload):
 
         async def whole() -> int:
             done = 0
-            for _ in range(cfg.mixed_whole):
-                f = await adapter.open(self.paths["whole"], "rb")
+            for _ in range(self.whole_count):
+                f = await adapter.open(self.paths[self.whole_key], "rb")
                 try:
                     if len(await f.read()) != whole_size:
                         raise RuntimeError("short whole-file read")
@@ -628,7 +638,7 @@ class Mixed(Workload):
             handles = []
             cell.stop()
             cell.ops = sum(counts)
-            total = cfg.mixed_reads + cfg.mixed_whole + cfg.mixed_appends
+            total = cfg.mixed_reads + self.whole_count + cfg.mixed_appends
             cell.completed = cell.ops / total
             if os.path.getsize(log) != counts[-1] * 4 * KiB:
                 raise RuntimeError("append log has the wrong size")
@@ -705,6 +715,7 @@ def prepare_data(cfg: Config, data_dir: str, log: Any) -> tuple[dict[str, str], 
         "dir": data_dir,
         "big": os.path.join(data_dir, f"big-{cfg.file_mib}m.bin"),
         "whole": os.path.join(data_dir, f"whole-{cfg.whole_kib}k.bin"),
+        "whole_large": os.path.join(data_dir, f"whole-{cfg.whole_large_mib}m.bin"),
         "text": os.path.join(data_dir, f"text-{cfg.text_mb}mb.txt"),
         "gz": os.path.join(data_dir, f"lines-{cfg.gzip_lines}.txt.gz"),
     }
@@ -724,6 +735,14 @@ def prepare_data(cfg: Config, data_dir: str, log: Any) -> tuple[dict[str, str], 
             f.write(random.Random(43).randbytes(cfg.whole_kib * KiB))
 
     _write_if_needed(paths["whole"], cfg.whole_kib * KiB, whole)
+
+    def whole_large(tmp: str) -> None:
+        rng = random.Random(44)
+        with open(tmp, "wb") as f:
+            for _ in range(cfg.whole_large_mib):
+                f.write(rng.randbytes(MiB))
+
+    _write_if_needed(paths["whole_large"], cfg.whole_large_mib * MiB, whole_large)
 
     # Text: numbered lines up to text_mb megabytes (10**6 bytes).
     target = cfg.text_mb * 10**6
@@ -778,4 +797,5 @@ def make_workloads(cfg: Config, paths: dict[str, str], facts: dict[str, Any]) ->
         GzipRead(cfg, paths),
         SmallFiles(cfg, paths),
         Mixed(cfg, paths),
+        Mixed(cfg, paths, large=True),
     ]
