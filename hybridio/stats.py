@@ -13,8 +13,10 @@ class IOStats:
 
     ``inline_*`` are page-cache hits served in the event-loop thread without
     suspending; ``inline_misses`` are inline attempts that had to go to the
-    kernel; ``kernel_*`` went through the kernel engine (``backend`` names it;
-    ``write_backend`` the one writes and syncs used, when it differs);
+    kernel, ``inline_skipped`` reads sent straight there while the inline
+    path backed off after a streak of misses (cold data); ``kernel_*`` went
+    through the kernel engine (``backend`` names it; ``write_backend`` the one
+    writes and syncs used, when it differs);
     ``thread_*`` through the thread engine.
     """
 
@@ -23,6 +25,7 @@ class IOStats:
     inline_ops: int = 0
     inline_bytes: int = 0
     inline_misses: int = 0
+    inline_skipped: int = 0
     kernel_ops: int = 0
     kernel_bytes: int = 0
     thread_ops: int = 0

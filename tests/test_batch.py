@@ -261,3 +261,26 @@ def test_sqpoll_is_off_unless_asked() -> None:
     if kernel.probe("uring") is not None:
         pytest.skip("io_uring unavailable here")
     assert asyncio.run(main()) is False
+
+
+async def test_the_inline_path_backs_off_on_cold_data_and_returns_when_warm(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cold.bin"
+    payload = os.urandom(16 << 20)
+    path.write_bytes(payload)
+    if not _evict(path):
+        pytest.skip("this filesystem keeps pages resident after POSIX_FADV_DONTNEED")
+    # 1 MiB apart: past any readahead window, so every read is a real miss.
+    offsets = [i << 20 for i in range(16)]
+    async with hybridio.async_open(path, "rb", access="random") as f:
+        got = [await f.read_at(off, 16) for off in offsets]
+        assert got == [payload[o : o + 16] for o in offsets]
+        stats = f.stats  # type: ignore[attr-defined]
+        assert stats.inline_skipped > 0  # a streak of misses stopped the attempts
+        assert stats.inline_misses + stats.inline_skipped + stats.inline_ops == len(offsets)
+    path.read_bytes()  # now cached
+    async with hybridio.async_open(path, "rb") as f:
+        for off in offsets:
+            assert await f.read_at(off, 16) == payload[off : off + 16]
+        assert f.stats.inline_ops == len(offsets)  # type: ignore[attr-defined]

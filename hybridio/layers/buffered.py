@@ -635,6 +635,7 @@ class KernelBinaryFile(AsyncBinaryIO):
             inline_ops=inline.ops,
             inline_bytes=inline.bytes,
             inline_misses=inline.misses,
+            inline_skipped=inline.skipped,
             kernel_ops=raw.kernel_ops,
             kernel_bytes=raw.kernel_bytes,
             thread_ops=raw.thread_ops,
