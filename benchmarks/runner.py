@@ -142,9 +142,12 @@ def _backend_label(adapter: Adapter, served: set[str], engine: dict[str, int] | 
         # served inline: the backend itself was never reached.
         served_s += ", all inline"
     forced = getattr(adapter, "forced", None)
+    strategy = getattr(adapter, "strategy", None)
     if adapter.library == "hybridio":
         if adapter.batched:
             return f"hybridio read_many [{served_s}]"
+        if strategy is not None:
+            return f"hybridio strategy={strategy} [{served_s}]"
         if forced is None:
             return f"hybridio auto [{served_s}]"
         if served == {forced}:
