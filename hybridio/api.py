@@ -290,9 +290,8 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         backend=req.backend,
         profile=req.profile,
     )
-    if req.strategy is not Strategy.THREAD and kernel.needs_probe(
-        req.backend or kernel.requested_backend()
-    ):
+    forced = req.backend or kernel.requested_backend()
+    if req.strategy is not Strategy.THREAD and kernel.needs_probe(forced):
         # Once per process: the kernel probe must not stall the loop.
         decision = await run_in_thread(choice, executor=req.executor)
     else:
@@ -315,7 +314,6 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         stream.decision = decision
         return stream
     prof = req.profile
-    forced = req.backend or kernel.requested_backend()
     engine = kernel.get_engine(forced, max_requests=prof.max_requests, sqpoll=prof.sqpoll)
     write_engine = engine
     if decision.write_backend and decision.write_backend != engine.name:

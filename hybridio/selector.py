@@ -323,8 +323,7 @@ def choose(
             chosen_backend = None
     inline = False
     if final is Strategy.KERNEL:
-        probe_fd = file if isinstance(file, int) else None
-        why_not = unsupported_reason(probe_fd) if probe_fd is not None else _inline_platform()
+        why_not = unsupported_reason(file if isinstance(file, int) else None)
         inline = why_not is None
         if inline:
             reasons.append(
@@ -390,16 +389,6 @@ def choose(
         reasons=tuple(reasons),
         profile_source=prof.source,
     )
-
-
-def _inline_platform() -> str | None:
-    if not sys.platform.startswith("linux"):
-        return f"preadv2(RWF_NOWAIT) is Linux-only (platform {sys.platform})"
-    if not hasattr(os, "preadv") or not hasattr(os, "RWF_NOWAIT"):
-        return "this Python has no os.preadv/os.RWF_NOWAIT"
-    if os.environ.get("HYBRIDIO_INLINE", "1").strip().lower() in ("0", "false", "no", "off"):
-        return "disabled by HYBRIDIO_INLINE"
-    return None
 
 
 def explain(

@@ -31,14 +31,16 @@ _RWF_NOWAIT: Final = getattr(os, "RWF_NOWAIT", 0)
 _preadv = getattr(os, "preadv", None)
 
 
-def unsupported_reason(fd: int) -> str | None:
-    """Why inline reads cannot be used on *fd*, or None when they can."""
+def unsupported_reason(fd: int | None) -> str | None:
+    """Why inline reads cannot be used on *fd* (None: on this platform), or None."""
     if os.environ.get("HYBRIDIO_INLINE", "1").strip().lower() in ("0", "false", "no", "off"):
         return "disabled by HYBRIDIO_INLINE"
     if not sys.platform.startswith("linux"):
         return f"preadv2(RWF_NOWAIT) is Linux-only (platform {sys.platform})"
     if _preadv is None or not _RWF_NOWAIT:
         return "this Python has no os.preadv/os.RWF_NOWAIT"
+    if fd is None:
+        return None
     try:
         import fcntl
 

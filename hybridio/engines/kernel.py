@@ -396,7 +396,7 @@ class KernelEngine:
         batch = _Batch(self.loop.create_future(), ops)
         done = self._complete_threadsafe if self._threaded else self._complete
         for index, op in enumerate(ops):
-            op.set_callback(lambda arg, b=batch, i=index: done(b, i, arg))
+            op.set_callback(functools.partial(done, batch, index))
         self._inflight += len(ops)
         try:
             accepted = self.ctx.submit(*ops)
@@ -429,25 +429,32 @@ class KernelEngine:
             self.ctx.flush()
         return batch
 
-    def _complete_one(self, box: list[Any], arg: Any) -> None:
-        box[1] = arg
-        self._inflight -= 1
-        future = box[0]
-        if not future.done():
-            future.set_result(None)
-        if self._waiters:
-            self._wake()
+    async def _wait(self, batch: _Batch) -> bool:
+        """Wait until every op of *batch* completed; True if cancelled meanwhile.
 
-    def _complete_one_threadsafe(self, box: list[Any], arg: Any) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self._complete_one, box, arg)
-        except RuntimeError:
-            pass  # the loop closed while a pool thread finished: nobody waits
+        A cancellation cancels what the backend can and keeps waiting: the
+        kernel may still write into the buffers, and no completion may reach
+        a later operation.
+        """
+        cancelled = False
+        while batch.remaining:
+            try:
+                # Awaited directly, not through shield(): one wake-up hop
+                # instead of two per completion.
+                await batch.future
+            except asyncio.CancelledError:
+                if not cancelled:
+                    cancelled = True
+                    self._cancel(batch)
+                if batch.remaining:
+                    # The cancel consumed the future; keep waiting on a new one.
+                    batch.future = self.loop.create_future()
+        return cancelled
 
     # -- the API layers use ----------------------------------------------------
 
     async def run_one(self, op: Any) -> Any:
-        """:meth:`run` for a single operation, without the batch bookkeeping.
+        """:meth:`run` for a single operation, without the chunking bookkeeping.
 
         The common case (one positional read or write) is Python-bound on the
         loop thread when many are in flight, so this path is kept lean.
@@ -459,38 +466,12 @@ class KernelEngine:
                 await self._acquire(1)
             except asyncio.CancelledError:
                 raise KernelCancelled([None]) from None
-        box: list[Any] = [self.loop.create_future(), _PENDING]
-        done = self._complete_one_threadsafe if self._threaded else self._complete_one
-        op.set_callback(functools.partial(done, box))
-        self._inflight += 1
-        try:
-            accepted = self.ctx.submit(op)
-        except (ValueError, SystemError, OSError) as exc:
-            self._inflight -= 1
-            return _submit_error(exc)
-        except BaseException:
-            self._inflight -= 1
-            raise
-        if accepted != 1:
+        batch = self._start((op,))
+        if batch.args[0] is _NOT_SUBMITTED:
             # Linux AIO refused it (EAGAIN): the batch path retries it.
-            self._inflight -= 1
             return (await self.run([op]))[0]
-        if self.name == "uring":
-            self.ctx.flush()
-        cancelled = False
-        while box[1] is _PENDING:
-            try:
-                await box[0]
-            except asyncio.CancelledError:
-                if not cancelled:
-                    cancelled = True
-                    try:
-                        self.ctx.cancel(op)
-                    except (OSError, SystemError, ValueError, OverflowError):
-                        pass
-                if box[1] is _PENDING:
-                    box[0] = self.loop.create_future()
-        value = _result(self.name, op, box[1])
+        cancelled = await self._wait(batch)
+        value = _result(self.name, op, batch.args[0])
         if cancelled:
             raise KernelCancelled([value])
         return value
@@ -507,7 +488,6 @@ class KernelEngine:
             raise RuntimeError("the kernel engine of this event loop is closed")
         results: list[Any] = [None] * len(ops)
         pending = list(range(len(ops)))
-        cancelled = False
         while pending:
             chunk = pending[: self._max]
             try:
@@ -515,18 +495,7 @@ class KernelEngine:
             except asyncio.CancelledError:
                 raise KernelCancelled(results) from None
             batch = self._start([ops[i] for i in chunk])
-            while batch.remaining:
-                try:
-                    # Awaited directly, not through shield(): one wake-up hop
-                    # instead of two per completion.
-                    await batch.future
-                except asyncio.CancelledError:
-                    if not cancelled:
-                        cancelled = True
-                        self._cancel(batch)
-                    if batch.remaining:
-                        # The cancel consumed the future; keep waiting on a new one.
-                        batch.future = self.loop.create_future()
+            cancelled = await self._wait(batch)
             retry = []
             for slot, index in enumerate(chunk):
                 arg = batch.args[slot]
@@ -610,7 +579,6 @@ class KernelEngine:
 
 
 _NOT_SUBMITTED: Final = object()
-_PENDING: Final = object()
 
 # loop -> {backend name -> engine}
 _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, KernelEngine]] = (

@@ -27,6 +27,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = (
     "AsyncBinaryIO",
     "AsyncFileBase",
+    "as_index",
     "bytes_view",
     "check_closed",
     "check_readable",
@@ -92,11 +93,16 @@ def check_size(size: object, *, allow_none: bool = True) -> int:
     return operator.index(size)
 
 
+def as_index(value: object) -> int:
+    """An int from any ``__index__`` object, with the stdlib's TypeError otherwise."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    return operator.index(value)
+
+
 def check_whence(whence: object) -> int:
     """Validate *whence* like ``FileIO.seek``: 0, 1 or 2, else ValueError."""
-    if isinstance(whence, bool) or not hasattr(whence, "__index__"):
-        raise TypeError(f"'{type(whence).__name__}' object cannot be interpreted as an integer")
-    value = operator.index(whence)
+    value = as_index(whence)
     if value not in (0, 1, 2):
         raise ValueError(f"invalid whence ({value}, should be 0, 1 or 2)")
     return value

@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import operator
 import os
-import stat
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
@@ -34,6 +32,7 @@ from ..modes import FileMode
 from ..stats import IOStats
 from .base import (
     AsyncBinaryIO,
+    as_index,
     bytes_view,
     check_closed,
     check_readable,
@@ -54,9 +53,7 @@ INLINE_BATCH_MAX: Final = 4 << 20
 
 
 def _check_offset(offset: object) -> int:
-    if isinstance(offset, bool) or not hasattr(offset, "__index__"):
-        raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
-    value = operator.index(offset)
+    value = as_index(offset)
     if value < 0:
         raise ValueError(f"negative offset: {value}")
     return value
@@ -184,9 +181,7 @@ class KernelBinaryFile(AsyncBinaryIO):
             del self._wbuf[: exc.written]
             self._wbuf_off += exc.written
             raise
-        except BaseException:
-            # Keep the data: a later flush/close retries, the error surfaces now.
-            raise
+        # Any other error leaves the buffer as it was: a later flush/close retries.
         del self._wbuf[:written]
         self._wbuf_off += written
         if self._fmode.appending:
@@ -262,20 +257,15 @@ class KernelBinaryFile(AsyncBinaryIO):
         await self._flush_wbuf()
         head = self._buffered()
         if head is None:
-            if n < 0 or (self._buffer_size and n < self._buffer_size) or not self._buffer_size:
-                if self._buffer_size:
-                    await self._refill()
-                    head = self._buffered()
-                else:
-                    data = await self._raw.pread(n if n > 0 else 1 << 20, self._pos)
-                    self._pos += len(data)
-                    return data
-            else:
-                data = await self._raw.pread(n, self._pos)
+            if not self._buffer_size or 0 < self._buffer_size <= n:
+                # Unbuffered, or larger than the buffer: one direct read.
+                data = await self._raw.pread(n if n > 0 else self._raw.max_chunk, self._pos)
                 self._pos += len(data)
                 return data
-        if head is None:
-            return b""
+            await self._refill()
+            head = self._buffered()
+            if head is None:
+                return b""
         data = bytes(head if n < 0 else head[:n])
         self._pos += len(data)
         return data
@@ -381,11 +371,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         if size is None:
             new_size = self._pos
         else:
-            if isinstance(size, bool) or not hasattr(size, "__index__"):
-                raise TypeError(
-                    f"'{type(size).__name__}' object cannot be interpreted as an integer"
-                )
-            new_size = operator.index(size)
+            new_size = as_index(size)
             if new_size < 0:
                 raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         os.ftruncate(self._fd, new_size)
@@ -396,11 +382,7 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def seek(self, offset: int, whence: int = 0, /) -> int:
         """Move the position (whence 0, 1 or 2) and return it."""
-        if isinstance(offset, float):
-            raise TypeError("an integer is required")
-        if isinstance(offset, bool) or not hasattr(offset, "__index__"):
-            raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
-        off = operator.index(offset)
+        off = as_index(offset)
         how = check_whence(whence)
         check_closed(self._closed)
         await self._flush_wbuf()
@@ -456,8 +438,8 @@ class KernelBinaryFile(AsyncBinaryIO):
             if inline.enabled:
                 data = inline.read(size, offset)
                 if data is not None:
-                    if self._engine.overdue():
-                        await self._engine.pay()
+                    if self._engine.overdue():  # engine.pay(), unrolled: no coroutine
+                        await asyncio.sleep(0)
                     return data
             return await self._raw.pread(size, offset, inline=False)
         off = _check_offset(offset)
@@ -735,8 +717,3 @@ class KernelBinaryFile(AsyncBinaryIO):
                     os.close(self._fd)
                 except OSError:
                     pass
-
-
-def is_regular(fd: int) -> bool:
-    """True if *fd* is a regular file (what kernel AIO may be used for)."""
-    return stat.S_ISREG(os.fstat(fd).st_mode)
