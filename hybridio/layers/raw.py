@@ -2,10 +2,11 @@
 
 Everything here is offset-addressed (pread/pwrite semantics) and knows nothing
 about a stream position; the buffered layer owns that.  Large requests are cut
-into :data:`~hybridio.engines.kernel.MAX_CHUNK` pieces and the loop gets control
-between pieces, because io_uring serves page-cached reads -- and Linux AIO on a
-buffered fd serves every read -- synchronously inside the submit call: one
-256 MiB read through aiofile holds the loop for 140-960 ms.
+into ``max_chunk`` pieces and the loop gets a turn once pieces have held it for
+``YIELD_AFTER`` (``KernelEngine.pay``), because io_uring serves page-cached
+reads -- and Linux AIO on a buffered fd serves every read -- synchronously
+inside the submit call: one 256 MiB read through aiofile holds the loop for
+140-960 ms.  Reads of ``thread_read_min`` bytes or more are one thread call.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ class RawKernelFile:
         return value
 
     async def _kread(self, size: int, offset: int) -> bytes:
+        # engine.pay() after each piece bounds the loop stall of long reads
+        # whose pieces complete inside the submit call (page-cached io_uring).
         op = self.engine.op_read(self.fd, size, offset)
         data = self._check(await self.engine.run_one(op))
         self.kernel_ops += 1
@@ -149,9 +152,6 @@ class RawKernelFile:
                 break
             parts.append(data)
             got += len(data)
-            if got < size and len(data) == self.max_chunk:
-                # Bounded loop stall: the chunk may have completed inline.
-                await asyncio.sleep(0)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def preadinto(self, view: memoryview, offset: int) -> int:
@@ -172,8 +172,6 @@ class RawKernelFile:
                 break
             view[got : got + len(data)] = data
             got += len(data)
-            if got < size and len(data) == self.max_chunk:
-                await asyncio.sleep(0)
         return got
 
     async def pread_to_eof(self, offset: int) -> bytes:
