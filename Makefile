@@ -1,13 +1,18 @@
 # One entry point for everything: `make test` and `make bench` work on a fresh clone.
-PYTHON ?= python3
+# The newest CPython >= 3.12 here (zarr and the io_uring peers need it), else python3.
+PYTHON ?= $(shell tools/find-python)
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# The stamp names the interpreter: switching Python rebuilds the venv.
+STAMP := $(VENV)/.installed-$(PYVER)
 QUICK ?=
 
 .PHONY: venv test pytest lint typecheck bench bench-quick clean
 
 $(STAMP): pyproject.toml
+	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
+		echo "rebuilding $(VENV) for Python $(PYVER)"; rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,bench]'
