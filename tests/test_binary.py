@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import array
+import asyncio
 import errno
 import io
 import os
@@ -329,10 +330,19 @@ class ScriptedEngine:
     """A fault-injecting engine: writes land partially, by a scripted count."""
 
     name = "scripted"
+    closed = False
+    sqpoll = False
 
     def __init__(self, counts: list[int]) -> None:
         self.counts = counts
         self.calls: list[tuple[int, int]] = []
+        self.loop = asyncio.get_running_loop()
+
+    def overdue(self) -> bool:
+        return False
+
+    async def pay(self) -> None:
+        pass
 
     def op_write(self, fd: int, data: bytes, offset: int) -> tuple[int, bytes, int]:
         return (fd, data, offset)

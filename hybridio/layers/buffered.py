@@ -11,10 +11,25 @@ Invariant: when ``_wbuf`` is non-empty, ``_pos == _wbuf_off + len(_wbuf)`` and
 the read buffer is empty.  Reads, seeks and overlapping positional calls flush
 the write buffer first, so every result equals what ``open()`` returns.
 
-Cancellation policy (RELIABILITY X4): data handed to ``write()`` is in the
-buffer once the call returns; a flush that is cancelled keeps the part the
-kernel did not confirm, so the position never moves backwards and nothing is
-written twice or at a stale offset.
+Stream calls (``read``, ``write``, ``seek``, ``tell``, ``truncate``, ``flush``,
+``close``) on one handle behave as if serialised, whichever tasks make them: a
+call that must suspend takes the handle's lock, and a call the buffers can
+serve without suspending runs only while no locked call is in flight.
+Positional calls stay concurrent; they take the lock only to flush buffered
+bytes they overlap.
+
+Errors and cancellation (RELIABILITY X4, F3): the position and the file always
+tell the same story.  A ``write()`` that fits the buffer is stored; one that
+does not first flushes the buffer, and if that flush fails (ENOSPC) or is
+cancelled the new data is NOT taken, so a retry writes it exactly once (as
+``BufferedWriter`` does).  A write that goes straight to the kernel moves the
+position by the bytes the kernel confirmed, even when it then raises.  A
+flush that fails keeps only the unconfirmed tail for a later retry.
+
+A file opened from an fd starts at the fd's offset and leaves the fd's offset
+at its position after every call (where an unbuffered ``FileIO`` would have
+it), so a later ``os.write`` or ``print()`` to the same fd does not overwrite
+what this file wrote.
 """
 
 from __future__ import annotations
@@ -24,8 +39,8 @@ import contextlib
 import errno
 import os
 import warnings
-from collections.abc import Iterable, Iterator
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any, Final, ParamSpec, TypeVar
 
 from ..errors import finish_batch
 from ..modes import FileMode
@@ -40,9 +55,12 @@ from .base import (
     check_whence,
     check_writable,
 )
-from .raw import RawKernelFile, WriteCancelled
+from .raw import RawKernelFile, WriteProgress
 
 __all__ = ("KernelBinaryFile",)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 #: Default read-ahead / write-behind size.  Large enough that streaming costs
 #: one kernel round trip per 128 KiB, small enough to stay in L2.
@@ -111,7 +129,6 @@ class KernelBinaryFile(AsyncBinaryIO):
         inline_batch_max: int = INLINE_BATCH_MAX,
     ) -> None:
         self._raw = raw
-        self._engine = raw.engine
         self._inline = raw.inline
         self._inline_batch_max = inline_batch_max
         self._readable = fmode.readable
@@ -122,11 +139,21 @@ class KernelBinaryFile(AsyncBinaryIO):
         self._buffer_size = buffer_size
         self._closefd = closefd
         self._closed = False
-        self._pos = os.fstat(raw.fd).st_size if fmode.appending else 0
+        # Opened from an fd: others may use the same open file description,
+        # so its offset is where this file starts and is kept up to date.
+        self._share_offset = isinstance(name, int)
+        if fmode.appending:
+            self._pos = os.fstat(raw.fd).st_size
+        elif self._share_offset:
+            self._pos = os.lseek(raw.fd, 0, os.SEEK_CUR)
+        else:
+            self._pos = 0
         self._rbuf = b""
         self._rbuf_off = 0
         self._wbuf = bytearray()
         self._wbuf_off = 0
+        self._lock = asyncio.Lock()
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._close_task: asyncio.Task[None] | None = None
 
     # -- plain attributes -----------------------------------------------------
@@ -171,19 +198,52 @@ class KernelBinaryFile(AsyncBinaryIO):
         check_closed(self._closed)
         check_writable(self._fmode.writable)
 
+    def _busy(self) -> bool:
+        """True while a stream call that suspends is in flight on this handle."""
+        return self._lock.locked()
+
+    def _loop_lock(self) -> asyncio.Lock:
+        # An asyncio.Lock binds to the loop of its first contention; a file
+        # that outlives its loop gets a fresh lock in the next one.
+        loop = asyncio.get_running_loop()
+        if self._lock_loop is not loop:
+            if not self._lock.locked():
+                self._lock = asyncio.Lock()
+            self._lock_loop = loop
+        return self._lock
+
+    async def _serialised(
+        self, call: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """Run a stream call that may suspend under the handle's lock."""
+        async with self._loop_lock():
+            try:
+                return await call(*args, **kwargs)
+            finally:
+                if self._share_offset:
+                    self._publish_offset()
+
+    def _publish_offset(self) -> None:
+        """Leave the fd's offset where an unbuffered FileIO would have it."""
+        if self._closed and self._closefd:
+            return
+        try:
+            os.lseek(self._fd, self._wbuf_off if self._wbuf else self._pos, os.SEEK_SET)
+        except OSError:
+            pass  # fd closed behind our back: the next real call reports EBADF
+
     async def _flush_wbuf(self) -> None:
+        """Write the write-behind buffer; on failure keep only what did not land."""
         if not self._wbuf:
             return
-        data = bytes(self._wbuf)
+        progress = WriteProgress()
         try:
-            written = await self._raw.pwrite_all(data, self._wbuf_off)
-        except WriteCancelled as exc:
-            del self._wbuf[: exc.written]
-            self._wbuf_off += exc.written
-            raise
-        # Any other error leaves the buffer as it was: a later flush/close retries.
-        del self._wbuf[:written]
-        self._wbuf_off += written
+            with memoryview(self._wbuf) as view:
+                await self._raw.pwrite_all(view, self._wbuf_off, progress)
+        finally:
+            if progress.written:
+                del self._wbuf[: progress.written]
+                self._wbuf_off += progress.written
         if self._fmode.appending:
             # O_APPEND put the bytes at the real end, wherever that was; the
             # position follows them as FileIO's does.
@@ -219,6 +279,17 @@ class KernelBinaryFile(AsyncBinaryIO):
             raise ValueError("read length must be non-negative or -1")
         if n == 0:
             return b""
+        if n > 0 and not self._wbuf and not self._busy():
+            head = self._buffered()
+            if head is not None and len(head) >= n:
+                data = bytes(head[:n])
+                self._pos += n
+                if self._share_offset:
+                    self._publish_offset()
+                return data
+        return await self._serialised(self._read, n)
+
+    async def _read(self, n: int) -> bytes:
         await self._flush_wbuf()
         if n < 0:
             # Read from the file, not the read buffer: one result object, no join.
@@ -254,6 +325,9 @@ class KernelBinaryFile(AsyncBinaryIO):
         self._check_read()
         if n == 0:
             return b""
+        return await self._serialised(self._read1, n)
+
+    async def _read1(self, n: int) -> bytes:
         await self._flush_wbuf()
         head = self._buffered()
         if head is None:
@@ -282,6 +356,30 @@ class KernelBinaryFile(AsyncBinaryIO):
         """Read one line, or up to *size* bytes of it."""
         limit = check_size(size)
         self._check_read()
+        if not self._wbuf and not self._busy():
+            line = self._line_from_buffer(limit)
+            if line is not None:
+                if self._share_offset:
+                    self._publish_offset()
+                return line
+        return await self._serialised(self._readline, limit)
+
+    def _line_from_buffer(self, limit: int) -> bytes | None:
+        """A whole line (or *limit* bytes of one) from the read buffer, or None."""
+        head = self._buffered()
+        if head is None:
+            return None
+        start = self._pos - self._rbuf_off
+        end = start + len(head) if limit < 0 else min(start + len(head), start + limit)
+        newline = self._rbuf.find(b"\n", start, end)
+        if newline < 0 and (limit < 0 or end - start < limit):
+            return None
+        stop = newline + 1 if newline >= 0 else end
+        line = self._rbuf[start:stop]
+        self._pos += len(line)
+        return line
+
+    async def _readline(self, limit: int) -> bytes:
         await self._flush_wbuf()
         parts: list[bytes] = []
         got = 0
@@ -310,6 +408,25 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     # -- writing --------------------------------------------------------------
 
+    def _store(self, view: memoryview, n: int) -> bool:
+        """Take *view* into the write buffer without I/O if it fits; False if not."""
+        if self._rbuf:
+            self._drop_rbuf()
+        if self._wbuf:
+            if self._wbuf_off + len(self._wbuf) != self._pos:
+                return False
+        else:
+            if self._fmode.appending:
+                # The bytes will land at the end, so the position is there too
+                # (as with an unbuffered FileIO), not where a seek left it.
+                self._pos = os.fstat(self._fd).st_size
+            self._wbuf_off = self._pos
+        if len(self._wbuf) + n > self._buffer_size:
+            return False
+        self._wbuf += view
+        self._pos += n
+        return True
+
     async def write(self, data: Any, /) -> int:
         """Buffer *data* (any bytes-like object); flush when the buffer is full."""
         self._check_write()
@@ -317,63 +434,79 @@ class KernelBinaryFile(AsyncBinaryIO):
         n = view.nbytes
         if n == 0:
             return 0
+        if not self._busy() and self._buffer_size and self._store(view, n):
+            return n
+        return await self._serialised(self._write, view, n)
+
+    async def _write(self, view: memoryview, n: int) -> int:
+        if self._buffer_size and self._store(view, n):
+            return n
+        # It does not fit: flush first.  If that fails or is cancelled, this
+        # write's bytes were not taken (BufferedWriter's rule): a retry lands
+        # them once.
+        await self._flush_wbuf()
+        if self._buffer_size and n < self._buffer_size:
+            stored = self._store(view, n)
+            assert stored
+            return n
         if self._rbuf:
             self._drop_rbuf()
-        if self._wbuf and self._wbuf_off + len(self._wbuf) != self._pos:
-            await self._flush_wbuf()
-        if not self._wbuf:
-            if self._fmode.appending:
-                # The bytes will land at the end, so the position is there too
-                # (as with an unbuffered FileIO), not where a seek left it.
-                self._pos = os.fstat(self._fd).st_size
-            self._wbuf_off = self._pos
-        if not self._buffer_size or n >= self._buffer_size:
-            await self._flush_wbuf()
-            self._wbuf_off = self._pos
-            try:
-                written = await self._raw.pwrite_all(view, self._pos)
-            except WriteCancelled as exc:
-                self._pos += exc.written
-                raise
-            if self._fmode.appending:
-                self._pos = os.fstat(self._fd).st_size
-            else:
-                self._pos += written
-            self._wbuf_off = self._pos
-            return n
-        self._wbuf += view
-        self._pos += n
-        if len(self._wbuf) >= self._buffer_size:
-            await self._flush_wbuf()
+        if self._fmode.appending:
+            self._pos = os.fstat(self._fd).st_size
+        progress = WriteProgress()
+        try:
+            await self._raw.pwrite_all(view, self._pos, progress)
+        except OSError:
+            self._moved_by(progress.written)
+            if not self._buffer_size and progress.written:
+                # Unbuffered: like write(2) and FileIO, report the short count;
+                # the next write raises the error.
+                return progress.written
+            raise
+        except asyncio.CancelledError:
+            self._moved_by(progress.written)
+            raise
+        self._moved_by(progress.written)
         return n
+
+    def _moved_by(self, written: int) -> None:
+        if self._fmode.appending:
+            self._pos = os.fstat(self._fd).st_size
+        else:
+            self._pos += written
+        self._wbuf_off = self._pos
 
     async def flush(self) -> None:
         """Write the write-behind buffer to the OS."""
         check_closed(self._closed)
-        await self._flush_wbuf()
+        if self._wbuf or self._busy():
+            await self._serialised(self._flush_wbuf)
 
     async def fsync(self) -> None:
         """Flush, then fsync: data and metadata durable."""
         check_closed(self._closed)
-        await self._flush_wbuf()
+        await self._serialised(self._flush_wbuf)
         await self._raw.fsync()
 
     async def fdatasync(self) -> None:
         """Flush, then fdatasync: data durable."""
         check_closed(self._closed)
-        await self._flush_wbuf()
+        await self._serialised(self._flush_wbuf)
         await self._raw.fdatasync()
 
     async def truncate(self, size: int | None = None, /) -> int:
         """Resize to *size* (default: the position); the position is unchanged."""
         self._check_write()
-        await self._flush_wbuf()
-        if size is None:
-            new_size = self._pos
-        else:
+        new_size: int | None = None
+        if size is not None:
             new_size = as_index(size)
             if new_size < 0:
                 raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return await self._serialised(self._truncate, new_size)
+
+    async def _truncate(self, size: int | None) -> int:
+        await self._flush_wbuf()
+        new_size = self._pos if size is None else size
         os.ftruncate(self._fd, new_size)
         self._drop_rbuf()
         return new_size
@@ -385,6 +518,9 @@ class KernelBinaryFile(AsyncBinaryIO):
         off = as_index(offset)
         how = check_whence(whence)
         check_closed(self._closed)
+        return await self._serialised(self._seek, off, how)
+
+    async def _seek(self, off: int, how: int) -> int:
         await self._flush_wbuf()
         if how == os.SEEK_SET:
             target = off
@@ -400,6 +536,10 @@ class KernelBinaryFile(AsyncBinaryIO):
     async def tell(self) -> int:
         """The stream position."""
         check_closed(self._closed)
+        if self._busy():
+            # Another task's read/write/seek is in flight: answer after it.
+            async with self._loop_lock():
+                return self._pos
         return self._pos
 
     # -- positional -----------------------------------------------------------
@@ -410,13 +550,13 @@ class KernelBinaryFile(AsyncBinaryIO):
             and offset < self._wbuf_off + len(self._wbuf)
             and self._wbuf_off < offset + size
         ):
-            await self._flush_wbuf()
+            await self._serialised(self._flush_wbuf)
 
     async def _flush_if_visible(self, offset: int) -> None:
         # Buffered bytes at or after `offset` may also extend the file, which
         # turns a read past the old EOF into a read of a hole (zeros).
         if self._wbuf and offset < self._wbuf_off + len(self._wbuf):
-            await self._flush_wbuf()
+            await self._serialised(self._flush_wbuf)
 
     async def read_at(self, offset: int, size: int, /) -> bytes:
         """Read up to *size* bytes at *offset*; the position does not move.
@@ -434,14 +574,11 @@ class KernelBinaryFile(AsyncBinaryIO):
             and self._readable
             and not self._wbuf
         ):
-            inline = self._inline
-            if inline.enabled:
-                data = inline.read(size, offset)
-                if data is not None:
-                    if self._engine.overdue():  # engine.pay(), unrolled: no coroutine
-                        await asyncio.sleep(0)
-                    return data
-            return await self._raw.pread(size, offset, inline=False)
+            raw = self._raw
+            data = await raw.read_inline(size, offset)
+            if data is not None:
+                return data
+            return await raw.pread(size, offset, inline=False)
         off = _check_offset(offset)
         n = _check_count(size)
         self._check_read()
@@ -465,10 +602,11 @@ class KernelBinaryFile(AsyncBinaryIO):
     ) -> list[Any]:
         """Read every ``(offset, size)`` range; results in request order.
 
-        Cached ranges are served inline; the others go to the kernel in ONE
-        submission awaited through one future (split only past the ring size).
-        A failure is raised as :class:`~hybridio.errors.BatchError` after every
-        read completed, or returned in place with ``return_exceptions=True``.
+        Cached ranges are served inline; the others go to the kernel in as few
+        submissions as the ring and the per-submission byte bound allow, each
+        awaited through one future.  A failure is raised as
+        :class:`~hybridio.errors.BatchError` after every read completed, or
+        returned in place with ``return_exceptions=True``.
         """
         reqs = ranges if type(ranges) is list else list(ranges)
         self._check_read()
@@ -483,40 +621,17 @@ class KernelBinaryFile(AsyncBinaryIO):
             return []
         if self._wbuf:
             await self._flush_if_visible(lowest)
+        raw = self._raw
+        engine = raw.engine
+        if engine.overdue():
+            await asyncio.sleep(0)
         results: list[Any] = [b""] * len(reqs)
         misses = self._inline.read_batch(reqs, results, self._inline_batch_max)
         if not misses:
-            await self._engine.pay()
             return results  # inline reads raise; they never leave an error in place
-        await self._kernel_reads(reqs, misses, results)
+        for i, value in zip(misses, await raw.read_batch(reqs, misses), strict=True):
+            results[i] = value
         return finish_batch(results, return_exceptions)
-
-    async def _kernel_reads(
-        self, reqs: list[tuple[int, int]], misses: list[int], results: list[Any]
-    ) -> None:
-        raw = self._raw
-        engine = raw.engine
-        small = [i for i in misses if reqs[i][1] <= raw.max_chunk]
-        values = await engine.run([engine.op_read(self._fd, reqs[i][1], reqs[i][0]) for i in small])
-        raw.kernel_ops += len(small)
-        for i, value in zip(small, values, strict=False):
-            if isinstance(value, OSError):
-                results[i] = _named(value, self.name)
-                continue
-            data = bytes(value)
-            raw.kernel_bytes += len(data)
-            off, size = reqs[i]
-            if 0 < len(data) < size:
-                # Short but not empty: EOF, or a filesystem that splits reads.
-                rest = await raw.pread(size - len(data), off + len(data))
-                data += rest
-            results[i] = data
-        for i in misses:
-            if reqs[i][1] > raw.max_chunk:
-                try:
-                    results[i] = await raw.pread(reqs[i][1], reqs[i][0], inline=False)
-                except OSError as exc:
-                    results[i] = exc
 
     async def readinto_many(
         self, requests: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
@@ -533,6 +648,9 @@ class KernelBinaryFile(AsyncBinaryIO):
             if not items:
                 return []
             await self._flush_if_visible(min(off for off, _ in items))
+            raw = self._raw
+            if raw.engine.overdue():
+                await asyncio.sleep(0)
             results: list[Any] = [0] * len(items)
             inline = self._inline
             misses = []
@@ -549,14 +667,12 @@ class KernelBinaryFile(AsyncBinaryIO):
                 misses.append(i)
             if misses:
                 reqs = [(off, len(view)) for (off, _), view in zip(items, views, strict=False)]
-                data: list[Any] = [b""] * len(items)
-                await self._kernel_reads(reqs, misses, data)
-                for i in misses:
-                    if isinstance(data[i], BaseException):
-                        results[i] = data[i]
+                for i, value in zip(misses, await raw.read_batch(reqs, misses), strict=True):
+                    if isinstance(value, BaseException):
+                        results[i] = value
                     else:
-                        views[i][: len(data[i])] = data[i]
-                        results[i] = len(data[i])
+                        views[i][: len(value)] = value
+                        results[i] = len(value)
             return finish_batch(results, return_exceptions)
 
     async def write_many(
@@ -564,7 +680,7 @@ class KernelBinaryFile(AsyncBinaryIO):
     ) -> list[Any]:
         """Write each ``(offset, data)``; return the byte counts in request order.
 
-        Non-overlapping writes go to the kernel in one submission; a write that
+        Non-overlapping writes go to the kernel together; a write that
         overlaps an earlier one of the same batch waits for it, so the file ends
         up exactly as if the writes were done one by one in order.
         """
@@ -573,7 +689,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         if not items:
             return []
         if self._wbuf:
-            await self._flush_wbuf()
+            await self._serialised(self._flush_wbuf)
         if self._rbuf:
             self._drop_rbuf()
         results: list[Any] = [0] * len(items)
@@ -582,28 +698,10 @@ class KernelBinaryFile(AsyncBinaryIO):
             groups = [[i] for i in range(len(items))]
         else:
             groups = _non_overlapping_groups(items)
-        raw = self._raw
-        engine = raw.write_engine
         for group in groups:
-            todo = [i for i in group if items[i][1]]
-            values = await engine.run(
-                [engine.op_write(self._fd, items[i][1], items[i][0]) for i in todo]
-            )
-            raw.kernel_ops += len(todo)
-            for i, value in zip(todo, values, strict=False):
-                off, data = items[i]
-                if isinstance(value, OSError):
-                    results[i] = _named(value, self.name)
-                    continue
-                written = int(value)
-                raw.kernel_bytes += max(written, 0)
-                if 0 <= written < len(data):
-                    try:
-                        written += await raw.pwrite_all(memoryview(data)[written:], off + written)
-                    except OSError as exc:
-                        results[i] = exc
-                        continue
-                results[i] = written
+            values = await self._raw.write_batch([items[i] for i in group])
+            for i, value in zip(group, values, strict=True):
+                results[i] = _named(value, self.name) if isinstance(value, OSError) else value
         return finish_batch(results, return_exceptions)
 
     @property
@@ -611,9 +709,10 @@ class KernelBinaryFile(AsyncBinaryIO):
         """Which engine served how many operations and bytes of this file."""
         raw = self._raw
         inline = raw.inline
+        write_backend = raw.write_backend
         return IOStats(
             backend=raw.backend,
-            write_backend=raw.write_engine.name if raw.write_engine is not raw.engine else None,
+            write_backend=write_backend if write_backend != raw.backend else None,
             inline_ops=inline.ops,
             inline_bytes=inline.bytes,
             inline_misses=inline.misses,
@@ -639,7 +738,8 @@ class KernelBinaryFile(AsyncBinaryIO):
             return 0
         if self._fmode.appending:
             # The kernel appends this write; earlier buffered writes go first.
-            await self._flush_wbuf()
+            if self._wbuf:
+                await self._serialised(self._flush_wbuf)
         else:
             await self._flush_if_overlapping(off, n)
         if self._rbuf and off < self._rbuf_off + len(self._rbuf) and self._rbuf_off < off + n:
@@ -650,13 +750,16 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def _do_close(self) -> None:
         try:
-            await self._flush_wbuf()
+            async with self._loop_lock():
+                await self._flush_wbuf()
         finally:
             # The fd is released even when the flush failed; an error from
             # close() then carries the flush error as __context__.
             self._closed = True
             self._rbuf = b""
             self._wbuf.clear()
+            if self._share_offset and not self._closefd:
+                self._publish_offset()
             if self._closefd:
                 os.close(self._fd)
 
@@ -669,11 +772,13 @@ class KernelBinaryFile(AsyncBinaryIO):
         if first:
             if self._closed:
                 return
-            if not self._wbuf:
+            if not self._wbuf and not self._busy():
                 # Nothing to flush: close right here.  No await, so nothing can
                 # cancel it halfway, and no task costs a loop turn.
                 self._closed = True
                 self._rbuf = b""
+                if self._share_offset and not self._closefd:
+                    self._publish_offset()
                 if self._closefd:
                     os.close(self._fd)
                 return

@@ -22,15 +22,23 @@ from ..engines.inline import INLINE_MAX, InlineReader
 from ..engines.kernel import KernelCancelled, KernelEngine
 from ..engines.threads import run_in_thread
 
-__all__ = ("RawKernelFile", "WriteCancelled")
+__all__ = ("RawKernelFile", "WriteProgress")
 
 
-class WriteCancelled(asyncio.CancelledError):
-    """A cancelled :meth:`RawKernelFile.pwrite_all`; ``written`` bytes landed."""
+class WriteProgress:
+    """How many bytes of one :meth:`RawKernelFile.pwrite_all` the kernel confirmed.
 
-    def __init__(self, written: int) -> None:
-        super().__init__()
-        self.written = written
+    The caller passes one in and reads it when the write raised (an OSError
+    such as ENOSPC, or a cancellation): the layer above then moves its
+    position by exactly what landed.  A plain object rather than an exception
+    subclass carrying results, because such subclasses escaped to users
+    (``asyncio.timeout()`` on 3.11 only converts a plain CancelledError).
+    """
+
+    __slots__ = ("written",)
+
+    def __init__(self) -> None:
+        self.written = 0
 
 
 def _raise_with_name(exc: OSError, name: Any) -> OSError:
@@ -83,13 +91,15 @@ class RawKernelFile:
         thread_read_min: int = THREAD_READ_MIN,
         inline_max: int = INLINE_MAX,
         write_engine: KernelEngine | None = None,
+        max_requests: int = kernel.MAX_REQUESTS,
     ) -> None:
         self.fd = fd
-        self.engine = engine
+        self._engine = engine
         #: The engine writes and syncs go to (per-operation routing: Linux AIO
         #: copies a buffered write inside io_submit, where io_uring punts it to
         #: a worker; see the api's choice).
-        self.write_engine = write_engine or engine
+        self._write_engine = write_engine or engine
+        self._max_requests = max_requests
         self.name = name
         self.executor = executor
         self.max_chunk = max_chunk
@@ -103,7 +113,36 @@ class RawKernelFile:
     @property
     def backend(self) -> str:
         """The kernel backend that serves this file ("uring", "linux", ...)."""
-        return self.engine.name
+        return self._engine.name
+
+    @property
+    def write_backend(self) -> str:
+        """The kernel backend writes and syncs go to."""
+        return self._write_engine.name
+
+    @property
+    def engine(self) -> KernelEngine:
+        """The read engine of the running event loop.
+
+        Engines belong to one loop; a file that outlives its loop (used again
+        under a new ``asyncio.run()``) gets the same backend's engine of the
+        new loop instead of failing, so nothing it buffered is lost.
+        """
+        engine = self._engine
+        if engine.closed or engine.loop is not asyncio.get_running_loop():
+            engine = self._engine = self._rebind(engine)
+        return engine
+
+    @property
+    def write_engine(self) -> KernelEngine:
+        """The write engine of the running event loop (see :attr:`engine`)."""
+        engine = self._write_engine
+        if engine.closed or engine.loop is not asyncio.get_running_loop():
+            engine = self._write_engine = self._rebind(engine)
+        return engine
+
+    def _rebind(self, old: KernelEngine) -> KernelEngine:
+        return kernel.get_engine(old.name, max_requests=self._max_requests, sqpoll=old.sqpoll)
 
     def _check(self, value: Any) -> Any:
         if isinstance(value, OSError):
@@ -111,26 +150,38 @@ class RawKernelFile:
         return value
 
     async def _kread(self, size: int, offset: int) -> bytes:
-        # engine.pay() after each piece bounds the loop stall of long reads
-        # whose pieces complete inside the submit call (page-cached io_uring).
-        op = self.engine.op_read(self.fd, size, offset)
-        data = self._check(await self.engine.run_one(op))
+        engine = self.engine
+        # The budget is paid BEFORE the read: once reads that never suspend
+        # (page-cached io_uring completes inside the submit) have held the loop
+        # for the budget, every further reader yields first, instead of all
+        # ready readers doing one more read in the same turn.
+        await engine.pay()
+        op = engine.op_read(self.fd, size, offset)
+        try:
+            data = self._check(await engine.run_one(op))
+        except KernelCancelled:
+            # Internal: the read landed or was cancelled; nothing to keep.
+            raise asyncio.CancelledError from None
         self.kernel_ops += 1
         self.kernel_bytes += len(data)
-        await self.engine.pay()
         return bytes(data)
 
-    async def _inline_hit(self, data: bytes) -> bytes:
-        await self.engine.pay()
-        return data
+    async def read_inline(self, size: int, offset: int) -> bytes | None:
+        """A page-cache hit served in the loop thread, or None (a miss or off)."""
+        inline = self.inline
+        if not inline.enabled or size > inline.max:
+            return None
+        engine = self.engine
+        if engine.overdue():
+            await asyncio.sleep(0)
+        return inline.read(size, offset)
 
     async def pread_once(self, size: int, offset: int) -> bytes:
-        """One read of at most ``MAX_CHUNK`` bytes (inline when cached); may be short."""
+        """One read of at most ``max_chunk`` bytes (inline when cached); may be short."""
         size = min(size, self.max_chunk)
-        if self.inline.enabled and size <= self.inline.max:
-            data = self.inline.read(size, offset)
-            if data is not None:
-                return await self._inline_hit(data)
+        data = await self.read_inline(size, offset)
+        if data is not None:
+            return data
         return await self._kread(size, offset)
 
     async def pread(self, size: int, offset: int, *, inline: bool = True) -> bytes:
@@ -138,10 +189,10 @@ class RawKernelFile:
 
         ``inline=False`` skips the page-cache attempt (the caller just made it).
         """
-        if inline and self.inline.enabled and size <= self.inline.max:
-            data = self.inline.read(size, offset)
+        if inline:
+            data = await self.read_inline(size, offset)
             if data is not None:
-                return await self._inline_hit(data)
+                return data
         if size >= self.thread_read_min:
             return await self._thread_pread(size, offset)
         parts: list[bytes] = []
@@ -161,9 +212,10 @@ class RawKernelFile:
         """
         size = len(view)
         if self.inline.enabled and size <= self.inline.max:
+            if self.engine.overdue():
+                await asyncio.sleep(0)
             n = self.inline.readinto(view, offset)
             if n is not None:
-                await self.engine.pay()
                 return n
         got = 0
         while got < size:
@@ -198,12 +250,121 @@ class RawKernelFile:
         self.thread_bytes += len(data)
         return data
 
-    async def pwrite_all(self, data: bytes | memoryview, offset: int) -> int:
+    async def read_batch(self, reqs: list[tuple[int, int]], indices: list[int]) -> list[Any]:
+        """Read ``reqs[i]`` for each i of *indices* through the kernel engine.
+
+        Returns bytes or a named OSError per index, in *indices* order; a short
+        read that is not empty is completed (EOF, or a filesystem that splits
+        reads).  Requests are submitted together, at most ``max_chunk`` bytes of
+        them per submission: io_uring serves page-cached reads inside the
+        submit call, so the bytes of one submission bound the loop stall.
+        """
+        results: list[Any] = [None] * len(indices)
+        big = []
+        start = 0
+        while start < len(indices):
+            engine = self.engine
+            await engine.pay()
+            end = start
+            nbytes = 0
+            ops: list[tuple[int, Any]] = []
+            while end < len(indices):
+                size = reqs[indices[end]][1]
+                if size > self.max_chunk:
+                    big.append(end)
+                    end += 1
+                    continue
+                if ops and nbytes + size > self.max_chunk:
+                    break
+                off = reqs[indices[end]][0]
+                ops.append((end, engine.op_read(self.fd, size, off)))
+                nbytes += size
+                end += 1
+            start = end
+            if not ops:
+                continue
+            try:
+                values = await engine.run([op for _, op in ops])
+            except KernelCancelled:
+                raise asyncio.CancelledError from None
+            self.kernel_ops += len(ops)
+            for (slot, _), value in zip(ops, values, strict=True):
+                if isinstance(value, OSError):
+                    results[slot] = _raise_with_name(value, self.name)
+                    continue
+                data = bytes(value)
+                self.kernel_bytes += len(data)
+                off, size = reqs[indices[slot]]
+                if 0 < len(data) < size:
+                    try:
+                        data += await self.pread(size - len(data), off + len(data))
+                    except OSError as exc:
+                        results[slot] = exc
+                        continue
+                results[slot] = data
+        for slot in big:
+            off, size = reqs[indices[slot]]
+            try:
+                results[slot] = await self.pread(size, off, inline=False)
+            except OSError as exc:
+                results[slot] = exc
+        return results
+
+    async def write_batch(self, items: list[tuple[int, bytes]]) -> list[Any]:
+        """Write every ``(offset, data)`` of *items* at once; counts or OSErrors.
+
+        The writes must not overlap (the caller groups them).  Short writes are
+        completed.  Like :meth:`read_batch`, at most ``max_chunk`` bytes go into
+        one submission (Linux AIO copies buffered writes inside io_submit).
+        """
+        results: list[Any] = [0] * len(items)
+        start = 0
+        while start < len(items):
+            engine = self.write_engine
+            await engine.pay()
+            end = start
+            nbytes = 0
+            while end < len(items) and (
+                end == start or nbytes + len(items[end][1]) <= self.max_chunk
+            ):
+                nbytes += len(items[end][1])
+                end += 1
+            chunk = range(start, end)
+            start = end
+            todo = [i for i in chunk if items[i][1] and len(items[i][1]) <= self.max_chunk]
+            try:
+                values = await engine.run(
+                    [engine.op_write(self.fd, items[i][1], items[i][0]) for i in todo]
+                )
+            except KernelCancelled:
+                raise asyncio.CancelledError from None
+            self.kernel_ops += len(todo)
+            for i, value in zip(todo, values, strict=True):
+                if isinstance(value, OSError):
+                    results[i] = _raise_with_name(value, self.name)
+                    continue
+                results[i] = int(value)
+                self.kernel_bytes += max(results[i], 0)
+            for i in chunk:
+                off, data = items[i]
+                done = results[i]
+                if isinstance(done, OSError) or done >= len(data):
+                    continue
+                try:
+                    results[i] = done + await self.pwrite_all(memoryview(data)[done:], off + done)
+                except OSError as exc:
+                    results[i] = exc
+        return results
+
+    async def pwrite_all(
+        self, data: bytes | memoryview, offset: int, progress: WriteProgress | None = None
+    ) -> int:
         """Write all of *data* at *offset*, completing short writes.
 
-        A zero-byte write raises OSError instead of looping forever.  On
-        cancellation the submitted piece finishes first and
-        :class:`WriteCancelled` tells how many bytes landed.
+        A zero-byte write raises OSError instead of looping forever.  When the
+        write raises -- an OSError, or a cancellation (the piece in flight is
+        allowed to finish first) -- ``progress.written`` tells how many bytes
+        landed, so the caller's position can tell the same story as the file.
         """
         view = memoryview(data)
         total = len(view)
@@ -212,6 +373,10 @@ class RawKernelFile:
             while done < total:
                 step = min(self.max_chunk, total - done)
                 engine = self.write_engine
+                if done:
+                    # Between pieces: Linux AIO copies each buffered write
+                    # inside io_submit, so the pieces hold the loop.
+                    await engine.pay()
                 op = engine.op_write(self.fd, bytes(view[done : done + step]), offset + done)
                 try:
                     result = await engine.run_one(op)
@@ -219,17 +384,17 @@ class RawKernelFile:
                     value = exc.results[0]
                     if isinstance(value, int) and value > 0:
                         done += value
-                    raise WriteCancelled(done) from None
+                    raise asyncio.CancelledError from None
                 written = self._check(result)
                 self.kernel_ops += 1
                 self.kernel_bytes += max(written, 0)
                 if written <= 0:
                     raise OSError(errno.EIO, "write returned 0 bytes", self.name)
                 done += written
-                if done < total and step == self.max_chunk:
-                    await asyncio.sleep(0)
         finally:
             view.release()
+            if progress is not None:
+                progress.written = done
         return done
 
     async def fsync(self) -> None:
