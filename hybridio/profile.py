@@ -70,6 +70,10 @@ class TuningProfile:
     #: Open files in the loop thread on local filesystems (a few us) instead of
     #: a thread hop (~95 us here).
     open_inline: bool = True
+    #: Opening an existing file of at least this many bytes with "w" truncates
+    #: it in a worker thread: dropping 256 MiB of cached pages inside the
+    #: open() held the loop for ~80 ms here.
+    truncate_in_thread_min: int = 4 << 20
     #: Where the numbers come from: "builtin", a file path, or "argument".
     source: str = "builtin"
     #: What produced it (command, machine), as recorded by calibrate.

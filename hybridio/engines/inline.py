@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, Final
 
 __all__ = ("INLINE_MAX", "InlineReader", "unsupported_reason")
@@ -149,11 +150,19 @@ class InlineReader:
             return None
         return bytes(buf) if n == size else bytes(buf[:n])
 
-    def read_batch(self, reqs: list[tuple[int, int]], results: list[Any], budget: int) -> list[int]:
+    def read_batch(
+        self,
+        reqs: list[tuple[int, int]],
+        results: list[Any],
+        budget: int,
+        overdue: Callable[[], bool] | None = None,
+    ) -> list[int]:
         """Serve every cached ``(offset, size)`` of *reqs* into *results*.
 
         Returns the indices left for the kernel engine.  One tight loop, since
         per-item Python overhead is what separates this from a bare ``pread``.
+        Past *budget* bytes, or once ``overdue()`` says the loop has been held
+        long enough, the rest is left to the kernel engine (which yields).
         """
         if not self.enabled:
             return [i for i, (_, size) in enumerate(reqs) if size]
@@ -166,7 +175,12 @@ class InlineReader:
         for i, (offset, size) in enumerate(reqs):
             if not size:
                 continue
-            if size > self.max or nbytes >= budget or (self._skip and self.skipping()):
+            if (
+                size > self.max
+                or nbytes >= budget
+                or (self._skip and self.skipping())
+                or (overdue is not None and served and overdue())
+            ):
                 misses.append(i)
                 continue
             buf = bytearray(size)

@@ -623,10 +623,9 @@ class KernelBinaryFile(AsyncBinaryIO):
             await self._flush_if_visible(lowest)
         raw = self._raw
         engine = raw.engine
-        if engine.overdue():
-            await asyncio.sleep(0)
+        await engine.pay()
         results: list[Any] = [b""] * len(reqs)
-        misses = self._inline.read_batch(reqs, results, self._inline_batch_max)
+        misses = self._inline.read_batch(reqs, results, self._inline_batch_max, engine.overdue)
         if not misses:
             return results  # inline reads raise; they never leave an error in place
         for i, value in zip(misses, await raw.read_batch(reqs, misses), strict=True):
@@ -649,8 +648,8 @@ class KernelBinaryFile(AsyncBinaryIO):
                 return []
             await self._flush_if_visible(min(off for off, _ in items))
             raw = self._raw
-            if raw.engine.overdue():
-                await asyncio.sleep(0)
+            engine = raw.engine
+            await engine.pay()
             results: list[Any] = [0] * len(items)
             inline = self._inline
             misses = []
@@ -658,7 +657,12 @@ class KernelBinaryFile(AsyncBinaryIO):
             for i, ((off, _), view) in enumerate(zip(items, views, strict=False)):
                 if not len(view):
                     continue
-                if inline.enabled and len(view) <= inline.max and budget > 0:
+                if (
+                    inline.enabled
+                    and len(view) <= inline.max
+                    and budget > 0
+                    and not (i and engine.overdue())
+                ):
                     n = inline.readinto(view, off)
                     if n is not None:
                         results[i] = n

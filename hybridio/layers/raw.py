@@ -171,9 +171,7 @@ class RawKernelFile:
         inline = self.inline
         if not inline.enabled or size > inline.max:
             return None
-        engine = self.engine
-        if engine.overdue():
-            await asyncio.sleep(0)
+        await self.engine.pay()
         return inline.read(size, offset)
 
     async def pread_once(self, size: int, offset: int) -> bytes:
@@ -212,8 +210,7 @@ class RawKernelFile:
         """
         size = len(view)
         if self.inline.enabled and size <= self.inline.max:
-            if self.engine.overdue():
-                await asyncio.sleep(0)
+            await self.engine.pay()
             n = self.inline.readinto(view, offset)
             if n is not None:
                 return n
