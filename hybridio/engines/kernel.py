@@ -146,6 +146,50 @@ def _create_context(name: str, max_requests: int, sqpoll: bool = False) -> Any:
     return module.Context(max_requests=max_requests)
 
 
+# One idle context per (backend, ring size, SQPOLL), kept for the next engine:
+# destroying a Linux AIO context waits for an RCU grace period inside
+# io_destroy() with the GIL held (~30 ms here), which stalled the first open of
+# a process (the probe's context) and every asyncio.run() exit.  Only the
+# ring-based backends: a spare caio thread pool would keep its threads.
+_RECYCLABLE: Final = ("uring", "linux")
+_spares: dict[tuple[str, int, bool], Any] = {}
+_spares_lock = threading.Lock()
+
+
+def _spare_key(name: str, max_requests: int, sqpoll: bool) -> tuple[str, int, bool]:
+    return (name, max_requests, name == "uring" and (sqpoll or sqpoll_requested()))
+
+
+def _take_spare(key: tuple[str, int, bool]) -> Any:
+    with _spares_lock:
+        return _spares.pop(key, None)
+
+
+def _recycle_or_destroy(key: tuple[str, int, bool], ctx: Any) -> None:
+    """Keep *ctx* as the spare for *key* (only idle ring contexts), else destroy it."""
+    if key[0] in _RECYCLABLE:
+        with _spares_lock:
+            if key not in _spares:
+                _spares[key] = ctx
+                return
+    _destroy_context(key[0], ctx)
+
+
+def _forget_spares_in_child() -> None:
+    # A forked child must not touch the parent's rings (an io_uring ring is
+    # shared across fork; an AIO context is not valid in the child) nor
+    # destroy them: drop the references without deallocating.
+    global _spares, _spares_lock
+    _orphans.extend(_spares.values())
+    _spares = {}
+    _spares_lock = threading.Lock()
+
+
+_orphans: list[Any] = []
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_spares_in_child)
+
+
 def _destroy_context(name: str, ctx: Any) -> None:
     close = getattr(ctx, "close", None)
     if close is not None:
@@ -192,11 +236,17 @@ def _result(name: str, op: Any, arg: Any) -> Any:
 
 
 def _probe(name: str) -> str | None:
-    """Open a context and complete one write and one read; None when it works."""
+    """Open a context and complete one write and one read; None when it works.
+
+    The context is created as the first engine will want it, and a working
+    one is kept as that engine's context (see ``_spares``).
+    """
+    key = _spare_key(name, MAX_REQUESTS, False)
     try:
-        ctx = _create_context(name, 8)
+        ctx = _create_context(name, MAX_REQUESTS)
     except Exception as exc:
         return _describe(exc)
+    ok = False
     try:
         with tempfile.TemporaryFile() as tmp:
             fd = tmp.fileno()
@@ -223,12 +273,16 @@ def _probe(name: str) -> str | None:
                     return f"the probe operation failed: {_describe(value)}"
             if value != b"hybridio":
                 return f"the probe read returned {value!r}"
+        ok = True
         return None
     except Exception as exc:
         return _describe(exc)
     finally:
         try:
-            _destroy_context(name, ctx)
+            if ok:
+                _recycle_or_destroy(key, ctx)
+            else:
+                _destroy_context(name, ctx)
         except Exception:  # pragma: no cover - best effort after a failed probe
             log.debug("closing the %s probe context failed", name, exc_info=True)
 
@@ -265,9 +319,14 @@ def needs_probe(name: str | None = None) -> bool:
 
 
 def _reset_probes() -> None:
-    """Forget probe results (for tests that inject faults)."""
+    """Forget probe results and spare contexts (for tests that inject faults)."""
     with _probe_lock:
         _probe_results.clear()
+    with _spares_lock:
+        spares = list(_spares.items())
+        _spares.clear()
+    for (name, _, _), ctx in spares:
+        _destroy_context(name, ctx)
 
 
 def sqpoll_requested() -> bool:
@@ -327,10 +386,17 @@ class _Batch:
 class KernelEngine:
     """One caio context bound to one event loop."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, name: str, ctx: Any) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        ctx: Any,
+        spare_key: tuple[str, int, bool] | None = None,
+    ) -> None:
         self.loop = loop
         self.name = name
         self.ctx = ctx
+        self._spare_key = spare_key
         self._module = _load(name)
         self._op = self._module.Operation
         self._threaded = name in ("thread", "python")
@@ -576,7 +642,11 @@ class KernelEngine:
                 self.loop.remove_reader(self.ctx.fileno)
             except (RuntimeError, ValueError, OSError):
                 pass
-        _destroy_context(self.name, self.ctx)
+        if self._spare_key is not None and self._inflight == 0:
+            # Nothing in flight: no stale completion can reach the next owner.
+            _recycle_or_destroy(self._spare_key, self.ctx)
+        else:
+            _destroy_context(self.name, self.ctx)
         self.ctx = None
 
 
@@ -618,6 +688,10 @@ def _make_engine(
     reason = probe(name)
     if reason is not None:
         raise BackendUnavailableError(f"kernel backend {name!r} is unavailable: {reason}")
+    key = _spare_key(name, max_requests, sqpoll)
+    ctx = _take_spare(key)
+    if ctx is not None:
+        return KernelEngine(loop, name, ctx, key)
     try:
         if sqpoll and name == "uring":
             ctx = _create_context(name, max_requests, True)
@@ -628,7 +702,7 @@ def _make_engine(
         raise BackendUnavailableError(
             f"kernel backend {name!r} failed to start: {_describe(exc)}"
         ) from exc
-    return KernelEngine(loop, name, ctx)
+    return KernelEngine(loop, name, ctx, key)
 
 
 def get_engine(
