@@ -370,6 +370,7 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
             # strategy=KERNEL is taken literally: no read leaves the kernel
             # engine for a thread, however large (AUTO sends those to one).
             thread_read_min=_NEVER if req.strategy is Strategy.KERNEL else prof.thread_read_min,
+            sync_submit_max=_NEVER if req.strategy is Strategy.KERNEL else prof.sync_submit_max,
             inline_max=prof.inline_max if decision.inline else 0,
             write_engine=write_engine,
             max_requests=prof.max_requests,

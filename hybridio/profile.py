@@ -47,6 +47,11 @@ class TuningProfile:
     max_chunk: int = 1 << 20
     #: Reads at least this large are one pread in a worker thread.
     thread_read_min: int = 8 << 20
+    #: With a read backend that serves buffered reads inside the submit call
+    #: (Linux AIO), at most this many bytes go into one submission and larger
+    #: reads are one pread in a thread: a cold read there waits for the disk
+    #: with the loop held.
+    sync_submit_max: int = 64 << 10
     #: Read-ahead / write-behind buffer of kernel-served files (access="auto").
     read_ahead: int = 128 * 1024
     #: Read-ahead for access="sequential".

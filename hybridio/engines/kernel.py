@@ -400,6 +400,10 @@ class KernelEngine:
         self._module = _load(name)
         self._op = self._module.Operation
         self._threaded = name in ("thread", "python")
+        #: Linux AIO serves a buffered (non-O_DIRECT) read synchronously inside
+        #: io_submit, disk wait included: a cold read holds the loop as long
+        #: as the device takes, so the raw layer keeps such submissions small.
+        self.reads_in_submit = name == "linux"
         #: Whether the kernel actually negotiated SQPOLL for this ring.
         self.sqpoll = bool(getattr(ctx, "sqpoll", False))
         self._inflight = 0

@@ -89,6 +89,7 @@ class RawKernelFile:
         *,
         max_chunk: int = kernel.MAX_CHUNK,
         thread_read_min: int = THREAD_READ_MIN,
+        sync_submit_max: int = 64 << 10,
         inline_max: int = INLINE_MAX,
         write_engine: KernelEngine | None = None,
         max_requests: int = kernel.MAX_REQUESTS,
@@ -104,6 +105,7 @@ class RawKernelFile:
         self.executor = executor
         self.max_chunk = max_chunk
         self.thread_read_min = thread_read_min
+        self.sync_submit_max = sync_submit_max
         self.inline = InlineReader(fd, inline_max)
         self.kernel_ops = 0
         self.kernel_bytes = 0
@@ -174,12 +176,23 @@ class RawKernelFile:
         await self.engine.pay()
         return inline.read(size, offset)
 
+    def _submit_max(self, engine: KernelEngine) -> int:
+        """The most bytes one read submission may carry on *engine*."""
+        return self.sync_submit_max if engine.reads_in_submit else self.max_chunk
+
+    def _to_thread(self, engine: KernelEngine, size: int) -> bool:
+        return size >= self.thread_read_min or (
+            engine.reads_in_submit and size > self.sync_submit_max
+        )
+
     async def pread_once(self, size: int, offset: int) -> bytes:
         """One read of at most ``max_chunk`` bytes (inline when cached); may be short."""
         size = min(size, self.max_chunk)
         data = await self.read_inline(size, offset)
         if data is not None:
             return data
+        if self._to_thread(self.engine, size):
+            return await self._thread_pread(size, offset)
         return await self._kread(size, offset)
 
     async def pread(self, size: int, offset: int, *, inline: bool = True) -> bytes:
@@ -191,7 +204,7 @@ class RawKernelFile:
             data = await self.read_inline(size, offset)
             if data is not None:
                 return data
-        if size >= self.thread_read_min:
+        if self._to_thread(self.engine, size):
             return await self._thread_pread(size, offset)
         parts: list[bytes] = []
         got = 0
@@ -214,6 +227,10 @@ class RawKernelFile:
             n = self.inline.readinto(view, offset)
             if n is not None:
                 return n
+        if self._to_thread(self.engine, size):
+            data = await self._thread_pread(size, offset)
+            view[: len(data)] = data
+            return len(data)
         got = 0
         while got < size:
             data = await self._kread(min(self.max_chunk, size - got), offset + got)
@@ -262,16 +279,17 @@ class RawKernelFile:
         while start < len(indices):
             engine = self.engine
             await engine.pay()
+            limit = self._submit_max(engine)
             end = start
             nbytes = 0
             ops: list[tuple[int, Any]] = []
             while end < len(indices):
                 size = reqs[indices[end]][1]
-                if size > self.max_chunk:
+                if size > limit:
                     big.append(end)
                     end += 1
                     continue
-                if ops and nbytes + size > self.max_chunk:
+                if ops and nbytes + size > limit:
                     break
                 off = reqs[indices[end]][0]
                 ops.append((end, engine.op_read(self.fd, size, off)))
