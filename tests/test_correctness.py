@@ -322,3 +322,18 @@ async def test_64_tasks_streaming_to_one_handle_by_checksum(tmp_path: Path) -> N
         got[t].append(hashlib.sha256(data[6 : 6 + n]).hexdigest())
         data = data[6 + n :]
     assert got == {t: [hashlib.sha256(c).hexdigest() for c in cs] for t, cs in chunks.items()}
+
+
+async def test_closing_an_owned_fd_leaves_the_shared_offset_for_its_dups(
+    tmp_path: Path, backend: str
+) -> None:
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    dup = os.dup(fd)  # shares the open file description, and so the offset
+    try:
+        async with _kernel(fd, "wb", backend) as f:  # type: ignore[arg-type]
+            await f.write(b"hybridio")
+        os.write(dup, b"!")
+        assert path.read_bytes() == b"hybridio!"
+    finally:
+        os.close(dup)

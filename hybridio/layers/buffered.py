@@ -224,9 +224,10 @@ class KernelBinaryFile(AsyncBinaryIO):
                     self._publish_offset()
 
     def _publish_offset(self) -> None:
-        """Leave the fd's offset where an unbuffered FileIO would have it."""
-        if self._closed and self._closefd:
-            return
+        """Leave the fd's offset where an unbuffered FileIO would have it.
+
+        Also before closing an fd we own: a dup of it shares the offset.
+        """
         try:
             os.lseek(self._fd, self._wbuf_off if self._wbuf else self._pos, os.SEEK_SET)
         except OSError:
@@ -759,11 +760,11 @@ class KernelBinaryFile(AsyncBinaryIO):
         finally:
             # The fd is released even when the flush failed; an error from
             # close() then carries the flush error as __context__.
+            if self._share_offset:
+                self._publish_offset()
             self._closed = True
             self._rbuf = b""
             self._wbuf.clear()
-            if self._share_offset and not self._closefd:
-                self._publish_offset()
             if self._closefd:
                 os.close(self._fd)
 
@@ -779,10 +780,10 @@ class KernelBinaryFile(AsyncBinaryIO):
             if not self._wbuf and not self._busy():
                 # Nothing to flush: close right here.  No await, so nothing can
                 # cancel it halfway, and no task costs a loop turn.
+                if self._share_offset:
+                    self._publish_offset()
                 self._closed = True
                 self._rbuf = b""
-                if self._share_offset and not self._closefd:
-                    self._publish_offset()
                 if self._closefd:
                     os.close(self._fd)
                 return
