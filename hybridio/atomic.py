@@ -138,6 +138,7 @@ class AtomicTarget:
     """
 
     def __init__(self, path: Any, *, exclusive: bool, readable: bool) -> None:
+        self.fd = self.dir_fd = -1
         self.filename = os.fspath(path)
         target = os.fsdecode(self.filename)
         if os.path.islink(target):
@@ -150,12 +151,11 @@ class AtomicTarget:
         self.name = name
         self.exclusive = exclusive
         self.dir_fd = self._open_dir(directory or ".")
-        self.fd = -1
         try:
             self._check_target()
             self.fd, self.temp = self._create(readable)
         except BaseException:
-            os.close(self.dir_fd)
+            self._close()
             raise
 
     def _error(self, exc: OSError) -> OSError:
