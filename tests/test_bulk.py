@@ -510,3 +510,97 @@ async def test_copy_keeps_shutil_semantics(tmp_path: Path) -> None:
     # /proc files report size 0 but have content: copied to EOF all the same.
     await hybridio.copy("/proc/self/status", tmp_path / "status")
     assert b"Pid:" in (tmp_path / "status").read_bytes()
+
+
+# --------------------------------------------------------------------------- read_bytes inline
+
+
+def _counting_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = bulk.run_in_thread
+
+    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(bulk, "run_in_thread", counting)
+    return calls
+
+
+async def test_read_bytes_of_a_small_cached_file_needs_no_thread_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = tmp_path / "small"
+    payload = os.urandom(4096)
+    p.write_bytes(payload)
+    p.read_bytes()  # in the page cache
+    calls = _counting_threads(monkeypatch)
+    assert await hybridio.read_bytes(p) == payload
+    if bulk._inline_read(p) is not None:  # inline possible on this filesystem
+        assert calls == []
+    # Not inline: empty files (/proc reports 0), large files, non-regular files.
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert await hybridio.read_bytes(empty) == b""
+    assert b"Pid:" in await hybridio.read_bytes("/proc/self/status")
+    with pytest.raises(FileNotFoundError) as info:
+        await hybridio.read_bytes(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError) as builtin, open(tmp_path / "missing", "rb"):
+        pass
+    assert str(info.value) == str(builtin.value)
+    with pytest.raises(IsADirectoryError):
+        await hybridio.read_bytes(tmp_path)
+
+
+async def test_read_bytes_of_a_fifo_goes_to_a_thread(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def writer() -> None:
+        with open(fifo, "wb") as f:
+            f.write(b"through the pipe")
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert await asyncio.wait_for(hybridio.read_bytes(fifo), 30) == b"through the pipe"
+    finally:
+        t.join(30)
+
+
+async def test_inline_read_bytes_gives_the_loop_a_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = tmp_path / "small"
+    p.write_bytes(b"x" * 100)
+    if not bulk._inline_max() or bulk._inline_read(p) is None:
+        pytest.skip("inline reads are not possible here")
+    monkeypatch.setattr(bulk, "YIELD_AFTER", 0.0)  # every streak is over budget at once
+    ticks = 0
+    done = False
+
+    async def other() -> None:
+        nonlocal ticks
+        while not done:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other())
+    await asyncio.sleep(0)
+    seen = ticks
+    for _ in range(50):
+        await hybridio.read_bytes(p)
+    assert ticks > seen  # the other task ran while the cached reads went on
+    done = True
+    await asyncio.wait_for(task, 30)
+
+
+async def test_read_bytes_of_an_evicted_file_is_still_exact(tmp_path: Path) -> None:
+    p = tmp_path / "cold"
+    payload = os.urandom(64 * 1024)
+    with open(p, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    assert await hybridio.read_bytes(p) == payload
