@@ -457,6 +457,12 @@ class AtomicBinaryFile(AsyncBinaryIO):
     async def __anext__(self) -> bytes:
         return await self._inner.__anext__()
 
+    def __getattr__(self, name: str) -> Any:
+        # Extras of the file underneath (readinto_many, ...) work as they are.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
     def discard_on_close(self) -> None:
         """Make the next ``close()`` discard the content instead of committing."""
         self._discard = True

@@ -54,6 +54,17 @@ async def test_atomic_write_replaces_and_keeps_permissions(
     assert leftovers(tmp_path) == []
 
 
+async def test_kernel_extras_work_through_an_atomic_file(tmp_path: Path) -> None:
+    target = tmp_path / "t"
+    async with hybridio.async_open(target, "w+b", atomic=True, strategy="kernel") as f:
+        await f.write_many([(0, b"abcd"), (4, b"efgh")])
+        buf = bytearray(4)
+        await f.readinto_many([(4, buf)])  # type: ignore[attr-defined]
+        assert buf == b"efgh"
+        assert f.stats.backend == f.backend
+    assert target.read_bytes() == b"abcdefgh"
+
+
 async def test_new_file_gets_the_mode_open_would_give(tmp_path: Path) -> None:
     old = os.umask(0o027)
     try:
