@@ -695,7 +695,8 @@ class HashFile(Bulk):
         await cell.start()
         digest = await adapter.hash_file(path)
         cell.stop()
-        cell.backends.add("bulk")
+        if adapter.role == "hybridio":
+            cell.backends.add("bulk path")
         if digest != self.expected:
             raise RuntimeError(f"{adapter.name}: wrong digest")
         cell.ops = 1
@@ -726,7 +727,8 @@ class CopyFile(Bulk):
             await cell.start()
             await adapter.copy(src, dst)
             cell.stop()
-            cell.backends.add("bulk")
+            if adapter.role == "hybridio":
+                cell.backends.add("bulk path")
             size = os.path.getsize(src)
             if os.path.getsize(dst) != size:
                 raise RuntimeError(f"{adapter.name}: copy has {os.path.getsize(dst)} bytes")
@@ -773,7 +775,8 @@ class ReadSmallFiles(Bulk):
             if not cell.ops & 63 and cell.expired():
                 break
         cell.stop()
-        cell.backends.add("bulk")
+        if adapter.role == "hybridio":
+            cell.backends.add("bulk path")
         cell.completed = cell.ops / len(files)
 
 
