@@ -54,6 +54,17 @@ async def test_atomic_write_replaces_and_keeps_permissions(
     assert leftovers(tmp_path) == []
 
 
+async def test_atomic_write_on_every_kernel_backend(tmp_path: Path, backend: str) -> None:
+    target = tmp_path / "t"
+    target.write_bytes(b"old")
+    async with hybridio.async_open(target, "w+b", atomic=True, backend=backend) as f:
+        await f.write(b"x" * 70_000)
+        await f.write_at(0, b"head")
+        assert await f.read_at(0, 6) == b"headxx"
+    assert target.read_bytes() == b"head" + b"x" * 69_996
+    assert leftovers(tmp_path) == []
+
+
 async def test_kernel_extras_work_through_an_atomic_file(tmp_path: Path) -> None:
     target = tmp_path / "t"
     async with hybridio.async_open(target, "w+b", atomic=True, strategy="kernel") as f:
@@ -401,4 +412,60 @@ async def test_many_leftovers_are_all_swept(tmp_path: Path) -> None:
         os.chmod(tmp_path / name, 0o600)
     await hybridio.write_bytes(target, b"final", atomic=True)
     assert target.read_bytes() == b"final"
+    assert leftovers(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- fsync (D1)
+
+
+@pytest.mark.parametrize("kind", ["kernel", "thread", "gzip", "text"])
+async def test_fsync_reaches_the_file_on_every_kind(tmp_path: Path, kind: str) -> None:
+    """D1: after fsync() the bytes are in the file (a compressed writer's
+    data decodes without its trailer), before close()."""
+    import zlib
+
+    p = tmp_path / "f.gz"
+    kwargs: dict[str, Any] = {
+        "kernel": {"strategy": "kernel"},
+        "thread": {"strategy": "thread"},
+        "gzip": {"compression": "gzip"},
+        "text": {},
+    }[kind]
+    mode = "w" if kind == "text" else "wb"
+    f = await hybridio.async_open(p, mode, **kwargs)
+    try:
+        if isinstance(f, hybridio.AsyncTextIO):
+            await f.write("durable text")
+            await f.flush()
+            await f.buffer.fsync()
+        else:
+            await f.write(b"durable bytes")
+            await f.fsync()
+            await f.fdatasync()
+        on_disk = p.read_bytes()
+        if kind == "gzip":
+            on_disk = zlib.decompressobj(wbits=31).decompress(on_disk)
+        assert on_disk == (b"durable text" if kind == "text" else b"durable bytes")
+    finally:
+        await f.close()
+
+
+async def test_an_fsync_error_is_raised_never_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error (injected)")
+
+    f = await hybridio.async_open(tmp_path / "f.gz", "wb", compression="gzip")
+    await f.write(b"x")
+    monkeypatch.setattr(os, "fsync", failing)
+    with pytest.raises(OSError, match="injected"):
+        await f.fsync()
+    target = tmp_path / "t"
+    target.write_bytes(b"old")
+    with pytest.raises(OSError, match="injected"):
+        await hybridio.write_bytes(target, b"new", atomic=True)
+    monkeypatch.undo()
+    await f.close()
+    assert target.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
