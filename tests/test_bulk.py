@@ -213,7 +213,7 @@ async def test_threaded_iterable_cancelled_mid_stream_stops_the_generator() -> N
     assert finalised.is_set()
     assert got == [0, 1]
     assert _iter_threads() == []
-    assert threading.active_count() == before
+    assert threading.active_count() <= before  # no thread left behind
 
 
 async def test_threaded_iterable_aclose_and_async_with_run_the_finally() -> None:
