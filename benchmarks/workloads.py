@@ -648,6 +648,161 @@ class Mixed(Workload):
                 os.unlink(log)
 
 
+# --------------------------------------------------------------------------- bulk path
+
+
+class Bulk(Workload):
+    """A whole-file job: one call per file, the library's bulk helper against
+    the synchronous loop (the baseline) and the peers' equivalents."""
+
+    op = "?"
+
+    def applies(self, adapter: Adapter) -> str | None:
+        why = super().applies(adapter)
+        if why is not None:
+            return why
+        if self.op not in adapter.bulk:
+            return f"no {self.op} equivalent"
+        return None
+
+    async def before_cell(self, cell: Cell) -> None:
+        res = sysinfo.residency(self.paths["big"])
+        if res is None or res < 0.99:
+            res = sysinfo.warm(self.paths["big"])
+        cell.extra["residency_before"] = res
+
+
+class HashFile(Bulk):
+    key = "hash-file"
+    unit = "MiB/s"
+    op = "hash_file"
+
+    def __init__(self, cfg: Config, paths: dict[str, str]) -> None:
+        super().__init__(cfg, paths)
+        self.title = f"hash_file (blake2b) of a {cfg.file_mib} MiB cached file"
+        self.description = (
+            f"blake2b hex digest of the {cfg.file_mib} MiB file (in the page cache). "
+            "Baseline: the synchronous hashlib loop (1 MiB readinto) in the coroutine; "
+            "hybridio: hybridio.hash_file (the same loop in ONE thread call). "
+            "The stall column is the worst event-loop stall during the job."
+        )
+        self.expected: str | None = None
+
+    async def run(self, adapter: Adapter, cell: Cell) -> None:
+        path = self.paths["big"]
+        if self.expected is None:
+            self.expected = _blake2b(path)  # untimed, once
+        await cell.start()
+        digest = await adapter.hash_file(path)
+        cell.stop()
+        if adapter.role == "hybridio":
+            cell.backends.add("bulk path")
+        if digest != self.expected:
+            raise RuntimeError(f"{adapter.name}: wrong digest")
+        cell.ops = 1
+        cell.nbytes = os.path.getsize(path)
+
+
+class CopyFile(Bulk):
+    key = "copy-file"
+    unit = "MiB/s"
+    op = "copy"
+
+    def __init__(self, cfg: Config, paths: dict[str, str]) -> None:
+        super().__init__(cfg, paths)
+        self.title = f"copy of a {cfg.file_mib} MiB cached file"
+        self.description = (
+            f"copy the {cfg.file_mib} MiB file (in the page cache) to a new file in the same "
+            "directory. Baseline: shutil.copyfile in the coroutine; hybridio: hybridio.copy "
+            "(copy_file_range in ONE thread call, permission bits copied too). "
+            "The copy is deleted (untimed) after each cell."
+        )
+
+    async def run(self, adapter: Adapter, cell: Cell) -> None:
+        src = self.paths["big"]
+        dst = os.path.join(self.paths["dir"], "copy.bin")
+        if os.path.exists(dst):
+            os.unlink(dst)
+        try:
+            await cell.start()
+            await adapter.copy(src, dst)
+            cell.stop()
+            if adapter.role == "hybridio":
+                cell.backends.add("bulk path")
+            size = os.path.getsize(src)
+            if os.path.getsize(dst) != size:
+                raise RuntimeError(f"{adapter.name}: copy has {os.path.getsize(dst)} bytes")
+            if _head_tail(src) != _head_tail(dst):
+                raise RuntimeError(f"{adapter.name}: copy differs")
+            cell.ops = 1
+            cell.nbytes = size
+        finally:
+            if os.path.exists(dst):
+                os.unlink(dst)
+
+
+class ReadSmallFiles(Bulk):
+    key = "read-bytes-small"
+    unit = "files/s"
+    op = "read_bytes"
+
+    def __init__(self, cfg: Config, paths: dict[str, str]) -> None:
+        super().__init__(cfg, paths)
+        kib = cfg.small_size // KiB
+        self.title = f"read_bytes of {cfg.small_files:,} files of {kib} KiB"
+        self.description = (
+            f"read each of {cfg.small_files:,} cached {kib} KiB files whole, one after the "
+            "other. Baseline: open/read/close in the coroutine; hybridio: hybridio.read_bytes "
+            "(one thread call per file); anyio: anyio.Path.read_bytes; aiofiles: "
+            "async with aiofiles.open + read (its idiom: three thread calls). "
+            f"Time cap {cfg.cap * 2:g} s."
+        )
+        self.cap_factor = 2.0
+
+    async def before_cell(self, cell: Cell) -> None:
+        pass  # the files were just written by prepare_data or read by the last cell
+
+    async def run(self, adapter: Adapter, cell: Cell) -> None:
+        files = small_file_paths(self.cfg, self.paths)
+        size = self.cfg.small_size
+        await cell.start()
+        for p in files:
+            data = await adapter.read_bytes(p)
+            if len(data) != size:
+                raise RuntimeError(f"{p}: read {len(data)} bytes")
+            cell.ops += 1
+            cell.nbytes += size
+            if not cell.ops & 63 and cell.expired():
+                break
+        cell.stop()
+        if adapter.role == "hybridio":
+            cell.backends.add("bulk path")
+        cell.completed = cell.ops / len(files)
+
+
+def _blake2b(path: str) -> str:
+    import hashlib
+
+    digest = hashlib.blake2b()
+    with open(path, "rb") as f:
+        while chunk := f.read(MiB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _head_tail(path: str) -> tuple[bytes, bytes]:
+    with open(path, "rb") as f:
+        head = f.read(64 * KiB)
+        f.seek(-64 * KiB, os.SEEK_END)
+        return head, f.read()
+
+
+def small_file_paths(cfg: Config, paths: dict[str, str]) -> list[str]:
+    """The files of the read-bytes-small workload (created by prepare_data)."""
+    root = paths["bulk_small"]
+    return [os.path.join(root, f"s{i:05d}.bin") for i in range(cfg.small_files)]
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -718,6 +873,7 @@ def prepare_data(cfg: Config, data_dir: str, log: Any) -> tuple[dict[str, str], 
         "whole_large": os.path.join(data_dir, f"whole-{cfg.whole_large_mib}m.bin"),
         "text": os.path.join(data_dir, f"text-{cfg.text_mb}mb.txt"),
         "gz": os.path.join(data_dir, f"lines-{cfg.gzip_lines}.txt.gz"),
+        "bulk_small": os.path.join(data_dir, f"small-{cfg.small_files}x{cfg.small_size}"),
     }
     facts: dict[str, Any] = {}
 
@@ -768,6 +924,15 @@ def prepare_data(cfg: Config, data_dir: str, log: Any) -> tuple[dict[str, str], 
         os.replace(paths["text"] + ".tmp", paths["text"])
     del text
 
+    small = small_file_paths(cfg, paths)
+    if not all(os.path.exists(p) for p in small):
+        log(f"creating {len(small)} files in {paths['bulk_small']}")
+        os.makedirs(paths["bulk_small"], exist_ok=True)
+        payload = random.Random(12).randbytes(cfg.small_size)
+        for p in small:
+            with open(p, "wb") as f:
+                f.write(payload)
+
     gz_lines = _text_lines(cfg.gzip_lines, 4)
     facts["gzip_lines"] = gz_lines
     if not os.path.exists(paths["gz"]):
@@ -798,4 +963,7 @@ def make_workloads(cfg: Config, paths: dict[str, str], facts: dict[str, Any]) ->
         SmallFiles(cfg, paths),
         Mixed(cfg, paths),
         Mixed(cfg, paths, large=True),
+        HashFile(cfg, paths),
+        CopyFile(cfg, paths),
+        ReadSmallFiles(cfg, paths),
     ]

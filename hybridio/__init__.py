@@ -6,7 +6,18 @@
 from __future__ import annotations
 
 from .api import AsyncOpen, async_open
-from .bulk import threaded
+from .bulk import (
+    ThreadedIterator,
+    copy,
+    hash_file,
+    process,
+    read_bytes,
+    read_text,
+    threaded,
+    threaded_iterable,
+    write_bytes,
+    write_text,
+)
 from .compression import Compression
 from .engines.kernel import BackendInfo, BackendUnavailableError, backends
 from .errors import BatchError
@@ -28,9 +39,18 @@ __all__ = (
     "Decision",
     "IOStats",
     "Strategy",
+    "ThreadedIterator",
     "TuningProfile",
     "async_open",
     "backends",
+    "copy",
     "explain",
+    "hash_file",
+    "process",
+    "read_bytes",
+    "read_text",
     "threaded",
+    "threaded_iterable",
+    "write_bytes",
+    "write_text",
 )

@@ -92,7 +92,8 @@ class AsyncOpen(Generic[_F]):
             and not outcome.cancelled()
             and outcome.exception() is None
         ):
-            await outcome.result().close()
+            # The file's own __aexit__: an atomic file discards on an exception.
+            await outcome.result().__aexit__(exc_type, exc, tb)
 
 
 @overload
@@ -113,6 +114,7 @@ def async_open(
     strategy: Strategy | str = Strategy.AUTO,
     access: Access = "auto",
     profile: TuningProfile | str | os.PathLike[str] | None = None,
+    atomic: bool = False,
 ) -> AsyncOpen[AsyncTextIO]: ...
 @overload
 def async_open(
@@ -132,6 +134,7 @@ def async_open(
     strategy: Strategy | str = Strategy.AUTO,
     access: Access = "auto",
     profile: TuningProfile | str | os.PathLike[str] | None = None,
+    atomic: bool = False,
 ) -> AsyncOpen[AsyncBinaryIO]: ...
 @overload
 def async_open(
@@ -151,6 +154,7 @@ def async_open(
     strategy: Strategy | str = Strategy.AUTO,
     access: Access = "auto",
     profile: TuningProfile | str | os.PathLike[str] | None = None,
+    atomic: bool = False,
 ) -> AsyncOpen[AsyncBinaryIO] | AsyncOpen[AsyncTextIO]: ...
 
 
@@ -171,6 +175,7 @@ def async_open(
     strategy: Strategy | str = Strategy.AUTO,
     access: Access = "auto",
     profile: TuningProfile | str | os.PathLike[str] | None = None,
+    atomic: bool = False,
 ) -> AsyncOpen[AsyncBinaryIO] | AsyncOpen[AsyncTextIO]:
     """Open *file* like the builtin ``open()``; returns an awaitable context manager.
 
@@ -180,7 +185,9 @@ def async_open(
     ``"thread"``, ``"python"``); ``access`` (``"random"``/``"sequential"``)
     sizes the read-ahead; ``profile`` overrides the tuning profile; ``executor``
     runs this file's thread-engine work.  ``hybridio.explain()`` shows what
-    would be chosen and why.
+    would be chosen and why.  ``atomic=True`` (``"w"``/``"x"`` modes) writes
+    a temporary file that closing renames over *file*, durably; ``async with``
+    left with an exception discards it (docs/bulk-and-durability.md).
     """
     fmode = parse_mode(mode)
     check_open_args(fmode, buffering, encoding, errors, newline)
@@ -207,6 +214,10 @@ def async_open(
         raise ValueError(f"access must be one of {ACCESS_VALUES}, not {access!r}")
     if strat is Strategy.THREAD and backend is not None:
         raise ValueError("backend= selects a kernel backend; it cannot go with strategy=THREAD")
+    if atomic:
+        from .atomic import check_atomic_args
+
+        check_atomic_args(file, fmode, opener)
     prof = resolve_profile(profile)
     request = _Request(
         file,
@@ -223,24 +234,31 @@ def async_open(
         prof,
     )
 
+    def make_text(binary: AsyncBinaryIO, cls: type[AsyncTextIO] = AsyncTextIO) -> AsyncTextIO:
+        text = cls(
+            binary,
+            encoding=encoding,
+            errors=errors,
+            newline=newline,
+            line_buffering=buffering == 1,
+            mode=mode,
+        )
+        text.decision = binary.decision
+        return text
+
     async def open_file() -> Any:
+        if atomic:
+            from .atomic import open_atomic
+
+            return await open_atomic(request, _open_binary, None if fmode.binary else make_text)
         binary = await _open_binary(request)
         if fmode.binary:
             return binary
         try:
-            text = AsyncTextIO(
-                binary,
-                encoding=encoding,
-                errors=errors,
-                newline=newline,
-                line_buffering=buffering == 1,
-                mode=mode,
-            )
+            return make_text(binary)
         except BaseException:
             await binary.close()
             raise
-        text.decision = binary.decision
-        return text
 
     return AsyncOpen(open_file)
 
