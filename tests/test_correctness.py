@@ -136,7 +136,7 @@ async def test_an_fd_is_used_from_its_offset_and_left_where_fileio_would(
         os.close(fd)
 
 
-async def test_a_redirected_stdout_is_not_overwritten(tmp_path: Path) -> None:
+def test_a_redirected_stdout_is_not_overwritten(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code = (
         "import asyncio, hybridio\n"
@@ -173,8 +173,7 @@ async def test_a_cancelled_large_write_leaves_nothing_beyond_tell(
                 outcomes.add("done")
             except asyncio.CancelledError as exc:
                 # Never an internal subclass carrying results.
-                assert type(exc) is asyncio.CancelledError
-                outcomes.add("cancelled")
+                outcomes.add("cancelled" if type(exc) is asyncio.CancelledError else repr(exc))
             pos = await f.tell()
             await f.flush()
             assert os.fstat(f.fileno()).st_size == pos
@@ -182,6 +181,7 @@ async def test_a_cancelled_large_write_leaves_nothing_beyond_tell(
             await f.write(b"TAIL")
         assert path.read_bytes() == payload[:pos] + b"TAIL"
     assert "cancelled" in outcomes
+    assert outcomes <= {"done", "cancelled"}
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout() is 3.11+")
@@ -227,7 +227,8 @@ async def _records_with_enospc_retry(f: Any, filler: Path) -> int:
                 await f.write(record)
                 break
             except OSError as exc:
-                assert exc.errno == errno.ENOSPC
+                if exc.errno != errno.ENOSPC:
+                    raise
                 failures += 1
                 filler.unlink()
     await f.flush()
@@ -253,7 +254,7 @@ async def test_a_large_write_that_failed_moves_tell_by_what_landed(tmp_path: Pat
     with _tiny_tmpfs(tmp_path, "6m") as mnt:
         target = mnt / "big"
         async with hybridio.async_open(target, "wb", strategy=Strategy.KERNEL) as f:
-            with pytest.raises(OSError) as info:
+            with pytest.raises(OSError, match="No space left") as info:
                 await f.write(os.urandom(12 << 20))
             assert info.value.errno == errno.ENOSPC
             landed = os.fstat(f.fileno()).st_size
