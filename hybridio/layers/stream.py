@@ -43,7 +43,7 @@ from ..compression import (
     open_compressed,
     open_fileobj,
 )
-from ..engines.threads import run_in_thread, run_to_completion
+from ..engines.threads import run_in_thread
 from ..modes import FileMode
 from .base import (
     AsyncBinaryIO,
@@ -56,6 +56,7 @@ from .base import (
     check_writable,
     unsupported,
 )
+from .closing import close_once, report_lost_write
 
 __all__ = ("DEFAULT_BUFFER_SIZE", "StreamFile", "open_stream")
 
@@ -80,6 +81,7 @@ class StreamFile(AsyncBinaryIO):
     _closed = True
     _raw: Any = None
     _fileobj: Any = None
+    _close_task: asyncio.Task[None] | None = None
 
     def __init__(
         self,
@@ -691,10 +693,11 @@ class StreamFile(AsyncBinaryIO):
     # -- closing ----------------------------------------------------------
 
     async def close(self) -> None:
-        """Flush and close; idempotent; completes even when cancelled."""
-        if self._closed:
-            return
-        await run_to_completion(self._close())
+        """Flush and close: the close contract of :mod:`hybridio.layers.closing`
+        (idempotent, completes when cancelled, a flush error surfaces)."""
+        if self._closed and self._close_task is None:
+            return  # closed by the garbage collector or a cancelled open
+        await close_once(self, self._close)
 
     async def _close(self) -> None:
         async with self._lock:
@@ -714,11 +717,30 @@ class StreamFile(AsyncBinaryIO):
         try:
             warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
         finally:
-            self._closed = True
-            try:
-                self._close_sync()
-            except Exception:
-                pass
+            self._close_at_gc()
+
+    def _close_at_gc(self, tail: bytes = b"") -> None:
+        """Close with blocking calls, for the garbage collector: land the
+        write buffer and then *tail* (a text layer's pending bytes) at the
+        stream position, and release the fd.
+
+        A failure means those bytes are lost: it is raised (with a note), so
+        that from ``__del__`` it reaches ``sys.unraisablehook`` instead of
+        vanishing.
+        """
+        if self._closed or self._raw is None:
+            return
+        self._closed = True
+        if tail:
+            self._drop_read_buffer()
+            self._wbuf += tail
+        pending = len(self._wbuf)
+        try:
+            self._close_sync()
+        except Exception as exc:
+            if pending or (self._compressed and self._writable):
+                raise report_lost_write(exc, self, pending) from None
+            # A reader (or a writer with nothing left) loses nothing.
 
 
 def _open_sync(
