@@ -28,7 +28,7 @@ import pytest
 
 import hybridio
 from hybridio.layers.buffered import KernelBinaryFile
-from hybridio.layers.stream import StreamFile, open_stream
+from hybridio.layers.stream import open_stream
 from hybridio.layers.text import AsyncTextIO
 from hybridio.modes import parse_mode
 
@@ -218,7 +218,7 @@ async def test_an_unclosed_file_reclaimed_by_gc_lands_its_buffer(
     baseline = fd_count() - 1  # the engine's own fds (a ring) stay
     await _write(f)
     await _release_hidden_references(executor)
-    with pytest.warns(ResourceWarning, match="unclosed file"):
+    with pytest.warns(ResourceWarning, match="unclosed file"):  # noqa: PT031 - drop + collect
         del f
         gc.collect()  # not needed by CPython's refcounting; harmless elsewhere
     assert path.read_bytes() in (b"some bytes\n", b"some text\n")
@@ -243,7 +243,7 @@ async def test_a_failed_write_at_gc_reaches_the_unraisable_hook(
     await _release_hidden_references(executor)
     hook = Unraisables()
     monkeypatch.setattr(sys, "unraisablehook", hook)
-    with pytest.warns(ResourceWarning, match="unclosed file"):
+    with pytest.warns(ResourceWarning, match="unclosed file"):  # noqa: PT031 - drop + collect
         del f
         gc.collect()  # not needed by CPython's refcounting; harmless elsewhere
     errors = [exc for exc in hook.seen if isinstance(exc, OSError)]
