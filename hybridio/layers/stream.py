@@ -18,10 +18,16 @@ does not take the lock (nor suspend) unless another operation is in flight.
 
 Cancellation: a thread call that already runs is completed before the
 cancellation is re-raised (see :mod:`hybridio.engines.threads`), so buffers and
-position stay consistent.  ``write`` takes its data before any thread hop: a
-cancelled ``write`` has either stored all its bytes (they reach the file with
-the next flush, and ``tell()`` counts them) or, when cancelled while waiting
-for another operation on the same handle, none of them.
+position stay consistent.  A cancelled ``write`` has either stored all its
+bytes (they reach the file with the next flush, and ``tell()`` counts them),
+or -- cancelled while waiting for another operation on the same handle, or
+while the bytes of earlier writes were landing to make room -- none of them.
+
+Errors (ENOSPC, EFBIG, EIO) leave the file and the position telling the same
+story, as ``BufferedWriter`` does: a ``write`` that raised stored none of its
+bytes, except the ones that demonstrably landed before the error (a large
+write goes out directly; ``tell()`` then counts what is on disk); bytes of
+earlier writes that could not land stay buffered for the next flush.
 """
 
 from __future__ import annotations
@@ -484,8 +490,12 @@ class StreamFile(AsyncBinaryIO):
                     elif n >= self._chunk:
                         await run_in_thread(self._write_big_sync, view, executor=self._executor)
                     else:
-                        self._wbuf += view
+                        # As BufferedWriter: land what earlier writes buffered,
+                        # then store this one.  If landing fails, this write
+                        # raises having stored nothing, so a retry after ENOSPC
+                        # does not write the record twice (issue 9 item 4).
                         await run_in_thread(self._flush_sync, executor=self._executor)
+                        self._wbuf += view
                 finally:
                     self._busy = False
             return n
