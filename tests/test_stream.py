@@ -428,3 +428,25 @@ async def test_fd_closed_behind_our_back_raises_ebadf(tmp_path: Path) -> None:
     with contextlib.suppress(OSError):
         await f.close()
     assert f.closed
+
+
+@pytest.mark.parametrize("buffering", [-1, 0])
+async def test_stats_count_what_the_thread_engine_moved(tmp_path: Path, buffering: int) -> None:
+    """Issue 9 item 10: f.stats of a thread-served file counts its transfers
+    (it was all zeros), as a kernel-served file counts kernel operations."""
+    path = tmp_path / "f"
+    f = await open_stream(os.fspath(path), parse_mode("w+b"), buffering=buffering)
+    try:
+        assert f.stats.thread_ops == f.stats.thread_bytes == 0
+        await f.write(b"x" * 1000)
+        await f.flush()
+        assert await f.read_at(0, 1000) == b"x" * 1000
+        await f.seek(0)
+        assert await f.read() == b"x" * 1000
+        stats = f.stats
+        assert stats.backend == "threads"
+        assert stats.kernel_ops == stats.inline_ops == 0
+        assert stats.thread_bytes == 3000
+        assert stats.ops == stats.thread_ops >= 3
+    finally:
+        await f.close()

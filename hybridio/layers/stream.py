@@ -37,10 +37,9 @@ import concurrent.futures
 import errno
 import io
 import os
-import sys
 import warnings
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from ..compression import (
     Compression,
@@ -51,6 +50,7 @@ from ..compression import (
 )
 from ..engines.threads import run_in_thread
 from ..modes import FileMode
+from ..stats import IOStats
 from .base import (
     AsyncBinaryIO,
     bytes_view,
@@ -63,8 +63,11 @@ from .base import (
     unsupported,
 )
 from .closing import close_once, report_lost_write
+from .durability import sync_fd
 
 __all__ = ("DEFAULT_BUFFER_SIZE", "StreamFile", "open_stream")
+
+_T = TypeVar("_T")
 
 #: Read-ahead / write-behind size: one thread hop moves this much.
 DEFAULT_BUFFER_SIZE = 256 * 1024
@@ -88,6 +91,10 @@ class StreamFile(AsyncBinaryIO):
     _raw: Any = None
     _fileobj: Any = None
     _close_task: asyncio.Task[None] | None = None
+    # What the thread engine moved for this file (f.stats): one op per
+    # transfer call on the blocking file, bytes as the caller sees them.
+    _thread_ops = 0
+    _thread_bytes = 0
 
     def __init__(
         self,
@@ -189,6 +196,26 @@ class StreamFile(AsyncBinaryIO):
         except (OSError, io.UnsupportedOperation):
             return None
 
+    def _count(self, nbytes: int) -> None:
+        self._thread_ops += 1
+        self._thread_bytes += nbytes
+
+    def _counted_sync(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        """``fn(arg)`` -- a read or write of the blocking file -- counted."""
+        result = fn(arg)
+        if isinstance(result, int):
+            self._count(result)
+        else:
+            self._count(len(result) if result else 0)
+        return result
+
+    @property
+    def stats(self) -> IOStats:
+        """What served this file: every transfer went through the thread engine."""
+        return IOStats(
+            backend=self.backend, thread_ops=self._thread_ops, thread_bytes=self._thread_bytes
+        )
+
     def _unread(self) -> int:
         return len(self._rbuf) - self._rpos
 
@@ -226,6 +253,7 @@ class StreamFile(AsyncBinaryIO):
             try:
                 while done < len(view):
                     n = self._raw.write(view[done:])
+                    self._count(n or 0)
                     if n is None:
                         raise BlockingIOError(
                             errno.EAGAIN, "write could not complete without blocking"
@@ -273,6 +301,7 @@ class StreamFile(AsyncBinaryIO):
                 if satisfied and (not self._greedy or have >= chunk):
                     break
                 data = self._read_raw(max(chunk, need - have))
+                self._count(len(data) if data else 0)
                 if not data:
                     break
                 chunks.append(data)
@@ -299,6 +328,7 @@ class StreamFile(AsyncBinaryIO):
         self._rbuf = b""
         self._rpos = 0
         rest = self._raw.read()
+        self._count(len(rest) if rest else 0)
         self._raw_pos = self._raw_tell()
         return head + rest if head else (rest or b"")
 
@@ -339,7 +369,7 @@ class StreamFile(AsyncBinaryIO):
         check_closed(self._closed)
         self._check_direction("read")
         if self._unbuffered:
-            return await self._call(self._raw.read, n)  # type: ignore[no-any-return]
+            return await self._call(self._counted_sync, self._raw.read, n)  # type: ignore[no-any-return]
         if n < -1:
             raise ValueError("read length must be non-negative or -1")
         if n == 0:
@@ -373,7 +403,9 @@ class StreamFile(AsyncBinaryIO):
         check_closed(self._closed)
         self._check_direction("read1")
         if self._unbuffered:
-            return await self._call(self._raw.read, n if n >= 0 else self._chunk)  # type: ignore[no-any-return]
+            return await self._call(  # type: ignore[no-any-return]
+                self._counted_sync, self._raw.read, n if n >= 0 else self._chunk
+            )
         if n == 0:
             return b""
         if not self._busy and self._unread():
@@ -422,7 +454,7 @@ class StreamFile(AsyncBinaryIO):
         if limit == 0:
             return b""
         if self._unbuffered:
-            return await self._call(self._raw.readline, limit)  # type: ignore[no-any-return]
+            return await self._call(self._counted_sync, self._raw.readline, limit)  # type: ignore[no-any-return]
         if not self._busy:
             line = self._line_from_buffer(limit, False)
             if line is not None:
@@ -476,7 +508,7 @@ class StreamFile(AsyncBinaryIO):
             self._check_direction("write")
             n = view.nbytes
             if self._unbuffered:
-                return await self._call(self._raw.write, view)  # type: ignore[no-any-return]
+                return await self._call(self._counted_sync, self._raw.write, view)  # type: ignore[no-any-return]
             if not self._busy and not self._unread() and len(self._wbuf) + n < self._chunk:
                 self._wbuf += view
                 return n
@@ -624,15 +656,7 @@ class StreamFile(AsyncBinaryIO):
 
     def _sync_sync(self, data_only: bool) -> None:
         self._flush_all_sync()
-        fd = self.fileno()
-        if sys.platform == "darwin":  # pragma: no cover - fsync does not reach the disk there
-            import fcntl
-
-            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
-        elif data_only and hasattr(os, "fdatasync"):
-            os.fdatasync(fd)
-        else:
-            os.fsync(fd)
+        sync_fd(self.fileno(), data_only)
 
     # -- positional I/O (plain seekable files only) --------------------------
 
@@ -661,15 +685,44 @@ class StreamFile(AsyncBinaryIO):
 
     def _pread_sync(self, offset: int, size: int) -> bytes:
         self._flush_sync()  # buffered writes are visible to positional reads
+        fd = self.fileno()
+        pread = getattr(os, "pread", None)
+        if pread is None:  # Windows
+            return self._without_positional_calls(fd, offset, self._read_here, fd, size)
         parts = []
         while size > 0:
-            data = os.pread(self.fileno(), size, offset)
+            data = pread(fd, size, offset)
+            self._count(len(data))
             if not data:
                 break
             parts.append(data)
             offset += len(data)
             size -= len(data)
         return b"".join(parts)
+
+    def _read_here(self, fd: int, size: int) -> bytes:
+        parts = []
+        while size > 0:
+            data = os.read(fd, size)
+            self._count(len(data))
+            if not data:
+                break
+            parts.append(data)
+            size -= len(data)
+        return b"".join(parts)
+
+    def _without_positional_calls(
+        self, fd: int, offset: int, fn: Callable[..., _T], *args: Any
+    ) -> _T:
+        """``fn(*args)`` at *offset* where the OS has no pread/pwrite: seek
+        there, transfer, seek back.  Nothing else can move the fd meanwhile:
+        every operation of this handle runs under its lock."""
+        saved = os.lseek(fd, 0, os.SEEK_CUR)
+        try:
+            os.lseek(fd, offset, os.SEEK_SET)
+            return fn(*args)
+        finally:
+            os.lseek(fd, saved, os.SEEK_SET)
 
     async def readinto_at(self, offset: int, buffer: Any, /) -> int:
         """Read into *buffer* at *offset*; the position does not move."""
@@ -692,11 +745,21 @@ class StreamFile(AsyncBinaryIO):
         # Bytes read ahead may now be stale.
         self._drop_read_buffer()
         fd = self.fileno()
+        pwrite = getattr(os, "pwrite", None)
+        if pwrite is None:  # Windows
+            return self._without_positional_calls(
+                fd, offset, self._write_here, lambda done: os.write(fd, view[done:]), view
+            )
+        return self._write_here(lambda done: pwrite(fd, view[done:], offset + done), view)
+
+    def _write_here(self, write: Callable[[int], int], view: memoryview) -> int:
+        """Call ``write(done)`` until all of *view* is written."""
         done = 0
         while done < len(view):
-            n = os.pwrite(fd, view[done:], offset + done)
+            n = write(done)
             if n <= 0:
                 raise OSError(errno.EIO, f"pwrite returned {n}")
+            self._count(n)
             done += n
         return done
 
