@@ -138,6 +138,28 @@ async def test_a_cancelled_close_closes_and_delivers_the_cancellation_with_the_f
     await f.close()
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python >= 3.11")
+@pytest.mark.parametrize("layer", list(LAYERS))
+async def test_a_close_that_times_out_raises_timeout_error_with_the_flush_error_in_the_chain(
+    tmp_path: Path, layer: str, executor: concurrent.futures.Executor
+) -> None:
+    """X3: asyncio.timeout() sees the CancelledError it expects (and turns it
+    into TimeoutError); the flush error is still in the chain; the file is
+    closed."""
+    path = tmp_path / "f"
+    f = await LAYERS[layer](path, executor)
+    await _write(f)
+    _make_writes_fail(f, path)
+    with pytest.raises(TimeoutError) as info:
+        async with asyncio.timeout(0):
+            await f.close()
+    cancelled = info.value.__cause__
+    assert isinstance(cancelled, asyncio.CancelledError)
+    cause = cancelled.__cause__
+    assert isinstance(cause, OSError) and cause.errno == errno.EBADF
+    assert f.closed
+
+
 @pytest.mark.parametrize("layer", list(LAYERS))
 async def test_a_cancelled_close_without_error_still_lands_everything(
     tmp_path: Path, layer: str, executor: concurrent.futures.Executor

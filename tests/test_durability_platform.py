@@ -159,15 +159,9 @@ async def test_an_f_fullfsync_io_error_is_raised_not_swallowed(
         await f.close()
 
 
-@pytest.mark.parametrize("layer", list(OPENERS))
-async def test_fdatasync_falls_back_to_fsync_where_the_os_has_none(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layer: str, backend: str
+async def _fdatasync_without_os_fdatasync(
+    f: Any, path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """D1: without os.fdatasync, fdatasync() works (as fsync) on every backend."""
-    if layer == "thread" and backend != "uring":
-        pytest.skip("the thread engine does not depend on the kernel backend")
-    path = tmp_path / "f"
-    f = await OPENERS[layer](path, backend)
     try:
         await f.write(b"data")
         fake = FakeMacOS(monkeypatch)  # records os.fsync; the platform stays Linux
@@ -177,3 +171,18 @@ async def test_fdatasync_falls_back_to_fsync_where_the_os_has_none(
         assert path.read_bytes() == b"data"
     finally:
         await f.close()
+
+
+async def test_kernel_fdatasync_falls_back_to_fsync_where_the_os_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """D1: without os.fdatasync, fdatasync() is an fsync, on every backend."""
+    path = tmp_path / "f"
+    await _fdatasync_without_os_fdatasync(await _kernel(path, backend), path, monkeypatch)
+
+
+async def test_thread_fdatasync_falls_back_to_fsync_where_the_os_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f"
+    await _fdatasync_without_os_fdatasync(await _thread(path, ""), path, monkeypatch)

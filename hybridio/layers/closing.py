@@ -49,27 +49,27 @@ async def close_once(file: Closable, do_close: Callable[[], Coroutine[Any, Any, 
     first = task is None
     if task is None:
         task = file._close_task = asyncio.ensure_future(do_close())
-    cancelled = False
+    cancelled: asyncio.CancelledError | None = None
     while not task.done():
         try:
             # wait(), not shield(): a shield re-raises the task's error the
             # moment it ends, before we could deliver a cancellation taken
             # meanwhile (how kernel files used to drop it).
             await asyncio.wait((task,))
-        except asyncio.CancelledError:
-            cancelled = True
+        except asyncio.CancelledError as exc:
+            cancelled = exc  # delivered below, its message kept
     error: BaseException | None = None
     if task.cancelled():
         # Only the loop shutting down cancels the close task itself.
-        cancelled = True
+        cancelled = cancelled or asyncio.CancelledError()
     else:
         error = task.exception()  # also marks it retrieved
     if not first:
         error = None  # the first caller is the one told
-    if cancelled:
+    if cancelled is not None:
         if error is not None:
-            raise asyncio.CancelledError() from error
-        raise asyncio.CancelledError()
+            raise cancelled from error
+        raise cancelled
     if error is not None:
         raise error
 
