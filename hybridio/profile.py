@@ -172,18 +172,24 @@ def load_profile(path: str | os.PathLike[str]) -> TuningProfile:
 
 
 _cache_lock = threading.Lock()
-_cache: dict[str, tuple[float, TuningProfile]] = {}
+_cache: dict[str, tuple[tuple[int, int, int], TuningProfile]] = {}
 _warned: set[tuple[str, str]] = set()
 
 
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    """What tells a rewritten profile file from the one cached: the mtime in
+    nanoseconds, the size, and the inode (``save`` renames a new file in)."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
 def _load_cached(path: Path, *, required: bool = False) -> TuningProfile | None:
-    """The profile at *path*, cached by mtime; None (with one warning) if unusable.
+    """The profile at *path*, cached by its stat signature; None (with one warning) if unusable.
 
     A missing file is only worth a warning when the user named it (*required*).
     """
     key = os.fspath(path)
     try:
-        mtime = path.stat().st_mtime
+        signature = _signature(path.stat())
     except FileNotFoundError:
         if required:
             _warn_once(key, "no such file")
@@ -193,7 +199,7 @@ def _load_cached(path: Path, *, required: bool = False) -> TuningProfile | None:
         return None
     with _cache_lock:
         hit = _cache.get(key)
-        if hit is not None and hit[0] == mtime:
+        if hit is not None and hit[0] == signature:
             return hit[1]
     try:
         profile = load_profile(path)
@@ -201,7 +207,7 @@ def _load_cached(path: Path, *, required: bool = False) -> TuningProfile | None:
         _warn_once(key, str(exc))
         return None
     with _cache_lock:
-        _cache[key] = (mtime, profile)
+        _cache[key] = (signature, profile)
     return profile
 
 
@@ -223,9 +229,11 @@ def default_profile() -> TuningProfile:
 
 
 # The resolved default, keyed by what it depends on: the environment and the
-# user profile file's mtime.  Every open asks, and a full lookup (pathlib,
+# stat signatures of the HYBRIDIO_PROFILE file and the user profile file (a
+# rewritten file is picked up).  Every open asks, and a full lookup (pathlib,
 # several stat calls) cost more than opening a small file.
-_resolved: tuple[tuple[str, float | None], TuningProfile] | None = None
+_Signature = tuple[int, int, int] | None
+_resolved: tuple[tuple[str, _Signature, _Signature], TuningProfile] | None = None
 _user_paths: dict[str, Path] = {}
 
 
@@ -240,17 +248,22 @@ def resolve_profile(profile: TuningProfile | str | os.PathLike[str] | None = Non
     user = _user_paths.get(env)
     if user is None:
         user = _user_paths[env] = profile_path()
-    try:
-        mtime: float | None = os.stat(user).st_mtime
-    except OSError:
-        mtime = None
-    key = (env, mtime)
+    key = (env, _stat_signature(os.environ.get("HYBRIDIO_PROFILE")), _stat_signature(user))
     hit = _resolved
     if hit is not None and hit[0] == key:
         return hit[1]
     found = _resolve_uncached(None)
     _resolved = (key, found)
     return found
+
+
+def _stat_signature(path: str | Path | None) -> _Signature:
+    if not path:
+        return None
+    try:
+        return _signature(os.stat(path))
+    except (OSError, ValueError):
+        return None
 
 
 def _resolve_uncached(profile: str | os.PathLike[str] | None) -> TuningProfile:

@@ -134,23 +134,52 @@ class Decision:
         return "\n".join(lines)
 
 
+def _unescape_mount_field(field: bytes) -> str:
+    r"""A mountinfo path field as a str path.
+
+    The kernel escapes space, tab, newline and backslash as ``\ooo`` octal and
+    writes every other byte as is -- a UTF-8 ``é`` is two raw bytes, not an
+    escape -- so the field is decoded as bytes (``os.fsdecode``, the same
+    decoding as ``os.path.realpath`` gives the path being looked up), never
+    with ``unicode_escape``, which reads those bytes as latin-1.
+    """
+    if b"\\" in field:
+        out = bytearray()
+        i = 0
+        while i < len(field):
+            octal = field[i + 1 : i + 4]
+            if field[i] == 0x5C and len(octal) == 3 and all(0x30 <= c <= 0x37 for c in octal):
+                out.append(int(octal, 8))
+                i += 4
+            else:
+                out.append(field[i])
+                i += 1
+        field = bytes(out)
+    return os.fsdecode(field)
+
+
+def _parse_mountinfo(data: bytes) -> list[tuple[str, str]]:
+    """(mount point, fstype) pairs of a mountinfo text, longest first."""
+    mounts = []
+    for line in data.splitlines():
+        left, sep, right = line.partition(b" - ")
+        fields = left.split()
+        rest = right.split()
+        if not sep or len(fields) < 5 or not rest:
+            continue
+        mounts.append((_unescape_mount_field(fields[4]), _unescape_mount_field(rest[0])))
+    mounts.sort(key=lambda m: len(m[0]), reverse=True)
+    return mounts
+
+
 def _mounts() -> list[tuple[str, str]]:
     """(mount point, fstype) pairs from /proc/self/mountinfo, longest first."""
     try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
-            lines = f.readlines()
+        with open("/proc/self/mountinfo", "rb") as f:
+            data = f.read()
     except OSError:
         return []
-    mounts = []
-    for line in lines:
-        left, sep, right = line.partition(" - ")
-        fields = left.split()
-        if not sep or len(fields) < 5 or not right.split():
-            continue
-        point = fields[4].encode().decode("unicode_escape", errors="replace")
-        mounts.append((point, right.split()[0]))
-    mounts.sort(key=lambda m: len(m[0]), reverse=True)
-    return mounts
+    return _parse_mountinfo(data)
 
 
 _fs_by_device: dict[int, str | None] = {}

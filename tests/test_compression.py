@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import bz2
+import concurrent.futures
 import functools
 import gc
 import gzip
@@ -264,13 +265,19 @@ async def test_exception_inside_async_with_still_finalises(tmp_path: Path, fmt: 
 async def test_unclosed_compressed_writer_warns(tmp_path: Path) -> None:
     """C6 (cpython#130806): an unclosed writer emits ResourceWarning (and is finished)."""
     path = tmp_path / "u.gz"
-    f: StreamFile | None = await open_stream(os.fspath(path), parse_mode("wb"), compression="gzip")
+    # Deterministic (issue 9 item 11): a worker thread keeps the open's
+    # future, whose result is the file, until its next job -- join the pool;
+    # the loop keeps the handle that resumed this task -- suspend once.
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    f: StreamFile | None = await open_stream(
+        os.fspath(path), parse_mode("wb"), compression="gzip", executor=executor
+    )
     assert f is not None
     await f.write(b"data")
+    executor.shutdown(wait=True)
+    await asyncio.sleep(0)
     with pytest.warns(ResourceWarning):  # noqa: PT031 - the drop and the collection together
         f = None
-        for _ in range(3):
-            await asyncio.sleep(0)
         gc.collect()
     assert gzip.decompress(path.read_bytes()) == b"data"
 

@@ -209,3 +209,28 @@ def test_replace_keeps_validation_semantics() -> None:
     profile = dataclasses.replace(TuningProfile(), inline_max=0, thread_pool_size=4)
     again = TuningProfile.from_mapping(json.loads(profile.to_json()), "round")
     assert again.thresholds() == profile.thresholds()
+
+
+def test_a_rewritten_hybridio_profile_file_is_picked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9 item 10: the resolved-profile cache followed the user file's
+    mtime but not the HYBRIDIO_PROFILE file's, so a recalibrated profile
+    named there was ignored until the process restarted."""
+    path = tmp_path / "env.json"
+    monkeypatch.setenv("HYBRIDIO_PROFILE", str(path))
+    path.write_text(TuningProfile(inline_max=1111).to_json(), encoding="utf-8")
+    assert resolve_profile().inline_max == 1111
+    # Rewritten in place (same inode); the mtime is moved on explicitly so
+    # that coarse timestamps cannot hide the change.
+    before = path.stat()
+    path.write_text(TuningProfile(inline_max=2222).to_json(), encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    assert resolve_profile().inline_max == 2222
+    # Replaced by a new file (what save() does), same size and mtime as before.
+    stamp = path.stat()
+    replacement = tmp_path / "new.json"
+    replacement.write_text(TuningProfile(inline_max=3333).to_json(), encoding="utf-8")
+    os.utime(replacement, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    os.replace(replacement, path)
+    assert resolve_profile().inline_max == 3333

@@ -256,3 +256,50 @@ async def test_writes_route_to_linux_aio_when_reads_use_io_uring(tmp_path: Path)
         await f.write_at(0, b"z")
         assert f.stats.write_backend is None  # type: ignore[attr-defined]
     assert path.read_bytes()[:2] == b"zx"
+
+
+def test_mountinfo_paths_are_decoded_as_bytes_with_octal_escapes() -> None:
+    """Issue 9 item 10: the kernel escapes only space, tab, newline and
+    backslash (as \\ooo); other bytes, such as UTF-8, are raw.  unicode_escape
+    read `/mnt/café` as latin-1 (`/mnt/cafÃ©`)."""
+    table = (
+        b"36 35 98:0 / /mnt/caf\xc3\xa9 rw - ext4 /dev/a rw\n"
+        b"37 35 98:1 / /mnt/with\\040space\\011tab rw shared:1 - tmpfs tmpfs rw\n"
+        b"38 35 98:2 / /mnt/back\\134slash\\012nl rw - fuse.s\\040fs x rw\n"
+        b"39 35 98:3 / /mnt/not\\9escape rw - xfs /dev/b rw\n"
+        b"garbage line\n"
+    )
+    mounts = dict(selector_mod._parse_mountinfo(table))
+    assert mounts == {
+        "/mnt/café": "ext4",
+        "/mnt/with space\ttab": "tmpfs",
+        "/mnt/back\\slash\nnl": "fuse.s fs",
+        "/mnt/not\\9escape": "xfs",
+    }
+
+
+def test_filesystem_type_under_a_mount_point_with_a_non_ascii_name(tmp_path: Path) -> None:
+    """The same, end to end: a tmpfs mounted at `café x` is found as tmpfs."""
+    import subprocess
+
+    point = tmp_path / "café x"
+    point.mkdir()
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"cannot mount a tmpfs here: {exc}")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        inside = point / "f"
+        inside.write_bytes(b"x")
+        assert selector_mod.filesystem_type(tmp_path) != "tmpfs"  # the premise
+        assert selector_mod.filesystem_type(inside) == "tmpfs"
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=30, check=False)

@@ -10,7 +10,9 @@ so no inline read holds the loop for more than a few tens of microseconds.
 
 Disabled, with the reason recorded, where it cannot work: not Linux, no
 ``RWF_NOWAIT`` in this Python, O_DIRECT fds (alignment rules), and filesystems
-that answer EOPNOTSUPP/EINVAL (checked on first use per file).
+that answer EOPNOTSUPP/EINVAL (checked on first use per file; an EINVAL is
+only blamed on the filesystem when a known-good read is refused as well, since
+a bad offset gets EINVAL too).
 """
 
 from __future__ import annotations
@@ -103,9 +105,30 @@ class InlineReader:
             return True
         return False
 
-    def _disable(self, exc: OSError) -> None:
+    def _refused(self, exc: OSError) -> bool:
+        """Decide what a non-EAGAIN error of an inline read means.
+
+        EOPNOTSUPP and ENOSYS can only be the filesystem or the kernel saying
+        no: inline reads stop for this file.  EINVAL is ambiguous -- it is
+        also what a bad argument gets (an offset whose end passes the largest
+        file offset) -- so one known-good read (1 byte at offset 0) decides:
+        if that is refused too, the filesystem is to blame; otherwise this
+        one read goes to the kernel engine, which reports the error, and the
+        file keeps its inline path.  Returns True if the caller may go on.
+        """
+        if exc.errno == errno.EINVAL:
+            try:
+                _preadv(self.fd, (bytearray(1),), 0, _RWF_NOWAIT)  # type: ignore[misc]
+            except BlockingIOError:
+                return True  # the flag works; page 0 is just not cached
+            except OSError as probe:
+                if probe.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                    return True  # not a refusal of RWF_NOWAIT either
+            else:
+                return True
         self.enabled = False
         self.reason = f"the filesystem refused RWF_NOWAIT: {exc.strerror or exc}"
+        return False
 
     def _at_eof(self, end: int) -> bool:
         return end >= os.fstat(self.fd).st_size
@@ -121,8 +144,8 @@ class InlineReader:
             return None
         except OSError as exc:
             if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                self._disable(exc)
-                return None
+                self._refused(exc)
+                return None  # the kernel engine reads it (and reports any error)
             raise
         if n == len(buf) or self._at_eof(offset + n):
             self.ops += 1
@@ -192,7 +215,9 @@ class InlineReader:
                 continue
             except OSError as exc:
                 if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                    self._disable(exc)
+                    if self._refused(exc):
+                        misses.append(i)  # a bad argument: the kernel engine says so
+                        continue
                     misses.extend(j for j in range(i, len(reqs)) if reqs[j][1])
                     break
                 raise

@@ -55,6 +55,7 @@ from .base import (
     check_whence,
     check_writable,
 )
+from .closing import close_once, report_lost_write
 from .raw import RawKernelFile, WriteProgress
 
 __all__ = ("KernelBinaryFile",)
@@ -769,12 +770,10 @@ class KernelBinaryFile(AsyncBinaryIO):
                 os.close(self._fd)
 
     async def close(self) -> None:
-        """Flush and close.  Idempotent; runs to completion even when cancelled.
-
-        The first caller sees a flush or close error; later calls do nothing.
-        """
-        first = self._close_task is None
-        if first:
+        """Flush and close: the close contract of :mod:`hybridio.layers.closing`
+        (idempotent, completes when cancelled, a flush error surfaces, chained
+        to the CancelledError when the close was also cancelled)."""
+        if self._close_task is None:
             if self._closed:
                 return
             if not self._wbuf and not self._busy():
@@ -787,40 +786,48 @@ class KernelBinaryFile(AsyncBinaryIO):
                 if self._closefd:
                     os.close(self._fd)
                 return
-            self._close_task = asyncio.ensure_future(self._do_close())
-        task = self._close_task
-        assert task is not None
-        cancelled = False
-        while not task.done():
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                cancelled = True
-        error = task.exception()
-        if cancelled:
-            raise asyncio.CancelledError
-        if first and error is not None:
-            raise error
+        await close_once(self, self._do_close)
 
     def __del__(self) -> None:
         if getattr(self, "_closed", True):
             return
-        warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
+        try:
+            warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
+        finally:
+            self._close_at_gc()
+
+    def _close_at_gc(self, tail: bytes = b"") -> None:
+        """Close with blocking calls, for the garbage collector: land the
+        write buffer, then *tail* (a text layer's pending bytes) at the
+        position, and release the fd.
+
+        A failed write means those bytes are lost: it is raised (with a note),
+        so that from ``__del__`` it reaches ``sys.unraisablehook`` instead of
+        vanishing.
+        """
+        if self._closed:
+            return
         self._closed = True
+        pieces = [(bytes(self._wbuf), self._wbuf_off)] if self._wbuf else []
+        if tail:
+            # With a write buffer, _pos is where it ends (the class invariant).
+            pieces.append((tail, self._pos))
+        self._wbuf.clear()
+        lost = sum(len(data) for data, _ in pieces)
         try:
             # Nothing lost: land buffered bytes with a blocking pwrite before
             # the fd goes; an event loop may not exist any more.
-            if self._wbuf:
-                data = memoryview(bytes(self._wbuf))
-                off = self._wbuf_off
-                while data:
-                    n = os.pwrite(self._fd, data, off)
+            for data, off in pieces:
+                view = memoryview(data)
+                while view:
+                    n = os.pwrite(self._fd, view, off)
                     if n <= 0:
-                        break
-                    data = data[n:]
+                        raise OSError(errno.EIO, f"pwrite returned {n}", self.name)
+                    view = view[n:]
                     off += n
-        except OSError:
-            pass
+                    lost -= n
+        except OSError as exc:
+            raise report_lost_write(exc, self, lost) from None
         finally:
             if self._closefd:
                 try:

@@ -21,6 +21,7 @@ from ..engines import kernel
 from ..engines.inline import INLINE_MAX, InlineReader
 from ..engines.kernel import KernelCancelled, KernelEngine
 from ..engines.threads import run_in_thread
+from .durability import needs_full_fsync, sync_in_thread
 
 __all__ = ("RawKernelFile", "WriteProgress")
 
@@ -413,11 +414,26 @@ class RawKernelFile:
         return done
 
     async def fsync(self) -> None:
-        """fsync through the kernel engine."""
+        """fsync through the kernel engine (``F_FULLFSYNC`` in a thread on macOS)."""
+        if needs_full_fsync():
+            # caio cannot issue F_FULLFSYNC, and a plain fsync is not durable there.
+            await sync_in_thread(self.fd, False, executor=self.executor, name=self.name)
+            return
         engine = self.write_engine
-        self._check(await engine.run_one(engine.op_fsync(self.fd)))
+        await self._sync(engine, engine.op_fsync(self.fd))
 
     async def fdatasync(self) -> None:
-        """fdatasync through the kernel engine."""
+        """fdatasync through the kernel engine (fsync where the OS has none)."""
+        if needs_full_fsync() or not hasattr(os, "fdatasync"):
+            # caio's pure-Python backend would call the missing os.fdatasync.
+            await sync_in_thread(self.fd, True, executor=self.executor, name=self.name)
+            return
         engine = self.write_engine
-        self._check(await engine.run_one(engine.op_fdatasync(self.fd)))
+        await self._sync(engine, engine.op_fdatasync(self.fd))
+
+    async def _sync(self, engine: KernelEngine, op: Any) -> None:
+        try:
+            self._check(await engine.run_one(op))
+        except KernelCancelled:
+            # The sync ran to its end; only the cancellation goes on.
+            raise asyncio.CancelledError from None

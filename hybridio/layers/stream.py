@@ -18,10 +18,16 @@ does not take the lock (nor suspend) unless another operation is in flight.
 
 Cancellation: a thread call that already runs is completed before the
 cancellation is re-raised (see :mod:`hybridio.engines.threads`), so buffers and
-position stay consistent.  ``write`` takes its data before any thread hop: a
-cancelled ``write`` has either stored all its bytes (they reach the file with
-the next flush, and ``tell()`` counts them) or, when cancelled while waiting
-for another operation on the same handle, none of them.
+position stay consistent.  A cancelled ``write`` has either stored all its
+bytes (they reach the file with the next flush, and ``tell()`` counts them),
+or -- cancelled while waiting for another operation on the same handle, or
+while the bytes of earlier writes were landing to make room -- none of them.
+
+Errors (ENOSPC, EFBIG, EIO) leave the file and the position telling the same
+story, as ``BufferedWriter`` does: a ``write`` that raised stored none of its
+bytes, except the ones that demonstrably landed before the error (a large
+write goes out directly; ``tell()`` then counts what is on disk); bytes of
+earlier writes that could not land stay buffered for the next flush.
 """
 
 from __future__ import annotations
@@ -31,10 +37,9 @@ import concurrent.futures
 import errno
 import io
 import os
-import sys
 import warnings
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from ..compression import (
     Compression,
@@ -43,8 +48,9 @@ from ..compression import (
     open_compressed,
     open_fileobj,
 )
-from ..engines.threads import run_in_thread, run_to_completion
+from ..engines.threads import run_in_thread
 from ..modes import FileMode
+from ..stats import IOStats
 from .base import (
     AsyncBinaryIO,
     bytes_view,
@@ -56,8 +62,12 @@ from .base import (
     check_writable,
     unsupported,
 )
+from .closing import close_once, report_lost_write
+from .durability import sync_fd
 
 __all__ = ("DEFAULT_BUFFER_SIZE", "StreamFile", "open_stream")
+
+_T = TypeVar("_T")
 
 #: Read-ahead / write-behind size: one thread hop moves this much.
 DEFAULT_BUFFER_SIZE = 256 * 1024
@@ -80,6 +90,11 @@ class StreamFile(AsyncBinaryIO):
     _closed = True
     _raw: Any = None
     _fileobj: Any = None
+    _close_task: asyncio.Task[None] | None = None
+    # What the thread engine moved for this file (f.stats): one op per
+    # transfer call on the blocking file, bytes as the caller sees them.
+    _thread_ops = 0
+    _thread_bytes = 0
 
     def __init__(
         self,
@@ -181,6 +196,26 @@ class StreamFile(AsyncBinaryIO):
         except (OSError, io.UnsupportedOperation):
             return None
 
+    def _count(self, nbytes: int) -> None:
+        self._thread_ops += 1
+        self._thread_bytes += nbytes
+
+    def _counted_sync(self, fn: Callable[[Any], Any], arg: Any) -> Any:
+        """``fn(arg)`` -- a read or write of the blocking file -- counted."""
+        result = fn(arg)
+        if isinstance(result, int):
+            self._count(result)
+        else:
+            self._count(len(result) if result else 0)
+        return result
+
+    @property
+    def stats(self) -> IOStats:
+        """What served this file: every transfer went through the thread engine."""
+        return IOStats(
+            backend=self.backend, thread_ops=self._thread_ops, thread_bytes=self._thread_bytes
+        )
+
     def _unread(self) -> int:
         return len(self._rbuf) - self._rpos
 
@@ -218,6 +253,7 @@ class StreamFile(AsyncBinaryIO):
             try:
                 while done < len(view):
                     n = self._raw.write(view[done:])
+                    self._count(n or 0)
                     if n is None:
                         raise BlockingIOError(
                             errno.EAGAIN, "write could not complete without blocking"
@@ -265,6 +301,7 @@ class StreamFile(AsyncBinaryIO):
                 if satisfied and (not self._greedy or have >= chunk):
                     break
                 data = self._read_raw(max(chunk, need - have))
+                self._count(len(data) if data else 0)
                 if not data:
                     break
                 chunks.append(data)
@@ -291,6 +328,7 @@ class StreamFile(AsyncBinaryIO):
         self._rbuf = b""
         self._rpos = 0
         rest = self._raw.read()
+        self._count(len(rest) if rest else 0)
         self._raw_pos = self._raw_tell()
         return head + rest if head else (rest or b"")
 
@@ -331,7 +369,7 @@ class StreamFile(AsyncBinaryIO):
         check_closed(self._closed)
         self._check_direction("read")
         if self._unbuffered:
-            return await self._call(self._raw.read, n)  # type: ignore[no-any-return]
+            return await self._call(self._counted_sync, self._raw.read, n)  # type: ignore[no-any-return]
         if n < -1:
             raise ValueError("read length must be non-negative or -1")
         if n == 0:
@@ -365,7 +403,9 @@ class StreamFile(AsyncBinaryIO):
         check_closed(self._closed)
         self._check_direction("read1")
         if self._unbuffered:
-            return await self._call(self._raw.read, n if n >= 0 else self._chunk)  # type: ignore[no-any-return]
+            return await self._call(  # type: ignore[no-any-return]
+                self._counted_sync, self._raw.read, n if n >= 0 else self._chunk
+            )
         if n == 0:
             return b""
         if not self._busy and self._unread():
@@ -414,7 +454,7 @@ class StreamFile(AsyncBinaryIO):
         if limit == 0:
             return b""
         if self._unbuffered:
-            return await self._call(self._raw.readline, limit)  # type: ignore[no-any-return]
+            return await self._call(self._counted_sync, self._raw.readline, limit)  # type: ignore[no-any-return]
         if not self._busy:
             line = self._line_from_buffer(limit, False)
             if line is not None:
@@ -468,7 +508,7 @@ class StreamFile(AsyncBinaryIO):
             self._check_direction("write")
             n = view.nbytes
             if self._unbuffered:
-                return await self._call(self._raw.write, view)  # type: ignore[no-any-return]
+                return await self._call(self._counted_sync, self._raw.write, view)  # type: ignore[no-any-return]
             if not self._busy and not self._unread() and len(self._wbuf) + n < self._chunk:
                 self._wbuf += view
                 return n
@@ -482,8 +522,12 @@ class StreamFile(AsyncBinaryIO):
                     elif n >= self._chunk:
                         await run_in_thread(self._write_big_sync, view, executor=self._executor)
                     else:
-                        self._wbuf += view
+                        # As BufferedWriter: land what earlier writes buffered,
+                        # then store this one.  If landing fails, this write
+                        # raises having stored nothing, so a retry after ENOSPC
+                        # does not write the record twice (issue 9 item 4).
                         await run_in_thread(self._flush_sync, executor=self._executor)
+                        self._wbuf += view
                 finally:
                     self._busy = False
             return n
@@ -612,15 +656,7 @@ class StreamFile(AsyncBinaryIO):
 
     def _sync_sync(self, data_only: bool) -> None:
         self._flush_all_sync()
-        fd = self.fileno()
-        if sys.platform == "darwin":  # pragma: no cover - fsync does not reach the disk there
-            import fcntl
-
-            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
-        elif data_only and hasattr(os, "fdatasync"):
-            os.fdatasync(fd)
-        else:
-            os.fsync(fd)
+        sync_fd(self.fileno(), data_only)
 
     # -- positional I/O (plain seekable files only) --------------------------
 
@@ -649,15 +685,44 @@ class StreamFile(AsyncBinaryIO):
 
     def _pread_sync(self, offset: int, size: int) -> bytes:
         self._flush_sync()  # buffered writes are visible to positional reads
+        fd = self.fileno()
+        pread = getattr(os, "pread", None)
+        if pread is None:  # Windows
+            return self._without_positional_calls(fd, offset, self._read_here, fd, size)
         parts = []
         while size > 0:
-            data = os.pread(self.fileno(), size, offset)
+            data = pread(fd, size, offset)
+            self._count(len(data))
             if not data:
                 break
             parts.append(data)
             offset += len(data)
             size -= len(data)
         return b"".join(parts)
+
+    def _read_here(self, fd: int, size: int) -> bytes:
+        parts = []
+        while size > 0:
+            data = os.read(fd, size)
+            self._count(len(data))
+            if not data:
+                break
+            parts.append(data)
+            size -= len(data)
+        return b"".join(parts)
+
+    def _without_positional_calls(
+        self, fd: int, offset: int, fn: Callable[..., _T], *args: Any
+    ) -> _T:
+        """``fn(*args)`` at *offset* where the OS has no pread/pwrite: seek
+        there, transfer, seek back.  Nothing else can move the fd meanwhile:
+        every operation of this handle runs under its lock."""
+        saved = os.lseek(fd, 0, os.SEEK_CUR)
+        try:
+            os.lseek(fd, offset, os.SEEK_SET)
+            return fn(*args)
+        finally:
+            os.lseek(fd, saved, os.SEEK_SET)
 
     async def readinto_at(self, offset: int, buffer: Any, /) -> int:
         """Read into *buffer* at *offset*; the position does not move."""
@@ -680,21 +745,32 @@ class StreamFile(AsyncBinaryIO):
         # Bytes read ahead may now be stale.
         self._drop_read_buffer()
         fd = self.fileno()
+        pwrite = getattr(os, "pwrite", None)
+        if pwrite is None:  # Windows
+            return self._without_positional_calls(
+                fd, offset, self._write_here, lambda done: os.write(fd, view[done:]), view
+            )
+        return self._write_here(lambda done: pwrite(fd, view[done:], offset + done), view)
+
+    def _write_here(self, write: Callable[[int], int], view: memoryview) -> int:
+        """Call ``write(done)`` until all of *view* is written."""
         done = 0
         while done < len(view):
-            n = os.pwrite(fd, view[done:], offset + done)
+            n = write(done)
             if n <= 0:
                 raise OSError(errno.EIO, f"pwrite returned {n}")
+            self._count(n)
             done += n
         return done
 
     # -- closing ----------------------------------------------------------
 
     async def close(self) -> None:
-        """Flush and close; idempotent; completes even when cancelled."""
-        if self._closed:
-            return
-        await run_to_completion(self._close())
+        """Flush and close: the close contract of :mod:`hybridio.layers.closing`
+        (idempotent, completes when cancelled, a flush error surfaces)."""
+        if self._closed and self._close_task is None:
+            return  # closed by the garbage collector or a cancelled open
+        await close_once(self, self._close)
 
     async def _close(self) -> None:
         async with self._lock:
@@ -714,11 +790,30 @@ class StreamFile(AsyncBinaryIO):
         try:
             warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
         finally:
-            self._closed = True
-            try:
-                self._close_sync()
-            except Exception:
-                pass
+            self._close_at_gc()
+
+    def _close_at_gc(self, tail: bytes = b"") -> None:
+        """Close with blocking calls, for the garbage collector: land the
+        write buffer and then *tail* (a text layer's pending bytes) at the
+        stream position, and release the fd.
+
+        A failure means those bytes are lost: it is raised (with a note), so
+        that from ``__del__`` it reaches ``sys.unraisablehook`` instead of
+        vanishing.
+        """
+        if self._closed or self._raw is None:
+            return
+        self._closed = True
+        if tail:
+            self._drop_read_buffer()
+            self._wbuf += tail
+        pending = len(self._wbuf)
+        try:
+            self._close_sync()
+        except Exception as exc:
+            if pending or (self._compressed and self._writable):
+                raise report_lost_write(exc, self, pending) from None
+            # A reader (or a writer with nothing left) loses nothing.
 
 
 def _open_sync(

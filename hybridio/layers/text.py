@@ -25,10 +25,12 @@ import io
 import operator
 import os
 import types
+import warnings
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from .base import AsyncBinaryIO, AsyncFileBase, check_closed, check_size, unsupported
+from .closing import close_once
 
 __all__ = ("AsyncTextIO",)
 
@@ -111,6 +113,7 @@ class AsyncTextIO(AsyncFileBase):
         "_b2cratio",
         "_buffer",
         "_busy",
+        "_close_task",
         "_decoded_chars",
         "_decoded_chars_used",
         "_decoder",
@@ -242,6 +245,7 @@ class AsyncTextIO(AsyncFileBase):
 
         self._lock = asyncio.Lock()
         self._busy = False
+        self._close_task: asyncio.Task[None] | None = None
 
     # -- attributes ---------------------------------------------------------
 
@@ -889,19 +893,42 @@ class AsyncTextIO(AsyncFileBase):
     # -- closing --------------------------------------------------------------
 
     async def close(self) -> None:
-        """Flush and close the binary file; idempotent; completes when cancelled."""
-        if self.closed:
+        """Flush and close the binary file: the close contract of
+        :mod:`hybridio.layers.closing` (idempotent, completes when cancelled,
+        a flush error surfaces)."""
+        if self.closed and self._close_task is None:
             return
-        from ..engines.threads import run_to_completion
-
-        await run_to_completion(self._close())
+        await close_once(self, self._close)
 
     async def _close(self) -> None:
-        async with _Exclusive(self):
-            if self.closed:
-                return
-            self._wfast = self._write_fast_ok = False
-            try:
+        try:
+            async with _Exclusive(self):
+                if self.closed:
+                    return
+                self._wfast = self._write_fast_ok = False
                 await self._flush_unlocked()
-            finally:
-                await self._buffer.close()
+        finally:
+            # Also when the flush (or the first-use start) failed: the fd goes.
+            await self._buffer.close()
+
+    def __del__(self) -> None:
+        try:
+            # _close_task is set last in __init__: a half-built wrapper owns nothing.
+            started = self._close_task is not None
+        except AttributeError:
+            return
+        buffer = self._buffer
+        if started or buffer.closed:
+            return
+        try:
+            warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
+        finally:
+            # As TextIOWrapper's finaliser: pending text is written, then the
+            # binary file closed -- here with blocking calls, as no loop may run.
+            pending = self._pending
+            tail = b"".join(p if isinstance(p, bytes) else p.encode("ascii") for p in pending)
+            self._pending = []
+            self._pending_count = 0
+            close_at_gc = getattr(buffer, "_close_at_gc", None)
+            if close_at_gc is not None:
+                close_at_gc(tail)
