@@ -483,6 +483,18 @@ class AsyncTextIO(AsyncFileBase):
         await self._flush_pending()
         await self._buffer.flush()
 
+    async def fsync(self) -> None:
+        """Flush the text, then the bytes, then ``fsync`` the file (RELIABILITY D1)."""
+        async with _Exclusive(self):
+            await self._flush_unlocked()
+            await self._buffer.fsync()
+
+    async def fdatasync(self) -> None:
+        """Flush the text, then the bytes, then ``fdatasync`` the file."""
+        async with _Exclusive(self):
+            await self._flush_unlocked()
+            await self._buffer.fdatasync()
+
     # -- reading --------------------------------------------------------------
 
     async def _read_chunk(self, size_hint: int = 0) -> bool:
