@@ -7,6 +7,7 @@ mirrors), so a bad mode is refused before any fd, thread or ring exists.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
 
 __all__ = ("FileMode", "check_open_args", "parse_mode")
@@ -116,10 +117,15 @@ def check_open_args(
     encoding: object,
     errors: object,
     newline: object,
-) -> None:
-    """Validate the other ``open()`` arguments against the mode, as ``_pyio.open``."""
-    if not isinstance(buffering, int) or isinstance(buffering, bool):
-        raise TypeError(f"'{type(buffering).__name__}' object cannot be interpreted as an integer")
+) -> int:
+    """Validate the other ``open()`` arguments against the mode, as ``io.open``.
+
+    Returns *buffering* as an int: like ``open()``, anything with
+    ``__index__`` (a numpy integer) is accepted.
+    """
+    buffering = operator.index(buffering)  # type: ignore[arg-type]
+    if not -(2**31) <= buffering < 2**31:
+        raise OverflowError("Python int too large to convert to C int")
     if encoding is not None and not isinstance(encoding, str):
         raise TypeError(
             f"open() argument 'encoding' must be str or None, not {_typename(encoding)}"
@@ -139,3 +145,4 @@ def check_open_args(
         raise ValueError("can't have unbuffered text I/O")
     if newline is not None and newline not in ("", "\n", "\r", "\r\n"):
         raise ValueError(f"illegal newline value: {newline}")
+    return buffering

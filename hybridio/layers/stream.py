@@ -47,20 +47,41 @@ from ..engines.threads import run_in_thread, run_to_completion
 from ..modes import FileMode
 from .base import (
     AsyncBinaryIO,
+    as_c_int,
+    as_index,
+    as_ssize,
     bytes_view,
     check_closed,
+    check_count,
+    check_offset,
     check_readable,
     check_seekable,
     check_size,
+    check_span,
+    check_truncate_size,
     check_whence,
     check_writable,
+    raw_whence,
+    seek_offset,
     unsupported,
+    writable_view,
+    wrong_direction,
 )
 
 __all__ = ("DEFAULT_BUFFER_SIZE", "StreamFile", "open_stream")
 
 #: Read-ahead / write-behind size: one thread hop moves this much.
 DEFAULT_BUFFER_SIZE = 256 * 1024
+
+
+#: GzipFile writes through a BufferedWriter from 3.12 on: its readline() is
+#: IOBase's (UnsupportedOperation('read'), b"" for size 0), not GzipFile's EBADF.
+_GZIP_BUFFERED = sys.version_info >= (3, 12)
+
+
+def _gzip_read1_size(size: Any) -> int:
+    # GzipFile.read1 compares with 0 before anything (TypeError for None).
+    return -1 if size < 0 else as_ssize(size)
 
 
 def _espipe() -> OSError:
@@ -143,17 +164,20 @@ class StreamFile(AsyncBinaryIO):
 
     def readable(self) -> bool:
         """True if the file was opened for reading."""
-        check_closed(self._closed)
+        if self.compression is not Compression.GZIP:  # GzipFile answers even when closed
+            check_closed(self._closed)
         return self._readable
 
     def writable(self) -> bool:
         """True if the file was opened for writing."""
-        check_closed(self._closed)
+        if self.compression is not Compression.GZIP:  # GzipFile answers even when closed
+            check_closed(self._closed)
         return self._writable
 
     def seekable(self) -> bool:
         """True if the file supports seek/tell."""
-        check_closed(self._closed)
+        if self.compression is not Compression.GZIP:  # GzipFile answers even when closed
+            check_closed(self._closed)
         return self._seekable
 
     def fileno(self) -> int:
@@ -171,7 +195,30 @@ class StreamFile(AsyncBinaryIO):
             raise OSError(errno.EBADF, f"{op}() on {other}-only GzipFile object")
         if self._compressed:  # BZ2File, LZMAFile (_compression.BaseStream)
             raise unsupported("File not open for " + ("reading" if reading else "writing"))
-        check_readable(False) if reading else check_writable(False)
+        raw = self._unbuffered
+        check_readable(False, raw=raw) if reading else check_writable(False, raw=raw)
+
+    def _check_args_read(self, op: str, size: object, convert: Callable[[object], int]) -> int:
+        """Validate a read call in the order the stdlib file would.
+
+        GzipFile checks closed and the mode before it looks at *size*; a
+        BufferedWriter lacks read()/read1() (BufferedIOBase's stub parses a C
+        int, then refuses, closed or not); FileIO and the buffered readers
+        convert *size* first, then check closed and the direction.
+        """
+        if self._compressed:
+            check_closed(self._closed)
+            self._check_direction(op)
+            return convert(size)
+        if not self._readable and not self._unbuffered:
+            as_c_int(size)
+            raise unsupported(op)
+        n = convert(size)
+        if op == "read" and n < -1 and not self._unbuffered:
+            raise ValueError("read length must be non-negative or -1")
+        check_closed(self._closed)
+        self._check_direction(op)
+        return n
 
     # -- blocking helpers (run in a worker thread, under the lock) ----------
 
@@ -327,9 +374,7 @@ class StreamFile(AsyncBinaryIO):
 
     async def read(self, size: int | None = -1, /) -> bytes:
         """Read up to *size* bytes; fewer only at EOF (all when negative/None)."""
-        n = check_size(size)
-        check_closed(self._closed)
-        self._check_direction("read")
+        n = self._check_args_read("read", size, check_size)
         if self._unbuffered:
             return await self._call(self._raw.read, n)  # type: ignore[no-any-return]
         if n < -1:
@@ -361,9 +406,7 @@ class StreamFile(AsyncBinaryIO):
 
     async def read1(self, size: int = -1, /) -> bytes:
         """Read up to *size* bytes with at most one raw read (buffered first)."""
-        n = check_size(size)
-        check_closed(self._closed)
-        self._check_direction("read1")
+        n = self._check_args_read("read1", size, _gzip_read1_size if self._compressed else as_ssize)
         if self._unbuffered:
             return await self._call(self._raw.read, n if n >= 0 else self._chunk)  # type: ignore[no-any-return]
         if n == 0:
@@ -392,7 +435,9 @@ class StreamFile(AsyncBinaryIO):
 
     async def readinto(self, buffer: Any, /) -> int:
         """Read into a writable buffer until it is full or EOF; return the count."""
-        with memoryview(buffer) as view, view.cast("B") as flat:
+        with writable_view(buffer, raw=self._unbuffered and not self._compressed) as flat:
+            if not self._readable and not self._unbuffered and not self._compressed:
+                raise unsupported("read")  # BufferedIOBase.readinto calls read()
             data = await self.read(len(flat))
             flat[: len(data)] = data
             return len(data)
@@ -406,10 +451,20 @@ class StreamFile(AsyncBinaryIO):
 
     async def readline(self, size: int | None = -1, /) -> bytes:
         """Read one line (up to *size* bytes), the newline included."""
+        if self._compressed:
+            check_closed(self._closed)
         limit = check_size(size)
-        check_closed(self._closed)
+        if self._readable and not self._unbuffered:
+            check_closed(self._closed)  # the buffered readers check first
+        if self.compression is Compression.GZIP and not self._readable and _GZIP_BUFFERED:
+            # GzipFile.readline on 3.12+ is its BufferedWriter's (IOBase's).
+            check_closed(self._closed)
+            if limit == 0:
+                return b""
+            raise unsupported("read")
         if limit == 0 and not self._compressed:
             return b""  # IOBase.readline: even on a write-only file
+        check_closed(self._closed)
         self._check_direction("readline")
         if limit == 0:
             return b""
@@ -462,6 +517,11 @@ class StreamFile(AsyncBinaryIO):
 
     async def write(self, data: Any, /) -> int:
         """Write a bytes-like object; return its length (always all of it)."""
+        if self._compressed or not self._unbuffered:
+            # GzipFile checks its mode first; a BufferedReader lacks write().
+            if self._compressed:
+                check_closed(self._closed)
+            self._check_direction("write")
         view = bytes_view(data)
         with view:
             check_closed(self._closed)
@@ -497,11 +557,20 @@ class StreamFile(AsyncBinaryIO):
 
     async def seek(self, offset: int, whence: int = 0, /) -> int:
         """Move the stream position; return the new absolute position."""
-        if isinstance(offset, float) or not hasattr(offset, "__index__"):
-            raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
-        offset = offset.__index__()
-        whence = check_whence(whence)
-        check_closed(self._closed)
+        if self._compressed:
+            # The format's own seek judges offset and whence (GzipFile's rules).
+            check_closed(self._closed)
+            if not (hasattr(offset, "__index__") and hasattr(whence, "__index__")):
+                return await self._call(self._seek_sync, offset, whence)  # type: ignore[no-any-return]
+            offset = as_index(offset)
+            whence = as_index(whence)
+        else:
+            raw = self._unbuffered
+            whence = check_whence(whence, raw=raw)
+            check_closed(self._closed)
+            offset = seek_offset(offset, raw=raw)
+            if raw:
+                raw_whence(whence)
         check_seekable(self._seekable)
         if self._unbuffered:
             return await self._call(self._raw.seek, offset, whence)  # type: ignore[no-any-return]
@@ -514,7 +583,7 @@ class StreamFile(AsyncBinaryIO):
                 self._busy = False
 
     async def _seek_locked(self, offset: int, whence: int) -> int:
-        if whence != io.SEEK_END and not self._wbuf:
+        if whence in (io.SEEK_SET, io.SEEK_CUR) and not self._wbuf:
             pos = self._logical_pos()
             if pos is not None:
                 target = offset if whence == io.SEEK_SET else pos + offset
@@ -544,6 +613,10 @@ class StreamFile(AsyncBinaryIO):
             if pos is not None:
                 offset, whence = pos + offset, io.SEEK_SET
         pos = int(self._raw.seek(offset, whence))
+        if self._compressed:
+            # GzipFile.seek in write mode returns a stale offset on 3.12+ (the
+            # zeros sit in its BufferedWriter); tell() knows where it is.
+            pos = int(self._raw.tell())
         self._seek_to = None
         self._raw_pos = pos
         return pos
@@ -560,12 +633,13 @@ class StreamFile(AsyncBinaryIO):
 
     async def truncate(self, size: int | None = None, /) -> int:
         """Resize the file to *size* (default: the position); the position stays."""
+        if self._compressed:
+            raise unsupported("truncate")  # IOBase.truncate, closed or not
         if self._closed:
             raise ValueError("truncate of closed file")
-        if not self._writable or self._compressed:
-            raise unsupported("truncate")
-        if size is not None:
-            size = check_size(size, allow_none=False)
+        if not self._writable:
+            raise wrong_direction("truncate", raw=self._unbuffered)
+        size = check_truncate_size(size)
         result: int = await self._call(self._truncate_sync, size)
         return result
 
@@ -625,25 +699,19 @@ class StreamFile(AsyncBinaryIO):
     # -- positional I/O (plain seekable files only) --------------------------
 
     def _check_positional(self, offset: object) -> int:
-        check_closed(self._closed)
         if self._compressed or not self._seekable:
             raise unsupported("positional I/O needs a plain seekable file")
-        if isinstance(offset, bool) or not hasattr(offset, "__index__"):
-            raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
-        value: int = offset.__index__()
-        if value < 0:
-            raise ValueError(f"negative offset: {value}")
-        return value
+        return check_offset(offset)
 
     async def read_at(self, offset: int, size: int, /) -> bytes:
         """Read up to *size* bytes at *offset*; the position does not move."""
         pos = self._check_positional(offset)
+        n = check_count(size)
+        check_closed(self._closed)
         self._check_direction("read")
-        n = check_size(size, allow_none=False)
-        if n < 0:
-            raise ValueError(f"negative size: {n}")
         if n == 0:
             return b""
+        check_span(pos, n)
         data: bytes = await self._call(self._pread_sync, pos, n)
         return data
 
@@ -661,17 +729,20 @@ class StreamFile(AsyncBinaryIO):
 
     async def readinto_at(self, offset: int, buffer: Any, /) -> int:
         """Read into *buffer* at *offset*; the position does not move."""
-        with memoryview(buffer) as view, view.cast("B") as flat:
+        self._check_positional(offset)
+        with writable_view(buffer, "readinto_at") as flat:
             data = await self.read_at(offset, len(flat))
             flat[: len(data)] = data
             return len(data)
 
     async def write_at(self, offset: int, data: Any, /) -> int:
         """Write all of *data* at *offset*; the position does not move."""
+        pos = self._check_positional(offset)
         view = bytes_view(data)
         with view:
-            pos = self._check_positional(offset)
+            check_closed(self._closed)
             self._check_direction("write")
+            check_span(pos, view.nbytes)
             result: int = await self._call(self._pwrite_sync, pos, view)
             return result
 
