@@ -30,6 +30,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = (
     "OFF_MAX",
     "SEEK_WHENCES",
+    "STUB_PARSES_SIZE",
     "AsyncBinaryIO",
     "AsyncFileBase",
     "as_c_int",
@@ -232,6 +233,11 @@ def seek_target(target: int) -> int:
 SEEK_WHENCES: Final = frozenset(
     {0, 1, 2} | {getattr(os, n) for n in ("SEEK_DATA", "SEEK_HOLE") if hasattr(os, n)}
 )
+
+
+#: BufferedIOBase.read()/read1() parse their size (a C int) before refusing
+#: from 3.12 on; earlier they refuse whatever they are given.
+STUB_PARSES_SIZE: Final = sys.version_info >= (3, 12)
 
 
 def as_c_int(value: object) -> int:

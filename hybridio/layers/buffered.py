@@ -30,6 +30,7 @@ from ..errors import finish_batch
 from ..modes import FileMode
 from ..stats import IOStats
 from .base import (
+    STUB_PARSES_SIZE,
     AsyncBinaryIO,
     as_c_int,
     as_ssize,
@@ -171,7 +172,8 @@ class KernelBinaryFile(AsyncBinaryIO):
         # BufferedWriter lacks read()/read1(): BufferedIOBase's stubs parse a C
         # int, then refuse, whether the file is closed or not.
         if self._buffer_size and not self._readable:
-            as_c_int(size)
+            if STUB_PARSES_SIZE:
+                as_c_int(size)
             raise unsupported(op)
 
     def _check_write(self) -> None:

@@ -46,6 +46,7 @@ from ..compression import (
 from ..engines.threads import run_in_thread, run_to_completion
 from ..modes import FileMode
 from .base import (
+    STUB_PARSES_SIZE,
     AsyncBinaryIO,
     as_c_int,
     as_index,
@@ -211,7 +212,8 @@ class StreamFile(AsyncBinaryIO):
             self._check_direction(op)
             return convert(size)
         if not self._readable and not self._unbuffered:
-            as_c_int(size)
+            if STUB_PARSES_SIZE:
+                as_c_int(size)
             raise unsupported(op)
         n = convert(size)
         if op == "read" and n < -1 and not self._unbuffered:
