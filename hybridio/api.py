@@ -184,7 +184,7 @@ def async_open(
     runs this file's thread-engine work.  ``hybridio.explain()`` shows what
     would be chosen and why.
     """
-    fmode = parse_mode(mode)
+    fmode = parse_mode(mode, stacklevel=3)
     buffering = check_open_args(fmode, buffering, encoding, errors, newline)
     if fmode.binary and buffering == 1:
         warnings.warn(

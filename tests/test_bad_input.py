@@ -106,6 +106,8 @@ def _binary_rows(*, positional: bool, big_seeks: bool) -> list[Row]:
     if big_seeks:
         # Past the largest offset, and before 0: EINVAL from lseek.
         rows += [("seek", (2**63 - 1, 2)), ("seek", (-(2**63), 1))]
+        # Past the filesystem's largest file (ext4: 16 TiB): lseek says EINVAL.
+        rows += [("seek", (2**63 - 1,)), ("seek", (2**62,)), ("seek", (2**45,))]
     rows += [("truncate", (size,)) for size in TRUNCATE_SIZES]
     rows += [("tell", ()), ("flush", ()), ("fileno", ())]
     rows += [("readable", ()), ("writable", ()), ("seekable", ()), ("isatty", ())]
@@ -156,6 +158,8 @@ def _text_rows() -> list[Row]:
     rows += [("write", (s,)) for s in (None, b"x", 1, "ok", ["x"])]
     rows += [("writelines", (["a", b"b"],)), ("writelines", (None,))]
     rows += [("seek", (cookie,)) for cookie in COOKIES]
+    # Where a bogus cookie is accepted, tell() must then agree too.
+    rows += [("seek_then_tell", (cookie,)) for cookie in COOKIES]
     rows += [("seek", (0, whence)) for whence in WHENCES]
     rows += [("seek", (1, 1)), ("seek", (1, 2)), ("seek", (0, 1)), ("seek", (0, 2))]
     rows += [("tell", ()), ("flush", ()), ("fileno", ())]
@@ -172,9 +176,11 @@ def _fd_or_bad(f: Any) -> int:
 
 
 def _as_file_error(f: Any, exc: OSError, direction: str) -> BaseException:
-    """EBADF from the syscall: the file's own closed/wrong-direction error."""
+    """EBADF from the syscall: closed, or the file's own wrong-direction error."""
     if exc.errno != errno.EBADF:
         return exc
+    if f.closed:
+        return ValueError("I/O operation on closed file.")
     try:
         if direction == "read":
             f.read(1)
@@ -275,6 +281,9 @@ def _message_exempt(ours: BaseException, theirs: BaseException) -> bool:
 
 def _call_theirs(f: Any, name: str, args: tuple[Any, ...]) -> tuple[str, Any]:
     try:
+        if name == "seek_then_tell":
+            f.seek(*args)
+            return "ok", f.tell()
         if name in POSITIONAL:
             return "ok", POSITIONAL[name](f, *args)
         return "ok", getattr(f, name)(*args)
@@ -284,6 +293,9 @@ def _call_theirs(f: Any, name: str, args: tuple[Any, ...]) -> tuple[str, Any]:
 
 async def _call_ours(f: Any, name: str, args: tuple[Any, ...]) -> tuple[str, Any]:
     try:
+        if name == "seek_then_tell":
+            await f.seek(*args)
+            return "ok", await f.tell()
         result = getattr(f, name)(*args)
         if inspect.isawaitable(result):
             result = await result
@@ -368,11 +380,14 @@ def _groups(*, compressed: bool) -> list[Any]:
         groups.append((f"{kind}-{mode}", mode, {}, False, bin_rows))
     for mode in ("rb", "wb", "r+b"):
         groups.append((f"fileio-{mode}", mode, {"buffering": 0}, False, bin_rows))
-    groups.append(("random-r+b-closed", "r+b", {}, True, bin_rows))
-    groups.append(("fileio-r+b-closed", "r+b", {"buffering": 0}, True, bin_rows))
+    for mode in ("rb", "wb", "r+b"):
+        kind = "random" if "+" in mode else "buffered"
+        groups.append((f"{kind}-{mode}-closed", mode, {}, True, bin_rows))
+        groups.append((f"fileio-{mode}-closed", mode, {"buffering": 0}, True, bin_rows))
     for mode in ("r", "w", "r+"):
         groups.append((f"text-{mode}", mode, {"encoding": "utf-8"}, False, text_rows))
-    groups.append(("text-r+-closed", "r+", {"encoding": "utf-8"}, True, text_rows))
+    for mode in ("r", "w", "r+"):
+        groups.append((f"text-{mode}-closed", mode, {"encoding": "utf-8"}, True, text_rows))
     if compressed:
         gz_read = _binary_rows(positional=True, big_seeks=True)
         # A forward seek in write mode writes zeros: no huge offsets there.

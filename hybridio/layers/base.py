@@ -29,6 +29,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = (
     "OFF_MAX",
+    "FAR_SEEK",
     "SEEK_WHENCES",
     "STUB_PARSES_SIZE",
     "AsyncBinaryIO",
@@ -48,6 +49,7 @@ __all__ = (
     "check_truncate_size",
     "check_whence",
     "check_writable",
+    "lseek_probe",
     "raw_whence",
     "seek_offset",
     "seek_target",
@@ -80,26 +82,36 @@ OFF_MAX: Final = 2**63 - 1
 _SSIZE_MAX: Final = sys.maxsize
 
 
-def bytes_view(data: Any) -> memoryview:
+def bytes_view(data: Any, *, via_memoryview: bool = False) -> memoryview:
     """A flat byte view of a bytes-like object, with ``BufferedWriter``'s errors.
 
     Any C-contiguous buffer-protocol object is accepted, multi-dimensional ones
     included.  A non-contiguous one (a strided numpy array or memoryview) gets
     the error its exporter raises when ``write()`` asks it for a simple buffer:
     ``ValueError("ndarray is not C-contiguous")``, ``BufferError(...)``.
+    *via_memoryview*: the errors of a writer that wraps *data* in a memoryview
+    first (GzipFile before 3.12).
     """
-    if isinstance(data, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    try:
+    if via_memoryview:
         view = memoryview(data)
-    except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
-    if not view.c_contiguous:
-        view.release()
-        # crc32 parses its argument as "y*", exactly like BufferedWriter.write:
-        # the exporter refuses with its own error.
-        zlib.crc32(data)
-        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+        if not view.c_contiguous:
+            view.release()
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    else:
+        if isinstance(data, str):
+            raise TypeError("a bytes-like object is required, not 'str'")
+        try:
+            view = memoryview(data)
+        except TypeError:
+            raise TypeError(
+                f"a bytes-like object is required, not '{type(data).__name__}'"
+            ) from None
+        if not view.c_contiguous:
+            view.release()
+            # crc32 parses its argument as "y*", exactly like BufferedWriter.write:
+            # the exporter refuses with its own error.
+            zlib.crc32(data)
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
     if view.ndim != 1 or view.format not in ("B", "b", "c"):
         view = view.cast("B")
     return view
@@ -142,7 +154,7 @@ def _tp_name(obj: object) -> str:
         return "None"
     cls = type(obj)
     if cls.__flags__ & _HEAPTYPE or cls.__module__ == "builtins":
-        return cls.__qualname__ if cls.__module__ == "builtins" else cls.__name__
+        return cls.__name__  # a class defined in Python, or a builtin: tp_name is the name
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
@@ -227,6 +239,25 @@ def seek_target(target: int) -> int:
     if not 0 <= target <= OFF_MAX:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
     return target
+
+
+#: Seek targets from here on are checked with ``lseek`` (see :func:`lseek_probe`).
+FAR_SEEK: Final = 1 << 40
+
+
+def lseek_probe(fd: int, offset: int, whence: int = os.SEEK_SET) -> int:
+    """Where ``lseek`` would land, leaving the fd's own offset where it was.
+
+    For what only the kernel knows: SEEK_DATA/SEEK_HOLE (ENXIO past the end)
+    and the filesystem's largest file size (16 TiB on ext4: EINVAL beyond,
+    where FileIO's seek fails; a position kept past it would make every later
+    flush fail instead).
+    """
+    saved = os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        return os.lseek(fd, offset, whence)
+    finally:
+        os.lseek(fd, saved, os.SEEK_SET)
 
 
 #: The whence values ``lseek`` takes here (SEEK_DATA/SEEK_HOLE where they exist).
@@ -422,6 +453,7 @@ class AsyncBinaryIO(AsyncFileBase):
     async def readlines(self, hint: int | None = -1, /) -> list[bytes]:
         """Read lines until EOF, or until *hint* bytes have been read."""
         limit = check_size(hint)
+        check_closed(self.closed)  # IOBase.readlines iterates: iter() checks first
         lines: list[bytes] = []
         total = 0
         while True:

@@ -30,6 +30,7 @@ from ..errors import finish_batch
 from ..modes import FileMode
 from ..stats import IOStats
 from .base import (
+    FAR_SEEK,
     STUB_PARSES_SIZE,
     AsyncBinaryIO,
     as_c_int,
@@ -44,6 +45,7 @@ from .base import (
     check_truncate_size,
     check_whence,
     check_writable,
+    lseek_probe,
     raw_whence,
     seek_offset,
     seek_target,
@@ -65,15 +67,6 @@ INLINE_BATCH_MAX: Final = 4 << 20
 
 #: Offsets below this take read_at's fast path: no offset + size can pass 2**63 - 1.
 _FAST_OFFSET_LIMIT: Final = 1 << 62
-
-
-def _lseek_probe(fd: int, offset: int, whence: int) -> int:
-    """Where SEEK_DATA/SEEK_HOLE lands, leaving the fd's own offset where it was."""
-    saved = os.lseek(fd, 0, os.SEEK_CUR)
-    try:
-        return os.lseek(fd, offset, whence)
-    finally:
-        os.lseek(fd, saved, os.SEEK_SET)
 
 
 def _named(exc: OSError, name: Any) -> OSError:
@@ -144,11 +137,15 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     def readable(self) -> bool:
         """True if the file was opened for reading."""
+        if self._buffer_size and not self._fmode.readable:
+            return False  # BufferedWriter: IOBase.readable(), closed or not
         check_closed(self._closed)
         return self._fmode.readable
 
     def writable(self) -> bool:
         """True if the file was opened for writing."""
+        if self._buffer_size and not self._fmode.writable:
+            return False  # BufferedReader: IOBase.writable(), closed or not
         check_closed(self._closed)
         return self._fmode.writable
 
@@ -298,6 +295,8 @@ class KernelBinaryFile(AsyncBinaryIO):
             check_closed(self._closed)
         if limit == 0:
             return b""  # IOBase.readline: even closed or write-only
+        if self._buffer_size and not self._readable:
+            raise unsupported("read")  # IOBase.readline calls read(), closed or not
         self._check_read()
         await self._flush_wbuf()
         parts: list[bytes] = []
@@ -412,10 +411,10 @@ class KernelBinaryFile(AsyncBinaryIO):
             target = self._pos + off
         elif how == os.SEEK_END:
             target = os.fstat(self._fd).st_size + off
-        else:
-            # SEEK_DATA/SEEK_HOLE: only the kernel knows where the holes are
-            # (ENXIO past the end, as FileIO).  The fd offset is not ours.
-            target = _lseek_probe(self._fd, off, how)
+        else:  # SEEK_DATA/SEEK_HOLE: only the kernel knows where the holes are
+            target = lseek_probe(self._fd, off, how)
+        if target >= FAR_SEEK:
+            lseek_probe(self._fd, seek_target(target))
         self._pos = seek_target(target)
         return target
 

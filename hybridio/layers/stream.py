@@ -46,6 +46,7 @@ from ..compression import (
 from ..engines.threads import run_in_thread, run_to_completion
 from ..modes import FileMode
 from .base import (
+    FAR_SEEK,
     STUB_PARSES_SIZE,
     AsyncBinaryIO,
     as_c_int,
@@ -83,6 +84,24 @@ _GZIP_BUFFERED = sys.version_info >= (3, 12)
 def _gzip_read1_size(size: Any) -> int:
     # GzipFile.read1 compares with 0 before anything (TypeError for None).
     return -1 if size < 0 else as_ssize(size)
+
+
+def _gzip_write_seek_checks(offset: Any, whence: Any, current: int) -> None:
+    """What GzipFile.seek in write mode refuses before it writes (and, before
+    3.12, before it notices that the file is closed)."""
+    if _GZIP_BUFFERED:
+        return  # 3.12+ checks closed first
+    if whence != io.SEEK_SET:
+        if whence != io.SEEK_CUR:
+            raise ValueError("Seek from end not supported")
+        offset = current + offset
+    if offset < current:
+        raise OSError("Negative seek in write mode")
+    count = offset - current
+    # Then it writes count // 1024 chunks and count % 1024 zeros, which refuses
+    # a float (or a small numpy int) before the closed file would.
+    range(count // 1024)
+    b"\0" * (count % 1024)
 
 
 def _espipe() -> OSError:
@@ -127,6 +146,8 @@ class StreamFile(AsyncBinaryIO):
         self._unbuffered = buffer_size == 0
         self._chunk = buffer_size if buffer_size > 0 else DEFAULT_BUFFER_SIZE
         self._compressed = compression is not Compression.NONE
+        # GzipFile.write before 3.12 takes memoryview(data): its errors.
+        self._legacy_gzip = compression is Compression.GZIP and not _GZIP_BUFFERED
         self._readable = raw.readable()
         self._writable = raw.writable()
         self._seekable = raw.seekable()
@@ -165,14 +186,20 @@ class StreamFile(AsyncBinaryIO):
 
     def readable(self) -> bool:
         """True if the file was opened for reading."""
-        if self.compression is not Compression.GZIP:  # GzipFile answers even when closed
-            check_closed(self._closed)
+        if self.compression is Compression.GZIP:
+            return self._readable  # GzipFile answers even when closed
+        if not self._readable and not self._unbuffered and not self._compressed:
+            return False  # BufferedWriter (IOBase.readable): closed or not
+        check_closed(self._closed)
         return self._readable
 
     def writable(self) -> bool:
         """True if the file was opened for writing."""
-        if self.compression is not Compression.GZIP:  # GzipFile answers even when closed
-            check_closed(self._closed)
+        if self.compression is Compression.GZIP:
+            return self._writable  # GzipFile answers even when closed
+        if not self._writable and not self._unbuffered and not self._compressed:
+            return False  # BufferedReader (IOBase.writable): closed or not
+        check_closed(self._closed)
         return self._writable
 
     def seekable(self) -> bool:
@@ -453,21 +480,30 @@ class StreamFile(AsyncBinaryIO):
 
     async def readline(self, size: int | None = -1, /) -> bytes:
         """Read one line (up to *size* bytes), the newline included."""
+        # Each stdlib class checks in its own order (IOBase.readline returns
+        # b"" for size 0 before anything else).
         if self._compressed:
             check_closed(self._closed)
         limit = check_size(size)
-        if self._readable and not self._unbuffered:
-            check_closed(self._closed)  # the buffered readers check first
-        if self.compression is Compression.GZIP and not self._readable and _GZIP_BUFFERED:
-            # GzipFile.readline on 3.12+ is its BufferedWriter's (IOBase's).
-            check_closed(self._closed)
+        if self._compressed:
+            if not self._readable and self.compression is Compression.GZIP and _GZIP_BUFFERED:
+                # GzipFile.readline on 3.12+ is its BufferedWriter's (IOBase's).
+                if limit == 0:
+                    return b""
+                raise unsupported("read")
+            self._check_direction("readline")
+        elif self._unbuffered:  # FileIO: IOBase.readline, then read()
             if limit == 0:
                 return b""
-            raise unsupported("read")
-        if limit == 0 and not self._compressed:
-            return b""  # IOBase.readline: even on a write-only file
-        check_closed(self._closed)
-        self._check_direction("readline")
+            check_closed(self._closed)
+            self._check_direction("readline")
+        else:
+            if self._readable:
+                check_closed(self._closed)  # the buffered readers check first
+            if limit == 0:
+                return b""
+            if not self._readable:
+                raise unsupported("read")  # BufferedWriter: IOBase.readline calls read()
         if limit == 0:
             return b""
         if self._unbuffered:
@@ -524,7 +560,7 @@ class StreamFile(AsyncBinaryIO):
             if self._compressed:
                 check_closed(self._closed)
             self._check_direction("write")
-        view = bytes_view(data)
+        view = bytes_view(data, via_memoryview=self._legacy_gzip)
         with view:
             check_closed(self._closed)
             self._check_direction("write")
@@ -561,6 +597,8 @@ class StreamFile(AsyncBinaryIO):
         """Move the stream position; return the new absolute position."""
         if self._compressed:
             # The format's own seek judges offset and whence (GzipFile's rules).
+            if self._closed and self.compression is Compression.GZIP and not self._readable:
+                _gzip_write_seek_checks(offset, whence, self._raw_pos or 0)
             check_closed(self._closed)
             if not (hasattr(offset, "__index__") and hasattr(whence, "__index__")):
                 return await self._call(self._seek_sync, offset, whence)  # type: ignore[no-any-return]
@@ -594,9 +632,10 @@ class StreamFile(AsyncBinaryIO):
                 if self._seek_to is None and start <= target <= start + len(self._rbuf):
                     self._rpos = target - start
                     return target
-                if target >= 0 and not self._compressed:
+                if 0 <= target < FAR_SEEK and not self._compressed:
                     # A plain file: the raw seek is done lazily, in the same
-                    # thread hop as the next read or write.
+                    # thread hop as the next read or write (a far one now:
+                    # the filesystem may refuse it, and then nothing moves).
                     self._rbuf = b""
                     self._rpos = 0
                     self._seek_to = target
@@ -805,7 +844,8 @@ def _open_sync(
     executor: concurrent.futures.Executor | None,
 ) -> StreamFile:
     if compression is Compression.NONE:
-        mode = fmode.mode.replace("t", "")
+        # Python 3.10's "U" (universal newlines) only ever reads.
+        mode = "rb" if "U" in fmode.mode else fmode.mode.replace("t", "")
         raw: Any = io.FileIO(
             file, mode if "b" in mode else mode + "b", closefd=closefd, opener=opener
         )
