@@ -219,7 +219,8 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def read(self, size: int | None = -1, /) -> bytes:
         """Read up to *size* bytes; all until EOF when negative or None."""
-        self._refuse_unreadable("read", size)
+        if not self._readable:
+            self._refuse_unreadable("read", size)
         n = check_size(size)
         if n < -1 and self._buffer_size:  # FileIO reads all instead
             raise ValueError("read length must be non-negative or -1")
@@ -257,7 +258,8 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def read1(self, size: int = -1, /) -> bytes:
         """Read up to *size* bytes with at most one kernel read."""
-        self._refuse_unreadable("read1", size)
+        if not self._readable:
+            self._refuse_unreadable("read1", size)
         n = as_ssize(size)
         self._check_read()
         if n == 0:
@@ -328,8 +330,8 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def write(self, data: Any, /) -> int:
         """Buffer *data* (any bytes-like object); flush when the buffer is full."""
-        if self._buffer_size:
-            check_writable(self._fmode.writable)  # BufferedReader has no write()
+        if self._buffer_size and not self._fmode.writable:
+            raise unsupported("write")  # BufferedReader has no write(): before the data
         view = bytes_view(data)
         self._check_write()
         n = view.nbytes
