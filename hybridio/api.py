@@ -11,8 +11,10 @@ import asyncio
 import dataclasses
 import errno
 import functools
+import operator
 import os
 import stat
+import sys
 import types
 import warnings
 from collections.abc import Callable, Coroutine, Generator
@@ -189,8 +191,8 @@ def async_open(
     a temporary file that closing renames over *file*, durably; ``async with``
     left with an exception discards it (docs/bulk-and-durability.md).
     """
-    fmode = parse_mode(mode)
-    check_open_args(fmode, buffering, encoding, errors, newline)
+    fmode = parse_mode(mode, stacklevel=3)
+    buffering = check_open_args(fmode, buffering, encoding, errors, newline)
     if fmode.binary and buffering == 1:
         warnings.warn(
             "line buffering (buffering=1) isn't supported in binary mode, "
@@ -198,10 +200,7 @@ def async_open(
             RuntimeWarning,
             stacklevel=2,
         )
-    if not isinstance(file, (str, bytes, int)) and not isinstance(file, os.PathLike):
-        raise TypeError(f"expected str, bytes or os.PathLike object, not {type(file).__name__}")
-    if isinstance(file, bool):
-        raise TypeError("expected str, bytes or os.PathLike object, not bool")
+    file = _check_file(file)
     if not closefd and not isinstance(file, int):
         raise ValueError("Cannot use closefd=False with file name")
     if backend is not None and backend not in kernel.BACKEND_NAMES:
@@ -261,6 +260,22 @@ def async_open(
             raise
 
     return AsyncOpen(open_file)
+
+
+def _check_file(file: Any) -> Any:
+    """*file* as ``io.open`` takes it: a path via ``os.fspath`` (so ``name`` is
+    a str or bytes, never a Path), or an fd from anything with ``__index__``."""
+    if isinstance(file, os.PathLike):
+        file = os.fspath(file)
+    if isinstance(file, (str, bytes)):
+        if (isinstance(file, str) and "\0" in file) or (isinstance(file, bytes) and b"\0" in file):
+            raise ValueError("embedded null byte")  # FileIO's wording, not os.open's
+        return file
+    if isinstance(file, float) or not hasattr(file, "__index__"):
+        raise TypeError(f"expected str, bytes or os.PathLike object, not {type(file).__name__}")
+    if isinstance(file, bool) and sys.version_info >= (3, 12):
+        warnings.warn("bool is used as a file descriptor", RuntimeWarning, stacklevel=3)
+    return operator.index(file)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -137,6 +137,8 @@ def check_mode(compression: Compression, fmode: FileMode) -> None:
     """
     if compression in (Compression.BZ2, Compression.LZMA, Compression.ZSTD) and fmode.updating:
         raise ValueError(f"Invalid mode: {_stripped(fmode)!r}")
+    if "U" in fmode.mode and compression is not Compression.NONE:  # Python 3.10's "U"
+        raise ValueError(f"Invalid mode: {_stripped(fmode)!r}")
 
 
 def _is_reading(compression: Compression, fmode: FileMode) -> bool:

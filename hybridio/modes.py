@@ -7,7 +7,10 @@ mirrors), so a bad mode is refused before any fd, thread or ring exists.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
+import sys
+import warnings
 
 __all__ = ("FileMode", "check_open_args", "parse_mode")
 
@@ -77,12 +80,19 @@ def _typename(obj: object) -> str:
     return "None" if obj is None else type(obj).__name__
 
 
-def parse_mode(mode: object) -> FileMode:
-    """Parse *mode* exactly as the builtin ``open()`` does, or raise its error."""
+#: Python 3.10 still takes the deprecated "U" (universal newlines) mode.
+_MODE_CHARS = "axrwb+t" + ("U" if sys.version_info < (3, 11) else "")
+
+
+def parse_mode(mode: object, *, stacklevel: int = 2) -> FileMode:
+    """Parse *mode* exactly as the builtin ``open()`` does, or raise its error.
+
+    *stacklevel* points the 3.10 "'U' mode is deprecated" warning at the caller.
+    """
     if not isinstance(mode, str):
         raise TypeError(f"open() argument 'mode' must be str, not {_typename(mode)}")
     modes = set(mode)
-    if modes - set("axrwb+t") or len(mode) > len(modes):
+    if modes - set(_MODE_CHARS) or len(mode) > len(modes):
         raise ValueError(f"invalid mode: {mode!r}")
     creating = "x" in modes
     reading = "r" in modes
@@ -91,6 +101,11 @@ def parse_mode(mode: object) -> FileMode:
     updating = "+" in modes
     text = "t" in modes
     binary = "b" in modes
+    if "U" in modes:  # Python 3.10 only (see _MODE_CHARS)
+        if creating or writing or appending or updating:
+            raise ValueError("mode U cannot be combined with 'x', 'w', 'a', or '+'")
+        warnings.warn("'U' mode is deprecated", DeprecationWarning, stacklevel=stacklevel)
+        reading = True
     if text and binary:
         raise ValueError("can't have text and binary mode at once")
     if creating + reading + writing + appending > 1:
@@ -116,10 +131,15 @@ def check_open_args(
     encoding: object,
     errors: object,
     newline: object,
-) -> None:
-    """Validate the other ``open()`` arguments against the mode, as ``_pyio.open``."""
-    if not isinstance(buffering, int) or isinstance(buffering, bool):
-        raise TypeError(f"'{type(buffering).__name__}' object cannot be interpreted as an integer")
+) -> int:
+    """Validate the other ``open()`` arguments against the mode, as ``io.open``.
+
+    Returns *buffering* as an int: like ``open()``, anything with
+    ``__index__`` (a numpy integer) is accepted.
+    """
+    buffering = operator.index(buffering)  # type: ignore[arg-type]
+    if not -(2**31) <= buffering < 2**31:
+        raise OverflowError("Python int too large to convert to C int")
     if encoding is not None and not isinstance(encoding, str):
         raise TypeError(
             f"open() argument 'encoding' must be str or None, not {_typename(encoding)}"
@@ -139,3 +159,4 @@ def check_open_args(
         raise ValueError("can't have unbuffered text I/O")
     if newline is not None and newline not in ("", "\n", "\r", "\r\n"):
         raise ValueError(f"illegal newline value: {newline}")
+    return buffering

@@ -48,7 +48,7 @@ async def test_atomic_write_replaces_and_keeps_permissions(
         assert target.read_bytes() == b"old content"
         (temp,) = leftovers(tmp_path)
         assert stat.S_IMODE(os.stat(tmp_path / temp).st_mode) == 0o600
-        assert f.name == target
+        assert f.name == os.fspath(target)  # as open(Path).name
     assert target.read_bytes() == b"new content, longer"
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o640
     assert leftovers(tmp_path) == []

@@ -29,7 +29,7 @@ async def test_await_and_async_with_both_open(tmp_path: Path, backend: str) -> N
     async with hybridio.async_open(path, "rb", backend=backend) as g:
         assert isinstance(g, hybridio.AsyncBinaryIO)
         assert await g.read() == b"abc"
-        assert g.name == path
+        assert g.name == os.fspath(path)  # open(Path).name is a str
         assert g.mode == "rb"
         assert g.readable() and not g.writable() and g.seekable()
     assert g.closed
@@ -89,9 +89,9 @@ async def test_wrong_direction_raises_unsupported_operation(tmp_path: Path, back
     assert path.read_bytes() == b"data"
 
 
-async def _error_of(coro: Any) -> BaseException:
+async def _error_of(opening: Any) -> BaseException:
     try:
-        f = await coro
+        f = await opening()
     except BaseException as exc:
         return exc
     await f.close()
@@ -117,7 +117,8 @@ async def test_path_errors_match_builtin_open(tmp_path: Path, backend: str, case
     }[case]
     mode = "xb" if case == "exists" else "rb"
     theirs = _builtin_error(path, mode)
-    ours = await _error_of(hybridio.async_open(path, mode, backend=backend))  # type: ignore[call-overload]
+    # A NUL is refused when async_open() is called, as open() refuses it.
+    ours = await _error_of(lambda: hybridio.async_open(path, mode, backend=backend))
     assert type(ours) is type(theirs)
     assert str(ours) == str(theirs)
     if isinstance(theirs, OSError):
@@ -131,7 +132,7 @@ async def test_str_bytes_and_pathlike_paths_and_fd(tmp_path: Path, backend: str)
     path.write_bytes(b"12345")
     for name in (str(path), os.fsencode(path), path):
         async with hybridio.async_open(name, "rb", backend=backend) as f:
-            assert f.name == name
+            assert f.name == os.fspath(name)
             assert await f.read(2) == b"12"
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -192,8 +193,8 @@ async def test_sizes_and_offsets_are_validated(tmp_path: Path, backend: str) -> 
             await f.write_at(-1, b"x")
         with pytest.raises(ValueError, match="negative size"):
             await f.read_at(0, -1)
-        with pytest.raises(ValueError, match="invalid whence"):
-            await f.seek(0, 3)
+        with pytest.raises(ValueError, match="whence value 5 unsupported"):
+            await f.seek(0, 5)
         with pytest.raises(TypeError):
             await f.seek(1.5)  # type: ignore[arg-type]
         with pytest.raises(OSError, match="Invalid argument"):

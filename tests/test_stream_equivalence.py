@@ -5,8 +5,10 @@ exception types and final bytes, for every binary mode and buffer size."""
 from __future__ import annotations
 
 import functools
+import gzip
 import io
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +119,23 @@ async def run_both(ours: Any, theirs: Any, seq: list[tuple[Any, ...]]) -> None:
         else:
             expected = outcome(lambda op=op: run_sync(theirs, op))
             got = await outcome_async(run_async(ours, op))
+            if op[0] == "seek" and expected[0] == "ok" and _stale_gzip_seek(theirs):
+                # CPython 3.12+ GzipFile.seek() in write mode returns the offset
+                # from before the zeros it wrote (they sit in its BufferedWriter);
+                # its own tell() is right, and that is what hybridio returns.
+                expected = ("ok", theirs.tell())
         if got[0] == expected[0] == "error":
             assert same_error(got[1], expected[1]), f"op #{i} {op!r}: {got} != {expected}"
         else:
             assert got == expected, f"op #{i} {op!r}: {got!r} != {expected!r} after {seq[:i]!r}"
+
+
+def _stale_gzip_seek(theirs: Any) -> bool:
+    return (
+        sys.version_info >= (3, 12)
+        and isinstance(theirs, gzip.GzipFile)
+        and theirs.mode == gzip.WRITE  # type: ignore[attr-defined]
+    )
 
 
 _POSITION_DEPENDENT = {"read", "read1", "readinto", "readline", "readlines", "tell", "truncate"}

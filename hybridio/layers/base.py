@@ -9,12 +9,15 @@ of messages is used by every layer.
 from __future__ import annotations
 
 import abc
+import errno
 import io
 import operator
+import os
 import sys
 import types
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
-from typing import Any
+from typing import Any, Final
 
 from ..errors import finish_batch
 from ..stats import IOStats
@@ -25,17 +28,34 @@ else:  # pragma: no cover - Python 3.10
     from typing_extensions import Self
 
 __all__ = (
+    "OFF_MAX",
+    "FAR_SEEK",
+    "SEEK_WHENCES",
+    "STUB_PARSES_SIZE",
     "AsyncBinaryIO",
     "AsyncFileBase",
+    "as_c_int",
     "as_index",
+    "as_off_t",
+    "as_ssize",
     "bytes_view",
     "check_closed",
+    "check_count",
+    "check_offset",
     "check_readable",
     "check_seekable",
     "check_size",
+    "check_span",
+    "check_truncate_size",
     "check_whence",
     "check_writable",
+    "lseek_probe",
+    "raw_whence",
+    "seek_offset",
+    "seek_target",
     "unsupported",
+    "writable_view",
+    "wrong_direction",
 )
 
 
@@ -44,20 +64,98 @@ def unsupported(name: str) -> io.UnsupportedOperation:
     return io.UnsupportedOperation(name)
 
 
-def bytes_view(data: Any) -> memoryview:
-    """A flat byte view of a bytes-like object, with ``BufferedWriter``'s TypeError.
+def wrong_direction(op: str, *, raw: bool) -> io.UnsupportedOperation:
+    """What the stdlib raises for *op* ("read", "write", "truncate") in the wrong direction.
 
-    Any buffer-protocol object is accepted, multi-dimensional ones included.
+    A ``FileIO`` (``buffering=0``) names the direction; a ``BufferedReader`` or
+    ``BufferedWriter`` simply lacks the method, and says its name.
     """
-    if isinstance(data, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    try:
+    if raw:
+        return io.UnsupportedOperation(
+            "File not open for reading" if op == "read" else "File not open for writing"
+        )
+    return io.UnsupportedOperation(op)
+
+
+#: The largest file offset (``off_t``) and ``Py_ssize_t``: 2**63 - 1 on 64-bit.
+OFF_MAX: Final = 2**63 - 1
+_SSIZE_MAX: Final = sys.maxsize
+
+
+def bytes_view(data: Any, *, via_memoryview: bool = False) -> memoryview:
+    """A flat byte view of a bytes-like object, with ``BufferedWriter``'s errors.
+
+    Any C-contiguous buffer-protocol object is accepted, multi-dimensional ones
+    included.  A non-contiguous one (a strided numpy array or memoryview) gets
+    the error its exporter raises when ``write()`` asks it for a simple buffer:
+    ``ValueError("ndarray is not C-contiguous")``, ``BufferError(...)``.
+    *via_memoryview*: the errors of a writer that wraps *data* in a memoryview
+    first (GzipFile before 3.12).
+    """
+    if via_memoryview:
         view = memoryview(data)
-    except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
+        if not view.c_contiguous:
+            view.release()
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    else:
+        if isinstance(data, str):
+            raise TypeError("a bytes-like object is required, not 'str'")
+        try:
+            view = memoryview(data)
+        except TypeError:
+            raise TypeError(
+                f"a bytes-like object is required, not '{type(data).__name__}'"
+            ) from None
+        if not view.c_contiguous:
+            view.release()
+            # crc32 parses its argument as "y*", exactly like BufferedWriter.write:
+            # the exporter refuses with its own error.
+            zlib.crc32(data)
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
     if view.ndim != 1 or view.format not in ("B", "b", "c"):
         view = view.cast("B")
     return view
+
+
+def writable_view(buffer: Any, what: str = "readinto", *, raw: bool = False) -> memoryview:
+    """A flat writable byte view of *buffer*, with ``readinto``'s TypeError.
+
+    The caller releases it (``with writable_view(...) as flat``).  *raw*: word
+    the error as ``FileIO.readinto`` does (it numbers the argument from 3.12).
+    """
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        if what != "readinto":  # positional: os.preadv's wording
+            raise TypeError(
+                f"a bytes-like object is required, not '{type(buffer).__name__}'"
+            ) from None
+        view = None
+    if view is None or view.readonly or not view.c_contiguous:
+        if view is not None:
+            view.release()
+        arg = "argument 1" if raw and sys.version_info >= (3, 12) else "argument"
+        raise TypeError(
+            f"{what}() {arg} must be read-write bytes-like object, not {_tp_name(buffer)}"
+        )
+    if view.ndim != 1 or view.format != "B":
+        flat = view.cast("B")
+        view.release()
+        return flat
+    return view
+
+
+_HEAPTYPE: Final = 1 << 9
+
+
+def _tp_name(obj: object) -> str:
+    """The C-level type name the argument parser prints (``numpy.ndarray``, ``None``)."""
+    if obj is None:
+        return "None"
+    cls = type(obj)
+    if cls.__flags__ & _HEAPTYPE or cls.__module__ == "builtins":
+        return cls.__name__  # a class defined in Python, or a builtin: tp_name is the name
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def check_closed(closed: bool) -> None:
@@ -66,16 +164,16 @@ def check_closed(closed: bool) -> None:
         raise ValueError("I/O operation on closed file.")
 
 
-def check_readable(readable: bool) -> None:
+def check_readable(readable: bool, *, raw: bool = False) -> None:
     """Raise ``io.UnsupportedOperation`` for a read on a write-only file."""
     if not readable:
-        raise unsupported("read")
+        raise wrong_direction("read", raw=raw)
 
 
-def check_writable(writable: bool) -> None:
+def check_writable(writable: bool, *, raw: bool = False) -> None:
     """Raise ``io.UnsupportedOperation`` for a write on a read-only file."""
     if not writable:
-        raise unsupported("write")
+        raise wrong_direction("write", raw=raw)
 
 
 def check_seekable(seekable: bool) -> None:
@@ -84,28 +182,152 @@ def check_seekable(seekable: bool) -> None:
         raise unsupported("File or stream is not seekable.")
 
 
+# -- argument validation: ONE set of checks for every layer and engine ---------
+#
+# Each converter raises what the C implementation's argument parsing raises for
+# the same parameter, so a bad value fails up front, before any I/O, on every
+# engine (an io_uring offset >= 2**64 would otherwise wrap around).  bool is an
+# int there, and so is anything with __index__ (numpy integers).
+
+
 def check_size(size: object, *, allow_none: bool = True) -> int:
-    """Normalise a read size as ``_pyio`` does: None/negative mean 'all'."""
+    """A read size as ``read``/``readline``/``readlines`` take it: None/negative mean 'all'."""
     if size is None and allow_none:
         return -1
-    if isinstance(size, bool) or not hasattr(size, "__index__"):
+    if not hasattr(size, "__index__"):
         raise TypeError(f"argument should be integer or None, not '{type(size).__name__}'")
-    return operator.index(size)
+    n = operator.index(size)
+    if not -_SSIZE_MAX - 1 <= n <= _SSIZE_MAX:
+        raise OverflowError("cannot fit 'int' into an index-sized integer")
+    return n
+
+
+def as_ssize(value: object) -> int:
+    """A ``Py_ssize_t`` argument (``read1``, ``os.pread``'s length)."""
+    n = operator.index(value)  # type: ignore[arg-type]
+    if not -_SSIZE_MAX - 1 <= n <= _SSIZE_MAX:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return n
+
+
+def as_off_t(value: object) -> int:
+    """An ``off_t`` argument (``FileIO.seek``/``truncate``, ``os.pread``'s offset)."""
+    n = operator.index(value)  # type: ignore[arg-type]
+    if not -OFF_MAX - 1 <= n <= OFF_MAX:
+        raise OverflowError("Python int too large to convert to C long")
+    return n
 
 
 def as_index(value: object) -> int:
     """An int from any ``__index__`` object, with the stdlib's TypeError otherwise."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
-    return operator.index(value)
+    return operator.index(value)  # type: ignore[arg-type]
 
 
-def check_whence(whence: object) -> int:
-    """Validate *whence* like ``FileIO.seek``: 0, 1 or 2, else ValueError."""
-    value = as_index(whence)
-    if value not in (0, 1, 2):
-        raise ValueError(f"invalid whence ({value}, should be 0, 1 or 2)")
+def seek_offset(offset: object, *, raw: bool) -> int:
+    """A ``seek()`` offset: ``FileIO`` raises OverflowError past ``off_t``, the
+    buffered classes ValueError."""
+    if raw:
+        return as_off_t(offset)
+    n = operator.index(offset)  # type: ignore[arg-type]
+    if not -OFF_MAX - 1 <= n <= OFF_MAX:
+        raise ValueError("cannot fit 'int' into an offset-sized integer")
+    return n
+
+
+def seek_target(target: int) -> int:
+    """The absolute position a seek arrives at; EINVAL as ``lseek`` outside ``off_t``."""
+    if not 0 <= target <= OFF_MAX:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+    return target
+
+
+#: Seek targets from here on are checked with ``lseek`` (see :func:`lseek_probe`).
+FAR_SEEK: Final = 1 << 40
+
+
+def lseek_probe(fd: int, offset: int, whence: int = os.SEEK_SET) -> int:
+    """Where ``lseek`` would land, leaving the fd's own offset where it was.
+
+    For what only the kernel knows: SEEK_DATA/SEEK_HOLE (ENXIO past the end)
+    and the filesystem's largest file size (16 TiB on ext4: EINVAL beyond,
+    where FileIO's seek fails; a position kept past it would make every later
+    flush fail instead).
+    """
+    saved = os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        return os.lseek(fd, offset, whence)
+    finally:
+        os.lseek(fd, saved, os.SEEK_SET)
+
+
+#: The whence values ``lseek`` takes here (SEEK_DATA/SEEK_HOLE where they exist).
+SEEK_WHENCES: Final = frozenset(
+    {0, 1, 2} | {getattr(os, n) for n in ("SEEK_DATA", "SEEK_HOLE") if hasattr(os, n)}
+)
+
+
+#: BufferedIOBase.read()/read1() parse their size (a C int) before refusing
+#: from 3.12 on; earlier they refuse whatever they are given.
+STUB_PARSES_SIZE: Final = sys.version_info >= (3, 12)
+
+
+def as_c_int(value: object) -> int:
+    """A C ``int`` argument (``whence``; ``BufferedIOBase.read``'s size)."""
+    n = operator.index(value)  # type: ignore[arg-type]
+    if not -(2**31) <= n < 2**31:
+        raise OverflowError("Python int too large to convert to C int")
+    return n
+
+
+def check_whence(whence: object, *, raw: bool = False) -> int:
+    """Parse *whence*; refuse an unknown one as the buffered classes do.
+
+    With *raw* (``FileIO``) only the conversion is checked here: ``lseek``
+    refuses the value later, with EINVAL (see :func:`raw_whence`).
+    """
+    value = as_c_int(whence)
+    if not raw and value not in SEEK_WHENCES:
+        raise ValueError(f"whence value {value} unsupported")
     return value
+
+
+def raw_whence(whence: int) -> int:
+    """EINVAL, as ``lseek`` gives it to ``FileIO.seek``, for an unknown *whence*."""
+    if whence not in SEEK_WHENCES:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+    return whence
+
+
+def check_offset(offset: object) -> int:
+    """A positional call's offset: ``os.pread``'s conversion, and ValueError when negative."""
+    value = as_off_t(offset)
+    if value < 0:
+        raise ValueError(f"negative offset: {value}")
+    return value
+
+
+def check_count(size: object) -> int:
+    """A positional call's size: ``os.pread``'s conversion, and ValueError when negative."""
+    n = as_ssize(size)
+    if n < 0:
+        raise ValueError(f"negative size: {n}")
+    return n
+
+
+def check_span(offset: int, size: int) -> None:
+    """EINVAL, as the kernel gives it, for a range that ends past the largest offset."""
+    if size and offset + size > OFF_MAX:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+
+def check_truncate_size(size: object) -> int | None:
+    """``truncate()``'s size: None (the position) or an ``off_t``; negative is EINVAL."""
+    if size is None:
+        return None
+    n = as_off_t(size)
+    if n < 0:
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+    return n
 
 
 class AsyncFileBase(abc.ABC):
@@ -231,6 +453,7 @@ class AsyncBinaryIO(AsyncFileBase):
     async def readlines(self, hint: int | None = -1, /) -> list[bytes]:
         """Read lines until EOF, or until *hint* bytes have been read."""
         limit = check_size(hint)
+        check_closed(self.closed)  # IOBase.readlines iterates: iter() checks first
         lines: list[bytes] = []
         total = 0
         while True:

@@ -39,21 +39,35 @@ import contextlib
 import errno
 import os
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final, ParamSpec, TypeVar
 
 from ..errors import finish_batch
 from ..modes import FileMode
 from ..stats import IOStats
 from .base import (
+    FAR_SEEK,
+    STUB_PARSES_SIZE,
     AsyncBinaryIO,
-    as_index,
+    as_c_int,
+    as_ssize,
     bytes_view,
     check_closed,
+    check_count,
+    check_offset,
     check_readable,
     check_size,
+    check_span,
+    check_truncate_size,
     check_whence,
     check_writable,
+    lseek_probe,
+    raw_whence,
+    seek_offset,
+    seek_target,
+    unsupported,
+    writable_view,
+    wrong_direction,
 )
 from .closing import close_once, report_lost_write
 from .raw import RawKernelFile, WriteProgress
@@ -71,27 +85,8 @@ DEFAULT_BUFFER_SIZE = 128 * 1024
 INLINE_BATCH_MAX: Final = 4 << 20
 
 
-def _check_offset(offset: object) -> int:
-    value = as_index(offset)
-    if value < 0:
-        raise ValueError(f"negative offset: {value}")
-    return value
-
-
-def _check_count(size: object) -> int:
-    n = check_size(size, allow_none=False)
-    if n < 0:
-        raise ValueError(f"negative size: {n}")
-    return n
-
-
-@contextlib.contextmanager
-def _writable_view(buffer: Any, what: str) -> Iterator[memoryview]:
-    with memoryview(buffer) as view:
-        if view.readonly:
-            raise TypeError(f"{what}() argument must be read-write bytes-like object")
-        with view.cast("B") if view.format != "B" or view.ndim != 1 else view[:] as flat:
-            yield flat
+#: Offsets below this take read_at's fast path: no offset + size can pass 2**63 - 1.
+_FAST_OFFSET_LIMIT: Final = 1 << 62
 
 
 def _named(exc: OSError, name: Any) -> OSError:
@@ -171,11 +166,15 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     def readable(self) -> bool:
         """True if the file was opened for reading."""
+        if self._buffer_size and not self._fmode.readable:
+            return False  # BufferedWriter: IOBase.readable(), closed or not
         check_closed(self._closed)
         return self._fmode.readable
 
     def writable(self) -> bool:
         """True if the file was opened for writing."""
+        if self._buffer_size and not self._fmode.writable:
+            return False  # BufferedReader: IOBase.writable(), closed or not
         check_closed(self._closed)
         return self._fmode.writable
 
@@ -193,11 +192,19 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     def _check_read(self) -> None:
         check_closed(self._closed)
-        check_readable(self._fmode.readable)
+        check_readable(self._fmode.readable, raw=not self._buffer_size)
+
+    def _refuse_unreadable(self, op: str, size: object) -> None:
+        # BufferedWriter lacks read()/read1(): BufferedIOBase's stubs parse a C
+        # int, then refuse, whether the file is closed or not.
+        if self._buffer_size and not self._readable:
+            if STUB_PARSES_SIZE:
+                as_c_int(size)
+            raise unsupported(op)
 
     def _check_write(self) -> None:
         check_closed(self._closed)
-        check_writable(self._fmode.writable)
+        check_writable(self._fmode.writable, raw=not self._buffer_size)
 
     def _busy(self) -> bool:
         """True while a stream call that suspends is in flight on this handle."""
@@ -275,10 +282,12 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def read(self, size: int | None = -1, /) -> bytes:
         """Read up to *size* bytes; all until EOF when negative or None."""
+        if not self._readable:
+            self._refuse_unreadable("read", size)
         n = check_size(size)
-        self._check_read()
-        if n < -1:
+        if n < -1 and self._buffer_size:  # FileIO reads all instead
             raise ValueError("read length must be non-negative or -1")
+        self._check_read()
         if n == 0:
             return b""
         if n > 0 and not self._wbuf and not self._busy():
@@ -323,7 +332,9 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def read1(self, size: int = -1, /) -> bytes:
         """Read up to *size* bytes with at most one kernel read."""
-        n = check_size(size)
+        if not self._readable:
+            self._refuse_unreadable("read1", size)
+        n = as_ssize(size)
         self._check_read()
         if n == 0:
             return b""
@@ -348,8 +359,10 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def readinto(self, buffer: Any, /) -> int:
         """Read into a writable buffer-protocol object; return the count."""
-        self._check_read()
-        with memoryview(buffer) as view, view.cast("B") as flat:
+        with writable_view(buffer, raw=not self._buffer_size) as flat:
+            if self._buffer_size and not self._readable:
+                raise unsupported("read")  # BufferedIOBase.readinto calls read()
+            self._check_read()
             data = await self.read(len(flat))
             flat[: len(data)] = data
             return len(data)
@@ -357,6 +370,12 @@ class KernelBinaryFile(AsyncBinaryIO):
     async def readline(self, size: int | None = -1, /) -> bytes:
         """Read one line, or up to *size* bytes of it."""
         limit = check_size(size)
+        if self._buffer_size and self._readable:
+            check_closed(self._closed)
+        if limit == 0:
+            return b""  # IOBase.readline: even closed or write-only
+        if self._buffer_size and not self._readable:
+            raise unsupported("read")  # IOBase.readline calls read(), closed or not
         self._check_read()
         if not self._wbuf and not self._busy():
             line = self._line_from_buffer(limit)
@@ -431,8 +450,10 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def write(self, data: Any, /) -> int:
         """Buffer *data* (any bytes-like object); flush when the buffer is full."""
-        self._check_write()
+        if self._buffer_size and not self._fmode.writable:
+            raise unsupported("write")  # BufferedReader has no write(): before the data
         view = bytes_view(data)
+        self._check_write()
         n = view.nbytes
         if n == 0:
             return 0
@@ -498,13 +519,11 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def truncate(self, size: int | None = None, /) -> int:
         """Resize to *size* (default: the position); the position is unchanged."""
-        self._check_write()
-        new_size: int | None = None
-        if size is not None:
-            new_size = as_index(size)
-            if new_size < 0:
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return await self._serialised(self._truncate, new_size)
+        check_closed(self._closed)
+        if not self._fmode.writable:
+            raise wrong_direction("truncate", raw=not self._buffer_size)
+        checked = check_truncate_size(size)
+        return await self._serialised(self._truncate, checked)
 
     async def _truncate(self, size: int | None) -> int:
         await self._flush_wbuf()
@@ -516,10 +535,13 @@ class KernelBinaryFile(AsyncBinaryIO):
     # -- positioning ----------------------------------------------------------
 
     async def seek(self, offset: int, whence: int = 0, /) -> int:
-        """Move the position (whence 0, 1 or 2) and return it."""
-        off = as_index(offset)
-        how = check_whence(whence)
+        """Move the position (whence 0, 1, 2, or SEEK_DATA/SEEK_HOLE) and return it."""
+        raw = not self._buffer_size
+        how = check_whence(whence, raw=raw)
         check_closed(self._closed)
+        off = seek_offset(offset, raw=raw)
+        if raw:
+            raw_whence(how)
         return await self._serialised(self._seek, off, how)
 
     async def _seek(self, off: int, how: int) -> int:
@@ -528,11 +550,13 @@ class KernelBinaryFile(AsyncBinaryIO):
             target = off
         elif how == os.SEEK_CUR:
             target = self._pos + off
-        else:
+        elif how == os.SEEK_END:
             target = os.fstat(self._fd).st_size + off
-        if target < 0:
-            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        self._pos = target
+        else:  # SEEK_DATA/SEEK_HOLE: only the kernel knows where the holes are
+            target = lseek_probe(self._fd, off, how)
+        if target >= FAR_SEEK:
+            lseek_probe(self._fd, seek_target(target))
+        self._pos = seek_target(target)
         return target
 
     async def tell(self) -> int:
@@ -570,7 +594,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         if (
             type(offset) is int
             and type(size) is int
-            and offset >= 0
+            and 0 <= offset < _FAST_OFFSET_LIMIT
             and 0 < size <= self._inline.max
             and not self._closed
             and self._readable
@@ -581,21 +605,23 @@ class KernelBinaryFile(AsyncBinaryIO):
             if data is not None:
                 return data
             return await raw.pread(size, offset, inline=False)
-        off = _check_offset(offset)
-        n = _check_count(size)
+        off = check_offset(offset)
+        n = check_count(size)
         self._check_read()
         if n == 0:
             return b""
+        check_span(off, n)
         await self._flush_if_visible(off)
         return await self._raw.pread(n, off)
 
     async def readinto_at(self, offset: int, buffer: Any, /) -> int:
         """Read into *buffer* at *offset* (zero copy when cached); the position does not move."""
-        off = _check_offset(offset)
-        self._check_read()
-        with _writable_view(buffer, "readinto_at") as flat:
+        off = check_offset(offset)
+        with writable_view(buffer, "readinto_at") as flat:
+            self._check_read()
             if not len(flat):
                 return 0
+            check_span(off, len(flat))
             await self._flush_if_visible(off)
             return await self._raw.preadinto(flat, off)
 
@@ -611,14 +637,21 @@ class KernelBinaryFile(AsyncBinaryIO):
         returned in place with ``return_exceptions=True``.
         """
         reqs = ranges if type(ranges) is list else list(ranges)
-        self._check_read()
         lowest = -1
-        for off, size in reqs:
-            if type(off) is not int or type(size) is not int or off < 0 or size < 0:
-                _check_offset(off)
-                _check_count(size)
+        for i, (off, size) in enumerate(reqs):
+            if (
+                type(off) is not int
+                or type(size) is not int
+                or not 0 <= off < _FAST_OFFSET_LIMIT
+                or not 0 <= size < _FAST_OFFSET_LIMIT
+            ):
+                if reqs is ranges:
+                    reqs = list(reqs)  # the caller's list stays as it was
+                reqs[i] = off, size = check_offset(off), check_count(size)
+                check_span(off, size)
             if lowest < 0 or off < lowest:
                 lowest = off
+        self._check_read()
         if not reqs:
             return []
         if self._wbuf:
@@ -642,10 +675,12 @@ class KernelBinaryFile(AsyncBinaryIO):
         Any writable buffer-protocol object works (bytearray, memoryview slices,
         array, numpy arrays); cached ranges are read straight into it.
         """
-        self._check_read()
-        items = [(_check_offset(off), buf) for off, buf in requests]
+        items = [(check_offset(off), buf) for off, buf in requests]
         with contextlib.ExitStack() as stack:
-            views = [stack.enter_context(_writable_view(buf, "readinto_many")) for _, buf in items]
+            views = [stack.enter_context(writable_view(buf, "readinto_many")) for _, buf in items]
+            for (off, _), view in zip(items, views, strict=True):
+                check_span(off, len(view))
+            self._check_read()
             if not items:
                 return []
             await self._flush_if_visible(min(off for off, _ in items))
@@ -690,8 +725,10 @@ class KernelBinaryFile(AsyncBinaryIO):
         overlaps an earlier one of the same batch waits for it, so the file ends
         up exactly as if the writes were done one by one in order.
         """
+        items = [(check_offset(off), bytes(bytes_view(data))) for off, data in writes]
+        for off, data in items:
+            check_span(off, len(data))
         self._check_write()
-        items = [(_check_offset(off), bytes(bytes_view(data))) for off, data in writes]
         if not items:
             return []
         if self._wbuf:
@@ -736,12 +773,13 @@ class KernelBinaryFile(AsyncBinaryIO):
         On a file opened in append mode the kernel appends instead, exactly as
         ``os.pwrite`` does on Linux.
         """
-        off = _check_offset(offset)
-        self._check_write()
+        off = check_offset(offset)
         view = bytes_view(data)
+        self._check_write()
         n = view.nbytes
         if n == 0:
             return 0
+        check_span(off, n)
         if self._fmode.appending:
             # The kernel appends this write; earlier buffered writes go first.
             if self._wbuf:

@@ -37,6 +37,7 @@ import concurrent.futures
 import errno
 import io
 import os
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar
@@ -52,15 +53,28 @@ from ..engines.threads import run_in_thread
 from ..modes import FileMode
 from ..stats import IOStats
 from .base import (
+    FAR_SEEK,
+    STUB_PARSES_SIZE,
     AsyncBinaryIO,
+    as_c_int,
+    as_index,
+    as_ssize,
     bytes_view,
     check_closed,
+    check_count,
+    check_offset,
     check_readable,
     check_seekable,
     check_size,
+    check_span,
+    check_truncate_size,
     check_whence,
     check_writable,
+    raw_whence,
+    seek_offset,
     unsupported,
+    writable_view,
+    wrong_direction,
 )
 from .closing import close_once, report_lost_write
 from .durability import sync_fd
@@ -71,6 +85,34 @@ _T = TypeVar("_T")
 
 #: Read-ahead / write-behind size: one thread hop moves this much.
 DEFAULT_BUFFER_SIZE = 256 * 1024
+
+
+#: GzipFile writes through a BufferedWriter from 3.12 on: its readline() is
+#: IOBase's (UnsupportedOperation('read'), b"" for size 0), not GzipFile's EBADF.
+_GZIP_BUFFERED = sys.version_info >= (3, 12)
+
+
+def _gzip_read1_size(size: Any) -> int:
+    # GzipFile.read1 compares with 0 before anything (TypeError for None).
+    return -1 if size < 0 else as_ssize(size)
+
+
+def _gzip_write_seek_checks(offset: Any, whence: Any, current: int) -> None:
+    """What GzipFile.seek in write mode refuses before it writes (and, before
+    3.12, before it notices that the file is closed)."""
+    if _GZIP_BUFFERED:
+        return  # 3.12+ checks closed first
+    if whence != io.SEEK_SET:
+        if whence != io.SEEK_CUR:
+            raise ValueError("Seek from end not supported")
+        offset = current + offset
+    if offset < current:
+        raise OSError("Negative seek in write mode")
+    count = offset - current
+    # Then it writes count // 1024 chunks and count % 1024 zeros, which refuses
+    # a float (or a small numpy int) before the closed file would.
+    range(count // 1024)
+    b"\0" * (count % 1024)
 
 
 def _espipe() -> OSError:
@@ -120,6 +162,8 @@ class StreamFile(AsyncBinaryIO):
         self._unbuffered = buffer_size == 0
         self._chunk = buffer_size if buffer_size > 0 else DEFAULT_BUFFER_SIZE
         self._compressed = compression is not Compression.NONE
+        # GzipFile.write before 3.12 takes memoryview(data): its errors.
+        self._legacy_gzip = compression is Compression.GZIP and not _GZIP_BUFFERED
         self._readable = raw.readable()
         self._writable = raw.writable()
         self._seekable = raw.seekable()
@@ -158,17 +202,26 @@ class StreamFile(AsyncBinaryIO):
 
     def readable(self) -> bool:
         """True if the file was opened for reading."""
+        if self.compression is Compression.GZIP:
+            return self._readable  # GzipFile answers even when closed
+        if not self._readable and not self._unbuffered and not self._compressed:
+            return False  # BufferedWriter (IOBase.readable): closed or not
         check_closed(self._closed)
         return self._readable
 
     def writable(self) -> bool:
         """True if the file was opened for writing."""
+        if self.compression is Compression.GZIP:
+            return self._writable  # GzipFile answers even when closed
+        if not self._writable and not self._unbuffered and not self._compressed:
+            return False  # BufferedReader (IOBase.writable): closed or not
         check_closed(self._closed)
         return self._writable
 
     def seekable(self) -> bool:
         """True if the file supports seek/tell."""
-        check_closed(self._closed)
+        if self.compression is not Compression.GZIP:  # GzipFile answers even when closed
+            check_closed(self._closed)
         return self._seekable
 
     def fileno(self) -> int:
@@ -186,7 +239,31 @@ class StreamFile(AsyncBinaryIO):
             raise OSError(errno.EBADF, f"{op}() on {other}-only GzipFile object")
         if self._compressed:  # BZ2File, LZMAFile (_compression.BaseStream)
             raise unsupported("File not open for " + ("reading" if reading else "writing"))
-        check_readable(False) if reading else check_writable(False)
+        raw = self._unbuffered
+        check_readable(False, raw=raw) if reading else check_writable(False, raw=raw)
+
+    def _check_args_read(self, op: str, size: object, convert: Callable[[object], int]) -> int:
+        """Validate a read call in the order the stdlib file would.
+
+        GzipFile checks closed and the mode before it looks at *size*; a
+        BufferedWriter lacks read()/read1() (BufferedIOBase's stub parses a C
+        int, then refuses, closed or not); FileIO and the buffered readers
+        convert *size* first, then check closed and the direction.
+        """
+        if self._compressed:
+            check_closed(self._closed)
+            self._check_direction(op)
+            return convert(size)
+        if not self._readable and not self._unbuffered:
+            if STUB_PARSES_SIZE:
+                as_c_int(size)
+            raise unsupported(op)
+        n = convert(size)
+        if op == "read" and n < -1 and not self._unbuffered:
+            raise ValueError("read length must be non-negative or -1")
+        check_closed(self._closed)
+        self._check_direction(op)
+        return n
 
     # -- blocking helpers (run in a worker thread, under the lock) ----------
 
@@ -365,9 +442,7 @@ class StreamFile(AsyncBinaryIO):
 
     async def read(self, size: int | None = -1, /) -> bytes:
         """Read up to *size* bytes; fewer only at EOF (all when negative/None)."""
-        n = check_size(size)
-        check_closed(self._closed)
-        self._check_direction("read")
+        n = self._check_args_read("read", size, check_size)
         if self._unbuffered:
             return await self._call(self._counted_sync, self._raw.read, n)  # type: ignore[no-any-return]
         if n < -1:
@@ -399,9 +474,7 @@ class StreamFile(AsyncBinaryIO):
 
     async def read1(self, size: int = -1, /) -> bytes:
         """Read up to *size* bytes with at most one raw read (buffered first)."""
-        n = check_size(size)
-        check_closed(self._closed)
-        self._check_direction("read1")
+        n = self._check_args_read("read1", size, _gzip_read1_size if self._compressed else as_ssize)
         if self._unbuffered:
             return await self._call(  # type: ignore[no-any-return]
                 self._counted_sync, self._raw.read, n if n >= 0 else self._chunk
@@ -432,7 +505,9 @@ class StreamFile(AsyncBinaryIO):
 
     async def readinto(self, buffer: Any, /) -> int:
         """Read into a writable buffer until it is full or EOF; return the count."""
-        with memoryview(buffer) as view, view.cast("B") as flat:
+        with writable_view(buffer, raw=self._unbuffered and not self._compressed) as flat:
+            if not self._readable and not self._unbuffered and not self._compressed:
+                raise unsupported("read")  # BufferedIOBase.readinto calls read()
             data = await self.read(len(flat))
             flat[: len(data)] = data
             return len(data)
@@ -446,11 +521,30 @@ class StreamFile(AsyncBinaryIO):
 
     async def readline(self, size: int | None = -1, /) -> bytes:
         """Read one line (up to *size* bytes), the newline included."""
+        # Each stdlib class checks in its own order (IOBase.readline returns
+        # b"" for size 0 before anything else).
+        if self._compressed:
+            check_closed(self._closed)
         limit = check_size(size)
-        check_closed(self._closed)
-        if limit == 0 and not self._compressed:
-            return b""  # IOBase.readline: even on a write-only file
-        self._check_direction("readline")
+        if self._compressed:
+            if not self._readable and self.compression is Compression.GZIP and _GZIP_BUFFERED:
+                # GzipFile.readline on 3.12+ is its BufferedWriter's (IOBase's).
+                if limit == 0:
+                    return b""
+                raise unsupported("read")
+            self._check_direction("readline")
+        elif self._unbuffered:  # FileIO: IOBase.readline, then read()
+            if limit == 0:
+                return b""
+            check_closed(self._closed)
+            self._check_direction("readline")
+        else:
+            if self._readable:
+                check_closed(self._closed)  # the buffered readers check first
+            if limit == 0:
+                return b""
+            if not self._readable:
+                raise unsupported("read")  # BufferedWriter: IOBase.readline calls read()
         if limit == 0:
             return b""
         if self._unbuffered:
@@ -502,7 +596,12 @@ class StreamFile(AsyncBinaryIO):
 
     async def write(self, data: Any, /) -> int:
         """Write a bytes-like object; return its length (always all of it)."""
-        view = bytes_view(data)
+        if self._compressed or not self._unbuffered:
+            # GzipFile checks its mode first; a BufferedReader lacks write().
+            if self._compressed:
+                check_closed(self._closed)
+            self._check_direction("write")
+        view = bytes_view(data, via_memoryview=self._legacy_gzip)
         with view:
             check_closed(self._closed)
             self._check_direction("write")
@@ -541,11 +640,22 @@ class StreamFile(AsyncBinaryIO):
 
     async def seek(self, offset: int, whence: int = 0, /) -> int:
         """Move the stream position; return the new absolute position."""
-        if isinstance(offset, float) or not hasattr(offset, "__index__"):
-            raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
-        offset = offset.__index__()
-        whence = check_whence(whence)
-        check_closed(self._closed)
+        if self._compressed:
+            # The format's own seek judges offset and whence (GzipFile's rules).
+            if self._closed and self.compression is Compression.GZIP and not self._readable:
+                _gzip_write_seek_checks(offset, whence, self._raw_pos or 0)
+            check_closed(self._closed)
+            if not (hasattr(offset, "__index__") and hasattr(whence, "__index__")):
+                return await self._call(self._seek_sync, offset, whence)  # type: ignore[no-any-return]
+            offset = as_index(offset)
+            whence = as_index(whence)
+        else:
+            raw = self._unbuffered
+            whence = check_whence(whence, raw=raw)
+            check_closed(self._closed)
+            offset = seek_offset(offset, raw=raw)
+            if raw:
+                raw_whence(whence)
         check_seekable(self._seekable)
         if self._unbuffered:
             return await self._call(self._raw.seek, offset, whence)  # type: ignore[no-any-return]
@@ -558,7 +668,7 @@ class StreamFile(AsyncBinaryIO):
                 self._busy = False
 
     async def _seek_locked(self, offset: int, whence: int) -> int:
-        if whence != io.SEEK_END and not self._wbuf:
+        if whence in (io.SEEK_SET, io.SEEK_CUR) and not self._wbuf:
             pos = self._logical_pos()
             if pos is not None:
                 target = offset if whence == io.SEEK_SET else pos + offset
@@ -567,9 +677,10 @@ class StreamFile(AsyncBinaryIO):
                 if self._seek_to is None and start <= target <= start + len(self._rbuf):
                     self._rpos = target - start
                     return target
-                if target >= 0 and not self._compressed:
+                if 0 <= target < FAR_SEEK and not self._compressed:
                     # A plain file: the raw seek is done lazily, in the same
-                    # thread hop as the next read or write.
+                    # thread hop as the next read or write (a far one now:
+                    # the filesystem may refuse it, and then nothing moves).
                     self._rbuf = b""
                     self._rpos = 0
                     self._seek_to = target
@@ -588,6 +699,10 @@ class StreamFile(AsyncBinaryIO):
             if pos is not None:
                 offset, whence = pos + offset, io.SEEK_SET
         pos = int(self._raw.seek(offset, whence))
+        if self._compressed:
+            # GzipFile.seek in write mode returns a stale offset on 3.12+ (the
+            # zeros sit in its BufferedWriter); tell() knows where it is.
+            pos = int(self._raw.tell())
         self._seek_to = None
         self._raw_pos = pos
         return pos
@@ -604,12 +719,13 @@ class StreamFile(AsyncBinaryIO):
 
     async def truncate(self, size: int | None = None, /) -> int:
         """Resize the file to *size* (default: the position); the position stays."""
+        if self._compressed:
+            raise unsupported("truncate")  # IOBase.truncate, closed or not
         if self._closed:
             raise ValueError("truncate of closed file")
-        if not self._writable or self._compressed:
-            raise unsupported("truncate")
-        if size is not None:
-            size = check_size(size, allow_none=False)
+        if not self._writable:
+            raise wrong_direction("truncate", raw=self._unbuffered)
+        size = check_truncate_size(size)
         result: int = await self._call(self._truncate_sync, size)
         return result
 
@@ -661,25 +777,19 @@ class StreamFile(AsyncBinaryIO):
     # -- positional I/O (plain seekable files only) --------------------------
 
     def _check_positional(self, offset: object) -> int:
-        check_closed(self._closed)
         if self._compressed or not self._seekable:
             raise unsupported("positional I/O needs a plain seekable file")
-        if isinstance(offset, bool) or not hasattr(offset, "__index__"):
-            raise TypeError(f"'{type(offset).__name__}' object cannot be interpreted as an integer")
-        value: int = offset.__index__()
-        if value < 0:
-            raise ValueError(f"negative offset: {value}")
-        return value
+        return check_offset(offset)
 
     async def read_at(self, offset: int, size: int, /) -> bytes:
         """Read up to *size* bytes at *offset*; the position does not move."""
         pos = self._check_positional(offset)
+        n = check_count(size)
+        check_closed(self._closed)
         self._check_direction("read")
-        n = check_size(size, allow_none=False)
-        if n < 0:
-            raise ValueError(f"negative size: {n}")
         if n == 0:
             return b""
+        check_span(pos, n)
         data: bytes = await self._call(self._pread_sync, pos, n)
         return data
 
@@ -726,17 +836,20 @@ class StreamFile(AsyncBinaryIO):
 
     async def readinto_at(self, offset: int, buffer: Any, /) -> int:
         """Read into *buffer* at *offset*; the position does not move."""
-        with memoryview(buffer) as view, view.cast("B") as flat:
+        self._check_positional(offset)
+        with writable_view(buffer, "readinto_at") as flat:
             data = await self.read_at(offset, len(flat))
             flat[: len(data)] = data
             return len(data)
 
     async def write_at(self, offset: int, data: Any, /) -> int:
         """Write all of *data* at *offset*; the position does not move."""
+        pos = self._check_positional(offset)
         view = bytes_view(data)
         with view:
-            pos = self._check_positional(offset)
+            check_closed(self._closed)
             self._check_direction("write")
+            check_span(pos, view.nbytes)
             result: int = await self._call(self._pwrite_sync, pos, view)
             return result
 
@@ -827,7 +940,8 @@ def _open_sync(
     executor: concurrent.futures.Executor | None,
 ) -> StreamFile:
     if compression is Compression.NONE:
-        mode = fmode.mode.replace("t", "")
+        # Python 3.10's "U" (universal newlines) only ever reads.
+        mode = "rb" if "U" in fmode.mode else fmode.mode.replace("t", "")
         raw: Any = io.FileIO(
             file, mode if "b" in mode else mode + "b", closefd=closefd, opener=opener
         )

@@ -29,7 +29,15 @@ import warnings
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
-from .base import AsyncBinaryIO, AsyncFileBase, check_closed, check_size, unsupported
+from .base import (
+    AsyncBinaryIO,
+    AsyncFileBase,
+    as_c_int,
+    as_ssize,
+    check_closed,
+    check_size,
+    unsupported,
+)
 from .closing import close_once
 
 __all__ = ("AsyncTextIO",)
@@ -423,7 +431,8 @@ class AsyncTextIO(AsyncFileBase):
 
     async def _write_slow(self, s: str) -> int:
         if not isinstance(s, str):
-            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+            kind = "None" if s is None else type(s).__name__
+            raise TypeError(f"write() argument must be str, not {kind}")
         async with _Exclusive(self):
             check_closed(self.closed)
             if not self._writable:
@@ -602,7 +611,7 @@ class AsyncTextIO(AsyncFileBase):
             yield line
 
     async def _readline_slow(self, size: int | None) -> str:
-        limit = check_size(size)
+        limit = as_ssize(size)  # TextIOWrapper.readline takes no None
         async with _Exclusive(self):
             check_closed(self.closed)
             await self._prepare_read()
@@ -744,6 +753,8 @@ class AsyncTextIO(AsyncFileBase):
         if cookie >> 168:
             raise OverflowError("int too big to convert")
         position = cookie & 0xFFFFFFFFFFFFFFFF
+        if position >> 63:
+            position -= 1 << 64  # an off_t: the binary seek refuses it (EINVAL)
         dec_flags = (cookie >> 64) & 0xFFFFFFFF
         if dec_flags & 0x80000000:
             dec_flags -= 1 << 32
@@ -840,13 +851,18 @@ class AsyncTextIO(AsyncFileBase):
             decoder.setstate(saved_state)
 
     async def seek(self, cookie: int, whence: int = 0, /) -> int:
-        """Go to a position returned by :meth:`tell` (or the start/end)."""
+        """Go to a position returned by :meth:`tell` (or the start/end).
+
+        The cookie is checked as the C TextIOWrapper checks it: compared with
+        0 (TypeError for a non-number), converted with ``int()``, and its
+        position field is a signed ``off_t`` (a huge one is EINVAL from the
+        binary seek); a cookie that cannot be replayed raises OSError.
+        """
+        whence = as_c_int(whence)  # parsed before anything else, as in C
         async with _Exclusive(self):
             check_closed(self.closed)
             if not self._seekable:
                 raise unsupported("underlying stream is not seekable")
-            whence = operator.index(whence)
-            cookie = operator.index(cookie)
             if whence == io.SEEK_CUR:
                 if cookie != 0:
                     raise unsupported("can't do nonzero cur-relative seeks")
@@ -868,7 +884,7 @@ class AsyncTextIO(AsyncFileBase):
 
             # Go back to the safe start point and replay read(chars_to_skip).
             start_pos, dec_flags, bytes_to_feed, need_eof, chars_to_skip = self._unpack_cookie(
-                cookie
+                int(cookie)
             )
             await self._buffer.seek(start_pos)
             self._set_decoded_chars("")
@@ -883,9 +899,10 @@ class AsyncTextIO(AsyncFileBase):
                 else:
                     decoder.setstate((b"", dec_flags))
             if chars_to_skip:
+                # The binary read comes first: on a write-only file it is what refuses.
+                input_chunk = await self._buffer.read(bytes_to_feed)
                 if decoder is None:
                     raise unsupported("not readable")
-                input_chunk = await self._buffer.read(bytes_to_feed)
                 self._snapshot = (dec_flags, input_chunk)
                 self._set_decoded_chars(decoder.decode(input_chunk, need_eof))
                 if len(self._decoded_chars) < chars_to_skip:
