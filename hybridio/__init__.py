@@ -25,6 +25,7 @@ from .layers.base import AsyncBinaryIO, AsyncFileBase
 from .layers.text import AsyncTextIO
 from .profile import TuningProfile
 from .selector import Decision, Strategy, explain
+from .settings import reload_settings
 from .stats import IOStats
 
 __all__ = (
@@ -49,6 +50,7 @@ __all__ = (
     "process",
     "read_bytes",
     "read_text",
+    "reload_settings",
     "threaded",
     "threaded_iterable",
     "write_bytes",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
-import functools
 import operator
 import os
 import stat
@@ -30,7 +29,7 @@ from .layers.raw import RawKernelFile
 from .layers.text import AsyncTextIO
 from .modes import FileMode, check_open_args, parse_mode
 from .profile import TuningProfile, resolve_profile
-from .selector import ACCESS_VALUES, Access, Strategy, choose
+from .selector import ACCESS_VALUES, Access, Plan, Strategy, gather_facts, plan
 
 if TYPE_CHECKING:
     from _typeshed import OpenBinaryMode, OpenTextMode, StrOrBytesPath
@@ -242,7 +241,7 @@ def async_open(
             line_buffering=buffering == 1,
             mode=mode,
         )
-        text.decision = binary.decision
+        text.plan = binary.plan
         return text
 
     async def open_file() -> Any:
@@ -315,6 +314,47 @@ def _open_fd(
     return os.open(file, flags, 0o666)
 
 
+def _plan_for(req: _Request, compression: Compression) -> tuple[Plan, os.stat_result | None]:
+    """Gather the facts (one stat) and get the cached plan for *req*."""
+    facts, st = gather_facts(req.file)
+    return (
+        plan(
+            facts,
+            compression=compression,
+            strategy=req.strategy,
+            access=req.access,
+            backend=req.backend,
+            profile=req.profile,
+        ),
+        st,
+    )
+
+
+def _engines(p: Plan) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
+    """The running loop's engines for *p*; a planned backend that fails to start
+    (io_setup's EAGAIN once aio-max-nr is used up) falls back, and the plan says so."""
+    while True:
+        try:
+            engine = kernel.get_engine(p.backend, max_requests=p.max_requests, sqpoll=p.sqpoll)
+            break
+        except kernel.BackendUnavailableError as exc:
+            if p.forced:
+                raise
+            kernel.mark_unavailable(p.backend, str(exc))
+            fallback = p.without_backend(p.backend, str(exc))
+            if fallback is None or fallback.strategy is not Strategy.KERNEL:
+                raise
+            p = fallback
+    write_engine = engine
+    if p.write_backend is not None and p.write_backend != p.backend:
+        try:
+            write_engine = kernel.get_engine(p.write_backend, max_requests=p.max_requests)
+        except kernel.BackendUnavailableError:
+            # The read engine does the writes; the plan tells the truth.
+            p = dataclasses.replace(p, write_backend=p.backend)
+    return p, engine, write_engine
+
+
 async def _open_binary(req: _Request) -> AsyncBinaryIO:
     compression = req.compression
     if compression is Compression.AUTO:
@@ -323,23 +363,13 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         compression = await run_in_thread(
             resolve, compression, req.file, req.fmode, executor=req.executor
         )
-    choice = functools.partial(
-        choose,
-        req.file,
-        req.fmode,
-        compression=compression,
-        strategy=req.strategy,
-        access=req.access,
-        backend=req.backend,
-        profile=req.profile,
-    )
     forced = req.backend or kernel.requested_backend()
     if req.strategy is not Strategy.THREAD and kernel.needs_probe(forced):
         # Once per process: the kernel probe must not stall the loop.
-        decision = await run_in_thread(choice, executor=req.executor)
+        p, st = await run_in_thread(_plan_for, req, compression, executor=req.executor)
     else:
-        decision = choice()
-    if decision.strategy is Strategy.THREAD:
+        p, st = _plan_for(req, compression)
+    if p.strategy is Strategy.THREAD:
         from .layers.stream import open_stream
 
         stream = await open_stream(
@@ -347,24 +377,28 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
             req.fmode,
             # -1 and 1 (line buffering is the text layer's) mean "the default":
             # the profile's stream_chunk, one thread hop per that many bytes.
-            buffering=req.profile.stream_chunk if req.buffering in (-1, 1) else req.buffering,
+            buffering=p.stream_chunk if req.buffering in (-1, 1) else req.buffering,
             closefd=req.closefd,
             opener=req.opener,
             compression=compression,
             compresslevel=req.compresslevel,
             executor=req.executor,
         )
-        stream.decision = decision
+        stream.plan = p
         return stream
-    prof = req.profile
-    engine = kernel.get_engine(forced, max_requests=prof.max_requests, sqpoll=prof.sqpoll)
-    write_engine = engine
-    if decision.write_backend and decision.write_backend != engine.name:
-        try:
-            write_engine = kernel.get_engine(decision.write_backend, max_requests=prof.max_requests)
-        except kernel.BackendUnavailableError:
-            write_engine = engine  # e.g. aio-max-nr used up: reads' engine does it
-    if decision.open_in_thread:
+    if st is not None and stat.S_ISDIR(st.st_mode) and not req.fmode.writable:
+        # What open() raises for a directory, before any fd exists.
+        filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
+    p, engine, write_engine = _engines(p)
+    # O_TRUNC on a large cached file drops its pages inside open(): that is
+    # done in a thread instead (ftruncate after the open).
+    defer_truncate = (
+        st is not None
+        and st.st_size >= p.truncate_in_thread_min
+        and _deferred_truncate(req.file, req.fmode, req.opener)
+    )
+    if p.open_in_thread:
 
         def release(fd: int) -> None:
             if not isinstance(req.file, int):
@@ -375,56 +409,56 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         fd = await run_in_thread(
             _open_fd, req.file, req.fmode, req.opener, executor=req.executor, cleanup=release
         )
+        defer_truncate = False
     else:
         # A local open with cached metadata costs a few microseconds: cheaper
         # inline than the ~95 us of a thread hop.  Opens that never suspend
         # still pay the loop's fairness budget (1,000 opens in a row held the
         # loop for ~100 ms).
         await engine.pay()
-        fd = _open_fd(req.file, req.fmode, req.opener, defer_truncate=True)
+        fd = _open_fd(req.file, req.fmode, req.opener, defer_truncate=defer_truncate)
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
-        if _deferred_truncate(req.file, req.fmode, req.opener) and st.st_size:
-            # O_TRUNC was left out of the inline open: dropping a large file's
-            # pages happens in a thread instead of in the loop.
-            if st.st_size >= prof.truncate_in_thread_min:
-                await run_in_thread(os.ftruncate, fd, 0, executor=req.executor)
-            else:
-                os.ftruncate(fd, 0)
+        if defer_truncate:
+            await run_in_thread(os.ftruncate, fd, 0, executor=req.executor)
+        if st is None or (req.opener is not None and not isinstance(req.file, int)):
+            # Created by this open, or opened by the user's opener: the stat
+            # taken before says nothing about this fd.
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
         raw = RawKernelFile(
             fd,
             engine,
             req.file,
             req.executor,
-            max_chunk=prof.max_chunk,
-            # strategy=KERNEL is taken literally: no read leaves the kernel
-            # engine for a thread, however large (AUTO sends those to one).
-            thread_read_min=_NEVER if req.strategy is Strategy.KERNEL else prof.thread_read_min,
-            sync_submit_max=_NEVER if req.strategy is Strategy.KERNEL else prof.sync_submit_max,
-            inline_max=prof.inline_max if decision.inline else 0,
+            max_chunk=p.max_chunk,
+            thread_read_min=_no_limit(p.thread_read_min),
+            sync_submit_max=_no_limit(p.sync_submit_max),
+            inline_max=p.inline_max if p.inline else 0,
             write_engine=write_engine,
-            max_requests=prof.max_requests,
+            max_requests=p.max_requests,
+            # An fd from the caller or an opener may carry O_DIRECT: ask it.
+            inline_reason=True if isinstance(req.file, int) or req.opener else p.inline_reason,
         )
         binary = KernelBinaryFile(
             raw,
             req.fmode,
             name=req.file,
-            buffer_size=_buffer_size(req.buffering, decision.read_ahead),
+            buffer_size=_buffer_size(req.buffering, p.read_ahead),
             closefd=req.closefd,
-            inline_batch_max=prof.inline_batch_max,
+            inline_batch_max=p.inline_batch_max,
         )
     except BaseException:
         if req.closefd:
             os.close(fd)
         raise
-    binary.decision = decision
+    binary.plan = p
     return binary
 
 
-_NEVER = 1 << 62
+def _no_limit(value: int | None) -> int:
+    return sys.maxsize if value is None else value
 
 
 def _buffer_size(buffering: int, default: int) -> int:

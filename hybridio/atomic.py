@@ -375,7 +375,7 @@ class AtomicBinaryFile(AsyncBinaryIO):
         self._discard = False
         self.name = inner.name
         self.mode = inner.mode
-        self.decision = inner.decision
+        self.plan = inner.plan
         for name in _DELEGATED:
             setattr(self, name, getattr(inner, name))
 

@@ -422,6 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .settings import reload_settings
+
+    reload_settings()  # the environment as this command sees it
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:

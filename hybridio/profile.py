@@ -16,10 +16,13 @@ import json
 import os
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
+
+from . import settings
 
 __all__ = (
     "PROFILE_VERSION",
@@ -228,13 +231,24 @@ def default_profile() -> TuningProfile:
     return shipped if shipped is not None else TuningProfile()
 
 
-# The resolved default, keyed by what it depends on: the environment and the
-# stat signatures of the HYBRIDIO_PROFILE file and the user profile file (a
-# rewritten file is picked up).  Every open asks, and a full lookup (pathlib,
-# several stat calls) cost more than opening a small file.
+# The resolved default.  Every open asks, and a full lookup (pathlib, several
+# stat calls, the environment) cost more than opening a small file, so it is
+# kept for the settings generation (``hybridio.reload_settings()`` starts a new
+# one) and the profile files' stat signatures are re-checked at most once per
+# :data:`RECHECK_SECONDS`: a rewritten or recalibrated profile is picked up
+# within that, and at once after ``reload_settings()``.
+RECHECK_SECONDS: Final = 1.0
 _Signature = tuple[int, int, int] | None
-_resolved: tuple[tuple[str, _Signature, _Signature], TuningProfile] | None = None
+_resolved: tuple[tuple[str, _Signature, _Signature], TuningProfile, float, int] | None = None
 _user_paths: dict[str, Path] = {}
+
+
+def _forget_resolved() -> None:
+    global _resolved
+    _resolved = None
+
+
+settings.on_reload(_forget_resolved)
 
 
 def resolve_profile(profile: TuningProfile | str | os.PathLike[str] | None = None) -> TuningProfile:
@@ -244,16 +258,24 @@ def resolve_profile(profile: TuningProfile | str | os.PathLike[str] | None = Non
         return profile
     if profile is not None:
         return _resolve_uncached(profile)
-    env = "\0".join(os.environ.get(k, "") for k in ("HYBRIDIO_PROFILE", "XDG_CONFIG_HOME", "HOME"))
+    now = time.monotonic()
+    generation = settings.current().generation
+    hit = _resolved
+    if hit is not None and hit[3] == generation and now - hit[2] < RECHECK_SECONDS:
+        return hit[1]
+    env_profile = settings.current().profile
+    env = "\0".join(
+        (env_profile, os.environ.get("XDG_CONFIG_HOME", ""), os.environ.get("HOME", ""))
+    )
     user = _user_paths.get(env)
     if user is None:
         user = _user_paths[env] = profile_path()
-    key = (env, _stat_signature(os.environ.get("HYBRIDIO_PROFILE")), _stat_signature(user))
-    hit = _resolved
-    if hit is not None and hit[0] == key:
+    key = (env, _stat_signature(env_profile), _stat_signature(user))
+    if hit is not None and hit[0] == key and hit[3] == generation:
+        _resolved = (key, hit[1], now, generation)
         return hit[1]
     found = _resolve_uncached(None)
-    _resolved = (key, found)
+    _resolved = (key, found, now, generation)
     return found
 
 
@@ -272,7 +294,7 @@ def _resolve_uncached(profile: str | os.PathLike[str] | None) -> TuningProfile:
         if found is not None:
             return found
         return default_profile()
-    env = os.environ.get("HYBRIDIO_PROFILE")
+    env = settings.current().profile
     if env:
         found = _load_cached(Path(env), required=True)
         if found is not None:

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import os
 import stat
 import sys
 from typing import Any, Final, Literal
 
+from . import settings
 from .compression import Compression, from_suffix
 from .engines import kernel
 from .engines.inline import unsupported_reason
@@ -40,10 +42,14 @@ __all__ = (
     "NETWORK_FILESYSTEMS",
     "Access",
     "Decision",
+    "FileFacts",
+    "Plan",
     "Strategy",
     "choose",
     "explain",
     "filesystem_type",
+    "gather_facts",
+    "plan",
 )
 
 Access = Literal["auto", "random", "sequential"]
@@ -264,6 +270,328 @@ def _is_proc(file: Any, filesystem: str | None) -> bool:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class FileFacts:
+    """What the rules need to know about a file, gathered once per open."""
+
+    kind: str
+    filesystem: str | None
+    device: int | None
+    proc: bool
+
+
+def gather_facts(
+    file: Any, st: os.stat_result | None = None
+) -> tuple[FileFacts, os.stat_result | None]:
+    """The facts of *file* (one ``stat``, unless *st* is given) and the stat itself."""
+    if st is None:
+        st = _stat(file)
+    fs = filesystem_type(file, st) if sys.platform.startswith("linux") else None
+    device = st.st_dev if st is not None else None
+    return FileFacts(_file_kind(st), fs, device, _is_proc(file, fs)), st
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Plan:
+    """Everything the layers need for one open, decided once: engines and numbers.
+
+    ``None`` for a limit means "no limit".  Plans are cached by what they depend
+    on (see :func:`plan`); the reasons are written only when asked for
+    (:meth:`decision`), not on every open.
+    """
+
+    strategy: Strategy
+    #: The kernel backend serving reads, or "threads" for the thread engine.
+    backend: str
+    #: The kernel backend for writes and syncs (None: the thread engine).
+    write_backend: str | None
+    #: Whether the backend was forced (``backend=``/``HYBRIDIO_BACKEND``).
+    forced: bool
+    compression: Compression
+    access: str
+    inline: bool
+    inline_reason: str | None
+    open_in_thread: bool
+    read_ahead: int
+    inline_max: int
+    inline_batch_max: int
+    max_chunk: int
+    thread_read_min: int | None
+    sync_submit_max: int | None
+    max_requests: int
+    sqpoll: bool
+    stream_chunk: int
+    truncate_in_thread_min: int
+    skipped: tuple[tuple[str, str], ...]
+    facts: FileFacts
+    requested: Strategy
+    profile: TuningProfile
+
+    @functools.cached_property
+    def _decision(self) -> Decision:
+        return Decision(
+            strategy=self.strategy,
+            backend=self.backend,
+            write_backend=self.write_backend,
+            compression=self.compression,
+            file_kind=self.facts.kind,
+            filesystem=self.facts.filesystem,
+            access=self.access,
+            inline=self.inline,
+            open_in_thread=self.open_in_thread,
+            read_ahead=self.read_ahead,
+            thresholds=self.profile.thresholds(),
+            skipped_backends=dict(self.skipped),
+            reasons=tuple(_reasons(self)),
+            profile_source=self.profile.source,
+        )
+
+    def decision(self) -> Decision:
+        """The plan as a :class:`Decision`, with its reasons in plain sentences."""
+        return self._decision
+
+    def without_backend(self, name: str, reason: str) -> Plan | None:
+        """The plan to use when *name* failed to start (None: nothing else works)."""
+        skipped = (*self.skipped, (name, reason))
+        return _decide(
+            self.facts,
+            self.compression,
+            self.requested,
+            self.access,
+            None,
+            self.profile,
+            frozenset(n for n, _ in skipped),
+            skipped,
+        )
+
+
+def _stream_only(facts: FileFacts, compression: Compression) -> str | None:
+    # Kernel AIO must never see FIFOs, devices or /proc files (aiofile#14).
+    if compression not in (Compression.NONE, Compression.AUTO):
+        return f"{compression.value} streams are (de)compressed in the thread engine"
+    if facts.kind not in ("regular file", "missing", "directory"):
+        return f"a {facts.kind} is not seekable random-access storage; kernel AIO must not see it"
+    if facts.proc:
+        return "/proc and /sys files are generated on read; kernel AIO must not see them"
+    return None
+
+
+def _remote(fs: str | None) -> bool:
+    return fs in NETWORK_FILESYSTEMS or (fs or "").startswith("fuse")
+
+
+def _decide(
+    facts: FileFacts,
+    compression: Compression,
+    strategy: Strategy,
+    access: str,
+    backend: str | None,
+    prof: TuningProfile,
+    exclude: frozenset[str] = frozenset(),
+    skipped_before: tuple[tuple[str, str], ...] = (),
+) -> Plan | None:
+    """The pure rules: facts and request in, a plan out (None: no backend works)."""
+    stream_only = _stream_only(facts, compression)
+    forced = backend or kernel.requested_backend()
+    if (strategy is Strategy.KERNEL or backend is not None) and stream_only:
+        what = f"backend={backend!r}" if backend else "strategy=KERNEL"
+        raise ValueError(f"{what} is impossible here: {stream_only}")
+    skipped = dict(skipped_before)
+    chosen: str | None = None
+    if stream_only or strategy is Strategy.THREAD:
+        final = Strategy.THREAD
+    else:
+        if forced:
+            reason = kernel.probe(forced)
+            if reason is not None:
+                raise kernel.BackendUnavailableError(
+                    f"kernel backend {forced!r} is unavailable: {reason}"
+                )
+            chosen = forced
+        else:
+            # Probe in order and stop at the first that works: later candidates
+            # (thread pools) cost threads to probe and would not be used.
+            for name in kernel.BACKEND_NAMES:
+                if name in exclude:
+                    continue
+                why = kernel.probe(name)
+                if why is None:
+                    chosen = name
+                    break
+                skipped[name] = why
+            if chosen is None:
+                return None
+        if strategy is Strategy.KERNEL or forced:
+            final = Strategy.KERNEL
+        elif _remote(facts.filesystem) or chosen == "python":
+            final = Strategy.THREAD
+        else:
+            final = Strategy.KERNEL
+    literal = strategy is Strategy.KERNEL
+    inline_reason = None
+    write_backend: str | None = None
+    if final is Strategy.KERNEL:
+        assert chosen is not None
+        inline_reason = unsupported_reason(None)
+        write_backend = chosen
+        if not forced:
+            wanted = prof.write_backend
+            if wanted == "auto":
+                if chosen == "uring" and "linux" not in exclude and kernel.probe("linux") is None:
+                    write_backend = "linux"
+            elif wanted != "same" and wanted not in exclude and kernel.probe(wanted) is None:
+                write_backend = wanted
+        read_ahead = {
+            "sequential": prof.sequential_read_ahead,
+            "random": prof.random_read_ahead,
+        }.get(access, prof.read_ahead)
+    else:
+        skipped = {} if stream_only or strategy is Strategy.THREAD else skipped
+        read_ahead = prof.stream_chunk
+    return Plan(
+        strategy=final,
+        backend=chosen if final is Strategy.KERNEL and chosen else "threads",
+        write_backend=write_backend,
+        forced=bool(forced),
+        compression=compression,
+        access=access,
+        inline=final is Strategy.KERNEL and inline_reason is None,
+        inline_reason=inline_reason,
+        open_in_thread=(
+            not prof.open_inline or final is Strategy.THREAD or _remote(facts.filesystem)
+        ),
+        read_ahead=read_ahead,
+        inline_max=prof.inline_max,
+        inline_batch_max=prof.inline_batch_max,
+        max_chunk=prof.max_chunk,
+        # strategy=KERNEL is taken literally: no read leaves the kernel engine.
+        thread_read_min=None if literal else prof.thread_read_min,
+        sync_submit_max=None if literal else prof.sync_submit_max,
+        max_requests=prof.max_requests,
+        sqpoll=prof.sqpoll,
+        stream_chunk=prof.stream_chunk,
+        truncate_in_thread_min=prof.truncate_in_thread_min,
+        skipped=tuple(skipped.items()),
+        facts=facts,
+        requested=strategy,
+        profile=prof,
+    )
+
+
+def _reasons(p: Plan) -> list[str]:
+    """The plan's reasons as sentences (only built when someone asks)."""
+    prof = p.profile
+    reasons: list[str] = []
+    stream_only = _stream_only(p.facts, p.compression)
+    if stream_only:
+        reasons.append(stream_only)
+    elif p.requested is Strategy.THREAD:
+        reasons.append("strategy=THREAD was requested")
+    else:
+        if p.forced:
+            reasons.append(f"backend {p.backend!r} was forced (backend= or HYBRIDIO_BACKEND)")
+        if p.requested is Strategy.KERNEL:
+            reasons.append("strategy=KERNEL was requested")
+        elif p.forced:
+            pass
+        elif _remote(p.facts.filesystem):
+            reasons.append(
+                f"{p.facts.filesystem} may block on a network or a userspace daemon: blocking "
+                "calls belong in threads, and kernel AIO on it is buffered (synchronous) anyway"
+            )
+        elif p.strategy is Strategy.THREAD:
+            reasons.append(
+                "no native kernel AIO works here (only caio's Python pool, one thread hop "
+                "per operation): the buffered thread engine serves streams better"
+            )
+        else:
+            reasons.append(
+                "a regular file: positional and chunk I/O go to kernel AIO "
+                f"({p.backend}), cached ranges are read inline"
+            )
+    if p.strategy is Strategy.KERNEL:
+        if p.inline:
+            reasons.append(
+                f"reads up to {p.inline_max} bytes try the page cache inline "
+                "(preadv2 RWF_NOWAIT) and only suspend on a miss"
+            )
+        else:
+            reasons.append(f"inline page-cache reads are off: {p.inline_reason}")
+        if p.requested is Strategy.KERNEL:
+            reasons.append(
+                f"strategy=KERNEL: every request stays in the kernel engine, cut at "
+                f"{p.max_chunk} bytes (AUTO would send reads of "
+                f"{prof.thread_read_min} bytes or more to one thread call)"
+            )
+        else:
+            reasons.append(
+                f"reads of {p.thread_read_min} bytes or more are one pread in a thread; "
+                f"kernel requests are cut at {p.max_chunk} bytes so the loop never stalls"
+            )
+        if p.write_backend != p.backend:
+            if prof.write_backend == "auto":
+                reasons.append(
+                    "writes and syncs go to Linux AIO: it copies a buffered write inside "
+                    "io_submit, where io_uring hands it to a worker thread"
+                )
+            else:
+                reasons.append(f"writes and syncs go to {p.write_backend}, as the profile says")
+        if not p.open_in_thread:
+            reasons.append("opened in the loop thread: a local open costs microseconds")
+    if p.access != "auto":
+        reasons.append(f"access={p.access!r}: read-ahead of {p.read_ahead} bytes")
+    return reasons
+
+
+# Plans by what they depend on.  Bounded: a key holds a device number, so a
+# process touching many filesystems cannot grow it without end.
+_PLAN_CACHE_MAX: Final = 512
+_plans: dict[tuple[Any, ...], Plan] = {}
+
+
+def _forget_plans() -> None:
+    _plans.clear()
+
+
+settings.on_reload(_forget_plans)
+
+
+def plan(
+    facts: FileFacts,
+    *,
+    compression: Compression = Compression.NONE,
+    strategy: Strategy = Strategy.AUTO,
+    access: str = "auto",
+    backend: str | None = None,
+    profile: TuningProfile,
+) -> Plan:
+    """The cached plan for *facts* and the request (see :func:`_decide`).
+
+    Raises ValueError for an impossible request (KERNEL for a compressed file
+    or a FIFO) and BackendUnavailableError for a forced backend that cannot run.
+    """
+    key = (
+        facts,
+        compression,
+        strategy,
+        access,
+        backend,
+        id(profile),
+        settings.current().generation,
+        kernel.probe_generation(),
+    )
+    found = _plans.get(key)
+    if found is not None and found.profile is profile:
+        return found
+    made = _decide(facts, compression, strategy, access, backend, profile)
+    if made is None:  # pragma: no cover - caio's Python pool always works
+        raise kernel.BackendUnavailableError("no kernel backend works here")
+    if len(_plans) >= _PLAN_CACHE_MAX:
+        _plans.clear()
+    _plans[key] = made
+    return made
+
+
 def choose(
     file: Any,
     fmode: FileMode,
@@ -274,7 +602,7 @@ def choose(
     backend: str | None = None,
     profile: TuningProfile | None = None,
 ) -> Decision:
-    """Decide the engine for opening *file* with *fmode*.
+    """Decide the engine for opening *file* with *fmode*, with the reasons.
 
     An explicit strategy or backend always wins over the rules; an impossible
     one (KERNEL for a compressed file or a FIFO) raises ValueError with the
@@ -283,141 +611,20 @@ def choose(
     prof = profile if profile is not None else resolve_profile()
     if access not in ACCESS_VALUES:
         raise ValueError(f"access must be one of {ACCESS_VALUES}, not {access!r}")
-    st = _stat(file)
-    kind = _file_kind(st)
-    fs = filesystem_type(file, st) if sys.platform.startswith("linux") else None
-    reasons: list[str] = []
-    # Kernel AIO must never see FIFOs, devices or /proc files (aiofile#14).
-    stream_only = None
-    if compression not in (Compression.NONE, Compression.AUTO):
-        stream_only = f"{compression.value} streams are (de)compressed in the thread engine"
-    elif kind not in ("regular file", "missing", "directory"):
-        stream_only = f"a {kind} is not seekable random-access storage; kernel AIO must not see it"
-    elif _is_proc(file, fs):
-        stream_only = "/proc and /sys files are generated on read; kernel AIO must not see them"
-    forced = backend or kernel.requested_backend()
-    if (strategy is Strategy.KERNEL or backend is not None) and stream_only:
-        what = f"backend={backend!r}" if backend else "strategy=KERNEL"
-        raise ValueError(f"{what} is impossible here: {stream_only}")
-    skipped: dict[str, str] = {}
-    chosen_backend: str | None = None
-    if stream_only:
-        final = Strategy.THREAD
-        reasons.append(stream_only)
-    elif strategy is Strategy.THREAD:
-        final = Strategy.THREAD
-        reasons.append("strategy=THREAD was requested")
-    else:
-        if forced:
-            reason = kernel.probe(forced)
-            if reason is not None:
-                raise kernel.BackendUnavailableError(
-                    f"kernel backend {forced!r} is unavailable: {reason}"
-                )
-            chosen_backend = forced
-            source = "backend=" if backend else "HYBRIDIO_BACKEND="
-            reasons.append(f"{source}{forced!r} forces this kernel backend")
-        else:
-            # Probe in order and stop at the first that works: later candidates
-            # (thread pools) cost threads to probe and would not be used.
-            for name in kernel.BACKEND_NAMES:
-                why = kernel.probe(name)
-                if why is None:
-                    chosen_backend = name
-                    break
-                skipped[name] = why
-        if strategy is Strategy.KERNEL or forced:
-            final = Strategy.KERNEL
-            if strategy is Strategy.KERNEL:
-                reasons.append("strategy=KERNEL was requested")
-        elif fs in NETWORK_FILESYSTEMS or (fs or "").startswith("fuse"):
-            final = Strategy.THREAD
-            reasons.append(
-                f"{fs} may block on a network or a userspace daemon: blocking calls "
-                "belong in threads, and kernel AIO on it is buffered (synchronous) anyway"
-            )
-        elif chosen_backend in (None, "python"):
-            final = Strategy.THREAD
-            reasons.append(
-                "no native kernel AIO works here (only caio's Python pool, one thread hop "
-                "per operation): the buffered thread engine serves streams better"
-            )
-        else:
-            final = Strategy.KERNEL
-            reasons.append(
-                "a regular file: positional and chunk I/O go to kernel AIO "
-                f"({chosen_backend}), cached ranges are read inline"
-            )
-        if final is Strategy.THREAD:
-            chosen_backend = None
-    inline = False
-    if final is Strategy.KERNEL:
-        why_not = unsupported_reason(file if isinstance(file, int) else None)
-        inline = why_not is None
-        if inline:
-            reasons.append(
-                f"reads up to {prof.inline_max} bytes try the page cache inline "
-                "(preadv2 RWF_NOWAIT) and only suspend on a miss"
-            )
-        else:
-            reasons.append(f"inline page-cache reads are off: {why_not}")
-        if strategy is Strategy.KERNEL:
-            reasons.append(
-                f"strategy=KERNEL: every request stays in the kernel engine, cut at "
-                f"{prof.max_chunk} bytes (AUTO would send reads of "
-                f"{prof.thread_read_min} bytes or more to one thread call)"
-            )
-        else:
-            reasons.append(
-                f"reads of {prof.thread_read_min} bytes or more are one pread in a thread; "
-                f"kernel requests are cut at {prof.max_chunk} bytes so the loop never stalls"
-            )
-    write_backend = chosen_backend
-    if final is Strategy.KERNEL and not forced:
-        wanted = prof.write_backend
-        if wanted == "auto" and chosen_backend == "uring" and kernel.probe("linux") is None:
-            write_backend = "linux"
-            reasons.append(
-                "writes and syncs go to Linux AIO: it copies a buffered write inside "
-                "io_submit, where io_uring hands it to a worker thread"
-            )
-        elif wanted not in ("auto", "same") and kernel.probe(wanted) is None:
-            write_backend = wanted
-            reasons.append(f"writes and syncs go to {wanted}, as the profile says")
-    open_in_thread = (
-        not prof.open_inline
-        or final is Strategy.THREAD
-        or fs in NETWORK_FILESYSTEMS
-        or (fs or "").startswith("fuse")
-    )
-    if final is Strategy.KERNEL and not open_in_thread:
-        reasons.append("opened in the loop thread: a local open costs microseconds")
-    if final is Strategy.THREAD:
-        read_ahead = prof.stream_chunk
-    elif access == "sequential":
-        read_ahead = prof.sequential_read_ahead
-    elif access == "random":
-        read_ahead = prof.random_read_ahead
-    else:
-        read_ahead = prof.read_ahead
-    if access != "auto":
-        reasons.append(f"access={access!r}: read-ahead of {read_ahead} bytes")
-    return Decision(
-        strategy=final,
-        backend=chosen_backend,
-        write_backend=write_backend,
+    facts, _ = gather_facts(file)
+    found = plan(
+        facts,
         compression=compression,
-        file_kind=kind,
-        filesystem=fs,
+        strategy=strategy,
         access=access,
-        inline=inline,
-        open_in_thread=open_in_thread,
-        read_ahead=read_ahead,
-        thresholds=prof.thresholds(),
-        skipped_backends=skipped,
-        reasons=tuple(reasons),
-        profile_source=prof.source,
+        backend=backend,
+        profile=prof,
     )
+    if isinstance(file, int) and found.strategy is Strategy.KERNEL:
+        why_not = unsupported_reason(file)
+        if why_not is not None:
+            found = dataclasses.replace(found, inline=False, inline_reason=why_not)
+    return found.decision()
 
 
 def explain(

@@ -87,3 +87,13 @@ def uring_fds() -> int:
         except OSError:
             pass  # the listing's own fd, already closed
     return count
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Tests that change HYBRIDIO_* call ``hybridio.reload_settings()``; the next
+    test starts from the environment as it is again."""
+    yield
+    from hybridio import settings
+
+    settings.reload_settings()

@@ -110,6 +110,7 @@ def test_info_reports_a_forced_backend(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HYBRIDIO_BACKEND", "python")
+    hybridio.reload_settings()
     status, out, _ = run_main(capsys, "info", "--json")
     assert status == 0
     info = json.loads(out)
@@ -122,6 +123,7 @@ def test_info_inline_disabled_by_environment(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HYBRIDIO_INLINE", "0")
+    hybridio.reload_settings()
     status, out, _ = run_main(capsys, "info", "--json")
     assert status == 0
     inline = json.loads(out)["inline"]

@@ -64,7 +64,7 @@ def test_io_uring_failing_to_start_falls_back_to_linux_aio_with_the_reason(
             await f.write(b"fallback works")
             await f.seek(0)
             assert await f.read() == b"fallback works"
-            return f.backend, kernel.skipped_reasons()  # type: ignore[attr-defined]
+            return f.backend, f.decision.skipped_backends  # type: ignore[attr-defined]
 
     used, skipped = asyncio.run(main())
     assert used == "linux"
@@ -80,25 +80,26 @@ def test_io_setup_eagain_at_context_creation_falls_back_to_threads(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     real = kernel._create_context
-    calls: dict[str, int] = {}
+    # Probes pass (aio-max-nr had room then); every later context fails the
+    # way io_setup does once aio-max-nr is used up.
+    for name in kernel.BACKEND_NAMES:
+        assert kernel.probe(name) is None
+    monkeypatch.setattr(kernel, "_take_spare", lambda key: None)
 
-    def create(name: str, max_requests: int) -> Any:
-        calls[name] = calls.get(name, 0) + 1
-        # Probes pass (aio-max-nr had room then); the real context then fails
-        # the way io_setup does once aio-max-nr is used up.
-        if name in ("uring", "linux") and max_requests == kernel.MAX_REQUESTS:
+    def create(name: str, max_requests: int, sqpoll: bool = False) -> Any:
+        if name in ("uring", "linux"):
             raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
         return real(name, max_requests)
 
     monkeypatch.setattr(kernel, "_create_context", create)
 
-    async def main() -> tuple[str, dict[str, str]]:
+    async def main() -> tuple[str, str, dict[str, str]]:
         async with hybridio.async_open(tmp_path / "f", "wb") as f:
             await f.write(b"x")
-            return f.backend, kernel.skipped_reasons()  # type: ignore[attr-defined]
+            return f.backend, f.decision.backend, f.decision.skipped_backends  # type: ignore[attr-defined]
 
-    used, skipped = asyncio.run(main())
-    assert used == "thread"
+    used, planned, skipped = asyncio.run(main())
+    assert used == planned == "thread"
     assert "EAGAIN" in skipped["linux"] and "EAGAIN" in skipped["uring"]
 
 
@@ -114,6 +115,7 @@ async def test_forcing_an_unavailable_backend_raises_with_the_reason(
     with pytest.raises(hybridio.BackendUnavailableError, match=r"uring.*EPERM"):
         await hybridio.async_open(tmp_path / "f", "wb", backend="uring")
     monkeypatch.setenv("HYBRIDIO_BACKEND", "uring")
+    hybridio.reload_settings()
     with pytest.raises(hybridio.BackendUnavailableError, match="EPERM"):
         await hybridio.async_open(tmp_path / "f", "wb")
     assert not (tmp_path / "f").exists()  # refused before any fd existed
@@ -123,6 +125,7 @@ async def test_hybridio_backend_env_forces_a_backend(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str
 ) -> None:
     monkeypatch.setenv("HYBRIDIO_BACKEND", backend)
+    hybridio.reload_settings()
     async with hybridio.async_open(tmp_path / "f", "wb") as f:
         assert f.backend == backend  # type: ignore[attr-defined]
 
@@ -131,6 +134,7 @@ async def test_unknown_hybridio_backend_value_warns_and_is_ignored(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HYBRIDIO_BACKEND", "turbo")
+    hybridio.reload_settings()
     with pytest.warns(RuntimeWarning, match="turbo"):
         f = await hybridio.async_open(tmp_path / "f", "wb")
     await f.close()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import hybridio
+import hybridio.profile as profile_module
 from hybridio.profile import (
     PROFILE_VERSION,
     TuningProfile,
@@ -31,6 +32,7 @@ linux_only = pytest.mark.skipif(
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # No test may see the developer's own profile or environment.
     monkeypatch.delenv("HYBRIDIO_PROFILE", raising=False)
+    hybridio.reload_settings()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
 
 
@@ -80,10 +82,13 @@ def test_profile_path_follows_xdg(tmp_path: Path) -> None:
 
 @linux_only
 def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Files are re-checked at most once per RECHECK_SECONDS; here, every time.
+    monkeypatch.setattr(profile_module, "RECHECK_SECONDS", 0.0)
     user = _write(profile_path(), TuningProfile(inline_max=111))
     env = _write(tmp_path / "env.json", TuningProfile(inline_max=222))
     arg = _write(tmp_path / "arg.json", TuningProfile(inline_max=333))
     monkeypatch.setenv("HYBRIDIO_PROFILE", str(env))
+    hybridio.reload_settings()
 
     # argument > environment > user config > shipped default
     assert resolve_profile(arg).inline_max == 333
@@ -93,6 +98,7 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_profile().inline_max == 222
     assert resolve_profile().source == str(env)
     monkeypatch.delenv("HYBRIDIO_PROFILE")
+    hybridio.reload_settings()
     assert resolve_profile().inline_max == 111
     assert resolve_profile().source == str(user)
     user.unlink()
@@ -163,6 +169,7 @@ def test_corrupt_profile_warns_once_and_uses_the_defaults(
     path = tmp_path / "corrupt.json"
     path.write_text(text, encoding="utf-8")
     monkeypatch.setenv("HYBRIDIO_PROFILE", str(path))
+    hybridio.reload_settings()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = resolve_profile()
@@ -195,6 +202,7 @@ async def test_open_works_with_a_corrupt_profile(
     bad = tmp_path / "corrupt-open.json"
     bad.write_text(json.dumps({**_valid(), "max_chunk": -5}), encoding="utf-8")
     monkeypatch.setenv("HYBRIDIO_PROFILE", str(bad))
+    hybridio.reload_settings()
     data_file = tmp_path / "data.bin"
     data_file.write_bytes(b"hello world" * 100)
     with pytest.warns(RuntimeWarning, match="corrupt-open.json") as record:
@@ -216,9 +224,12 @@ def test_a_rewritten_hybridio_profile_file_is_picked_up(
 ) -> None:
     """Issue 9 item 10: the resolved-profile cache followed the user file's
     mtime but not the HYBRIDIO_PROFILE file's, so a recalibrated profile
-    named there was ignored until the process restarted."""
+    named there was ignored until the process restarted.  (Files are
+    re-checked at most once per RECHECK_SECONDS; here, every time.)"""
+    monkeypatch.setattr(profile_module, "RECHECK_SECONDS", 0.0)
     path = tmp_path / "env.json"
     monkeypatch.setenv("HYBRIDIO_PROFILE", str(path))
+    hybridio.reload_settings()
     path.write_text(TuningProfile(inline_max=1111).to_json(), encoding="utf-8")
     assert resolve_profile().inline_max == 1111
     # Rewritten in place (same inode); the mtime is moved on explicitly so

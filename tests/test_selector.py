@@ -72,7 +72,7 @@ def test_decision_table(
     if strategy is Strategy.KERNEL:
         assert decision.backend == FIRST_NATIVE
     else:
-        assert decision.backend is None
+        assert decision.backend == "threads"
     assert decision.reasons
 
 
@@ -127,7 +127,7 @@ def test_without_native_kernel_aio_auto_works_through_threads_and_says_why(
     regular: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("uring", "linux"):
-        kernel._probe_results[name] = "ENOSYS: blocked by seccomp (injected)"
+        kernel.mark_unavailable(name, "ENOSYS: blocked by seccomp (injected)")
     decision = hybridio.explain(regular, "rb")
     assert decision.backend == "thread"
     assert set(decision.skipped_backends) == {"uring", "linux"}
@@ -139,7 +139,7 @@ def test_without_native_kernel_aio_auto_works_through_threads_and_says_why(
             return await f.read()
 
     assert asyncio.run(main()) == regular.read_bytes()
-    kernel._probe_results["thread"] = "injected: the C pool does not start"
+    kernel.mark_unavailable("thread", "injected: the C pool does not start")
     decision = hybridio.explain(regular, "rb")
     assert decision.strategy is Strategy.THREAD
     assert "no native kernel AIO" in str(decision)

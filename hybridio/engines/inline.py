@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
+from .. import settings
+
 __all__ = ("INLINE_MAX", "InlineReader", "unsupported_reason")
 
 #: Largest read served inline: a 256 KiB memcpy is ~25 us, a bound on the stall.
@@ -36,7 +38,7 @@ _preadv = getattr(os, "preadv", None)
 
 def unsupported_reason(fd: int | None) -> str | None:
     """Why inline reads cannot be used on *fd* (None: on this platform), or None."""
-    if os.environ.get("HYBRIDIO_INLINE", "1").strip().lower() in ("0", "false", "no", "off"):
+    if settings.current().inline_disabled:
         return "disabled by HYBRIDIO_INLINE"
     if not sys.platform.startswith("linux"):
         return f"preadv2(RWF_NOWAIT) is Linux-only (platform {sys.platform})"
@@ -71,11 +73,15 @@ class InlineReader:
         "skipped",
     )
 
-    def __init__(self, fd: int, max_size: int = INLINE_MAX) -> None:
+    def __init__(
+        self, fd: int, max_size: int = INLINE_MAX, *, known_reason: str | bool | None = True
+    ) -> None:
         self.fd = fd
         #: Reads larger than this are not tried inline (the profile's inline_max).
         self.max = max_size
-        self.reason = unsupported_reason(fd)
+        # known_reason: the caller already knows (e.g. it opened the fd without
+        # O_DIRECT itself), which saves an fcntl per open; True asks the fd.
+        self.reason = unsupported_reason(fd) if known_reason is True else known_reason or None
         self.enabled = self.reason is None
         self.ops = 0
         self.bytes = 0

@@ -35,6 +35,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from .. import settings
+
 __all__ = (
     "BACKEND_NAMES",
     "BackendInfo",
@@ -287,17 +289,43 @@ def _probe(name: str) -> str | None:
             log.debug("closing the %s probe context failed", name, exc_info=True)
 
 
+_probe_gen = 0
+
+
+def probe_generation() -> int:
+    """A number that changes whenever what :func:`probe` says may have changed."""
+    return _probe_gen
+
+
 def probe(name: str) -> str | None:
     """Probe *name* once per process; None if usable, else the reason it is not."""
+    found = _probe_results.get(name, _UNPROBED)
+    if found is not _UNPROBED:
+        return found  # type: ignore[return-value]
+    global _probe_gen
     if name not in BACKEND_NAMES:
         raise ValueError(f"unknown kernel backend {name!r}; expected one of {BACKEND_NAMES}")
     with _probe_lock:
         if name not in _probe_results:
             reason = _probe(name)
             _probe_results[name] = reason
+            _probe_gen += 1
             if reason is not None:
                 log.info("hybridio: kernel backend %s unavailable: %s", name, reason)
         return _probe_results[name]
+
+
+def mark_unavailable(name: str, reason: str) -> None:
+    """Record that *name* failed to start (e.g. io_setup's EAGAIN once aio-max-nr is
+    used up): later plans skip it, and ``backends()`` shows why."""
+    global _probe_gen
+    with _probe_lock:
+        _probe_results[name] = reason
+        _probe_gen += 1
+    log.info("hybridio: kernel backend %s unavailable: %s", name, reason)
+
+
+_UNPROBED: Final = object()
 
 
 def needs_probe(name: str | None = None) -> bool:
@@ -320,8 +348,10 @@ def needs_probe(name: str | None = None) -> bool:
 
 def _reset_probes() -> None:
     """Forget probe results and spare contexts (for tests that inject faults)."""
+    global _probe_gen
     with _probe_lock:
         _probe_results.clear()
+        _probe_gen += 1
     with _spares_lock:
         spares = list(_spares.items())
         _spares.clear()
@@ -331,7 +361,7 @@ def _reset_probes() -> None:
 
 def sqpoll_requested() -> bool:
     """Whether io_uring contexts are created with SQPOLL (``HYBRIDIO_SQPOLL=1``)."""
-    return os.environ.get("HYBRIDIO_SQPOLL", "").strip().lower() in ("1", "true", "yes", "on")
+    return settings.current().sqpoll
 
 
 _warned_env: set[str] = set()
@@ -339,7 +369,7 @@ _warned_env: set[str] = set()
 
 def requested_backend() -> str | None:
     """The backend named by ``HYBRIDIO_BACKEND``, or None (unknown values warn)."""
-    value = os.environ.get("HYBRIDIO_BACKEND", "").strip().lower()
+    value = settings.current().backend
     if not value or value == "auto":
         return None
     if value not in BACKEND_NAMES:

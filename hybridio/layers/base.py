@@ -340,9 +340,14 @@ class AsyncFileBase(abc.ABC):
 
     name: Any
     mode: str
-    #: The selector's ``Decision`` for this file (``hybridio.explain`` output):
-    #: which engine serves it and why.  Set by ``async_open``.
-    decision: Any = None
+    #: The selector's plan for this file (set by ``async_open``).
+    plan: Any = None
+
+    @property
+    def decision(self) -> Any:
+        """The selector's ``Decision`` (``hybridio.explain`` output): which engine
+        serves this file and why; the reasons are written when first asked for."""
+        return None if self.plan is None else self.plan.decision()
 
     @property
     @abc.abstractmethod

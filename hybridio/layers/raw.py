@@ -94,6 +94,7 @@ class RawKernelFile:
         inline_max: int = INLINE_MAX,
         write_engine: KernelEngine | None = None,
         max_requests: int = kernel.MAX_REQUESTS,
+        inline_reason: str | bool | None = True,
     ) -> None:
         self.fd = fd
         self._engine = engine
@@ -107,7 +108,7 @@ class RawKernelFile:
         self.max_chunk = max_chunk
         self.thread_read_min = thread_read_min
         self.sync_submit_max = sync_submit_max
-        self.inline = InlineReader(fd, inline_max)
+        self.inline = InlineReader(fd, inline_max, known_reason=inline_reason)
         self.kernel_ops = 0
         self.kernel_bytes = 0
         self.thread_ops = 0
