@@ -18,7 +18,7 @@ import types
 import warnings
 from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar, Union, overload
 
 from .compression import Compression
 from .engines import kernel
@@ -207,7 +207,7 @@ def async_open(
     comp = Compression.coerce(compression) if compression is not None else Compression.NONE
     if compresslevel is not None and comp is Compression.NONE:
         raise ValueError("compresslevel is only valid with compression")
-    strat = Strategy(strategy)
+    strat = strategy if type(strategy) is Strategy else Strategy(strategy)
     if access not in ACCESS_VALUES:
         raise ValueError(f"access must be one of {ACCESS_VALUES}, not {access!r}")
     if strat is Strategy.THREAD and backend is not None:
@@ -277,8 +277,9 @@ def _check_file(file: Any) -> Any:
     return operator.index(file)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Request:
+class _Request(NamedTuple):
+    """One call's arguments, validated (a tuple: built on every open)."""
+
     file: Any
     fmode: FileMode
     buffering: int

@@ -544,7 +544,6 @@ async def open_atomic(
 ) -> AsyncBinaryIO | AsyncTextIO:
     """``async_open(..., atomic=True)``: the file is opened on a fresh
     temporary file; closing it commits, ``async with`` + exception discards."""
-    import dataclasses
 
     fmode = request.fmode
     executor = request.executor
@@ -554,7 +553,7 @@ async def open_atomic(
         cleanup=AtomicTarget.discard,
     )
     try:
-        inner = await open_binary(dataclasses.replace(request, opener=target.opener))
+        inner = await open_binary(request._replace(opener=target.opener))
     except BaseException:
         await run_to_completion(run_in_thread(target.discard, executor=executor))
         raise

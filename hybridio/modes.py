@@ -84,11 +84,28 @@ def _typename(obj: object) -> str:
 _MODE_CHARS = "axrwb+t" + ("U" if sys.version_info < (3, 11) else "")
 
 
+_parsed: dict[str, FileMode] = {}
+
+
 def parse_mode(mode: object, *, stacklevel: int = 2) -> FileMode:
     """Parse *mode* exactly as the builtin ``open()`` does, or raise its error.
 
     *stacklevel* points the 3.10 "'U' mode is deprecated" warning at the caller.
+    Valid modes are remembered: every open parses one, and the parse cost as
+    much as the rest of the call.
     """
+    if type(mode) is str:
+        known = _parsed.get(mode)
+        if known is not None:
+            return known
+        parsed = _parse_mode(mode, stacklevel + 1)
+        if "U" not in mode and len(_parsed) < 256:  # "U" warns on every use
+            _parsed[mode] = parsed
+        return parsed
+    return _parse_mode(mode, stacklevel + 1)
+
+
+def _parse_mode(mode: object, stacklevel: int) -> FileMode:
     if not isinstance(mode, str):
         raise TypeError(f"open() argument 'mode' must be str, not {_typename(mode)}")
     modes = set(mode)

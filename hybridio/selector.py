@@ -280,15 +280,33 @@ class FileFacts:
     proc: bool
 
 
+# Facts by (device, file type) for paths outside /proc: the same object every
+# time, so that a plan lookup hashes nothing new.
+_facts: dict[tuple[int, int], FileFacts] = {}
+_LINUX: Final = sys.platform.startswith("linux")
+
+
 def gather_facts(
     file: Any, st: os.stat_result | None = None
 ) -> tuple[FileFacts, os.stat_result | None]:
     """The facts of *file* (one ``stat``, unless *st* is given) and the stat itself."""
     if st is None:
         st = _stat(file)
-    fs = filesystem_type(file, st) if sys.platform.startswith("linux") else None
+    if st is not None and type(file) is str and not file.startswith(("/proc/", "/sys/")):
+        key = (st.st_dev, stat.S_IFMT(st.st_mode))
+        known = _facts.get(key)
+        if known is None:
+            known = _make_facts(file, st)
+            if not known.proc and len(_facts) < 1024:
+                _facts[key] = known
+        return known, st
+    return _make_facts(file, st), st
+
+
+def _make_facts(file: Any, st: os.stat_result | None) -> FileFacts:
+    fs = filesystem_type(file, st) if _LINUX else None
     device = st.st_dev if st is not None else None
-    return FileFacts(_file_kind(st), fs, device, _is_proc(file, fs)), st
+    return FileFacts(_file_kind(st), fs, device, _is_proc(file, fs))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

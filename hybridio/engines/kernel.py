@@ -335,6 +335,8 @@ def needs_probe(name: str | None = None) -> bool:
     down io_uring rings (~50-80 ms here): callers run it in a thread instead
     of stalling the loop.
     """
+    if name is None and _probe_results.get(BACKEND_NAMES[0], _UNPROBED) is None:
+        return False  # the common answer, without the lock
     with _probe_lock:
         if name is not None:
             return name not in _probe_results

@@ -148,7 +148,8 @@ class KernelBinaryFile(AsyncBinaryIO):
         self._rbuf_off = 0
         self._wbuf = bytearray()
         self._wbuf_off = 0
-        self._lock = asyncio.Lock()
+        # Created on first use: most small-file opens never need it.
+        self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._close_task: asyncio.Task[None] | None = None
 
@@ -208,17 +209,19 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     def _busy(self) -> bool:
         """True while a stream call that suspends is in flight on this handle."""
-        return self._lock.locked()
+        lock = self._lock
+        return lock is not None and lock.locked()
 
     def _loop_lock(self) -> asyncio.Lock:
         # An asyncio.Lock binds to the loop of its first contention; a file
         # that outlives its loop gets a fresh lock in the next one.
         loop = asyncio.get_running_loop()
-        if self._lock_loop is not loop:
-            if not self._lock.locked():
-                self._lock = asyncio.Lock()
+        lock = self._lock
+        if self._lock_loop is not loop or lock is None:
+            if lock is None or not lock.locked():
+                lock = self._lock = asyncio.Lock()
             self._lock_loop = loop
-        return self._lock
+        return lock
 
     async def _serialised(
         self, call: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
@@ -290,15 +293,37 @@ class KernelBinaryFile(AsyncBinaryIO):
         self._check_read()
         if n == 0:
             return b""
-        if n > 0 and not self._wbuf and not self._busy():
-            head = self._buffered()
-            if head is not None and len(head) >= n:
-                data = bytes(head[:n])
-                self._pos += n
-                if self._share_offset:
-                    self._publish_offset()
-                return data
+        if not self._wbuf and not self._busy():
+            if n > 0:
+                head = self._buffered()
+                if head is not None and len(head) >= n:
+                    data = bytes(head[:n])
+                    self._pos += n
+                    if self._share_offset:
+                        self._publish_offset()
+                    return data
+            elif self._inline.enabled:
+                whole = self._read_all_inline()
+                if whole is not None:
+                    return whole
         return await self._serialised(self._read, n)
+
+    def _read_all_inline(self) -> bytes | None:
+        """read() to EOF of a small cached rest, without suspending; None if not."""
+        pos = self._pos
+        size = os.fstat(self._fd).st_size - pos
+        raw = self._raw
+        if size <= 0 or size > self._inline.max or raw.engine.overdue():
+            return None
+        data = self._inline.read(size, pos)
+        # A short read stopped at EOF; a full one is EOF unless the file grew.
+        if data is None or (len(data) == size and os.fstat(self._fd).st_size != pos + size):
+            return None
+        self._pos = pos + len(data)
+        self._drop_rbuf()
+        if self._share_offset:
+            self._publish_offset()
+        return data
 
     async def _read(self, n: int) -> bytes:
         await self._flush_wbuf()
