@@ -416,7 +416,8 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         # inline than the ~95 us of a thread hop.  Opens that never suspend
         # still pay the loop's fairness budget (1,000 opens in a row held the
         # loop for ~100 ms).
-        await engine.pay()
+        if engine.overdue():
+            await engine.pay()
         fd = _open_fd(req.file, req.fmode, req.opener, defer_truncate=defer_truncate)
     try:
         if defer_truncate:

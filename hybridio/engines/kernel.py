@@ -698,7 +698,13 @@ _skipped: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, str]] =
 )
 
 
+_last: tuple[asyncio.AbstractEventLoop, dict[str, KernelEngine]] | None = None
+
+
 def _close_loop_engines(loop: asyncio.AbstractEventLoop) -> None:
+    global _last
+    if _last is not None and _last[0] is loop:
+        _last = None
     for engine in (_engines.pop(loop, None) or {}).values():
         try:
             engine.close()
@@ -750,11 +756,20 @@ def get_engine(
     an unforced choice falls back down the candidate list and records why.
     *max_requests* and *sqpoll* apply when the loop's context is created.
     """
+    global _last
     loop = asyncio.get_running_loop()
-    engines = _engines.get(loop)
-    if engines is None:
-        engines = _engines[loop] = {}
-        _hook_loop_close(loop)
+    last = _last
+    if last is not None and last[0] is loop:
+        engines = last[1]
+    else:
+        found = _engines.get(loop)
+        if found is None:
+            found = _engines[loop] = {}
+            _hook_loop_close(loop)
+        engines = found
+        # The last loop's engines, without a weak-dict lookup on every open;
+        # forgotten when that loop closes.
+        _last = (loop, engines)
     key = backend or "auto"
     engine = engines.get(key)
     if engine is not None and not engine.closed:
