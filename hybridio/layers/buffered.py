@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
+from ..engines.fdlimit import release_of
 from ..errors import finish_batch
 from ..modes import FileMode
 from ..stats import IOStats
@@ -657,6 +658,7 @@ class KernelBinaryFile(AsyncBinaryIO):
             self._closed = True
             self._rbuf = b""
             self._wbuf.clear()
+            release_of(self)
             if self._closefd:
                 os.close(self._fd)
 
@@ -674,6 +676,7 @@ class KernelBinaryFile(AsyncBinaryIO):
                 # cancel it halfway, and no task costs a loop turn.
                 self._closed = True
                 self._rbuf = b""
+                release_of(self)
                 if self._closefd:
                     os.close(self._fd)
                 return
@@ -712,6 +715,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         except OSError:
             pass
         finally:
+            release_of(self)
             if self._closefd:
                 try:
                     os.close(self._fd)

@@ -43,6 +43,7 @@ from ..compression import (
     open_compressed,
     open_fileobj,
 )
+from ..engines.fdlimit import release_of
 from ..engines.threads import run_in_thread, run_to_completion
 from ..modes import FileMode
 from .base import (
@@ -707,6 +708,7 @@ class StreamFile(AsyncBinaryIO):
                 self._closed = True
                 self._busy = False
                 self._rbuf = b""
+                release_of(self)
 
     def __del__(self) -> None:
         if self._closed or self._raw is None:
@@ -715,6 +717,7 @@ class StreamFile(AsyncBinaryIO):
             warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)
         finally:
             self._closed = True
+            release_of(self)
             try:
                 self._close_sync()
             except Exception:
