@@ -20,7 +20,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union, overload
 
 from .compression import Compression
-from .engines import fdlimit, kernel
+from .engines import direct, fdlimit, kernel
 from .engines.threads import run_in_thread
 from .layers.base import AsyncBinaryIO, AsyncFileBase
 from .layers.buffered import KernelBinaryFile
@@ -286,8 +286,18 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
         if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
             # Other code holds the fds, or the limit is below what we keep free.
             raise fdlimit.emfile_error(req.file, held=limiter.held) from exc
+        if isinstance(exc, OSError) and exc.errno == errno.EINVAL and req.opener is not None:
+            clear = direct.open_error(exc, req.file)  # O_DIRECT where it is unsupported?
+            if clear is not None:
+                raise clear from exc
         raise
     fdlimit.attach(binary, slot)
+    try:
+        # An O_DIRECT fd (opener= or a passed fd) gets aligned, checked I/O.
+        direct.attach(binary)
+    except BaseException:
+        await binary.close()
+        raise
     return binary
 
 

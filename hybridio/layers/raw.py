@@ -18,6 +18,7 @@ from concurrent.futures import Executor
 from typing import Any, Final
 
 from ..engines import kernel
+from ..engines.direct import DirectFile
 from ..engines.inline import INLINE_MAX, InlineReader
 from ..engines.kernel import KernelCancelled, KernelEngine
 from ..engines.threads import run_in_thread
@@ -71,6 +72,9 @@ class RawKernelFile:
     without suspending); ``kernel_ops``/``kernel_bytes`` count what the kernel
     engine served.
     """
+
+    #: Set for an O_DIRECT fd (``direct.attach``): its reads and writes go there.
+    _direct: DirectFile | None = None
 
     def __init__(
         self,
@@ -126,6 +130,8 @@ class RawKernelFile:
 
     async def pread_once(self, size: int, offset: int) -> bytes:
         """One read of at most ``MAX_CHUNK`` bytes (inline when cached); may be short."""
+        if self._direct is not None:
+            return await self._direct.pread(min(size, self.max_chunk), offset)
         size = min(size, self.max_chunk)
         if self.inline.enabled and size <= self.inline.max:
             data = self.inline.read(size, offset)
@@ -138,6 +144,8 @@ class RawKernelFile:
 
         ``inline=False`` skips the page-cache attempt (the caller just made it).
         """
+        if self._direct is not None:
+            return await self._direct.pread(size, offset)
         if inline and self.inline.enabled and size <= self.inline.max:
             data = self.inline.read(size, offset)
             if data is not None:
@@ -159,6 +167,8 @@ class RawKernelFile:
 
         Cached ranges are read straight into the caller's memory (zero copy).
         """
+        if self._direct is not None:
+            return await self._direct.preadinto(view, offset)
         size = len(view)
         if self.inline.enabled and size <= self.inline.max:
             n = self.inline.readinto(view, offset)
@@ -205,6 +215,8 @@ class RawKernelFile:
         cancellation the submitted piece finishes first and
         :class:`WriteCancelled` tells how many bytes landed.
         """
+        if self._direct is not None:
+            return await self._direct.pwrite_all(data, offset)
         view = memoryview(data)
         total = len(view)
         done = 0
