@@ -102,9 +102,12 @@ def uring_fds() -> int:
 #
 # A heartbeat callback runs every HEARTBEAT seconds on the test's loop and keeps
 # the worst gap between two beats: the longest time the loop could not run a
-# ready callback (RELIABILITY L5).  One process-wide monitor thread samples the
-# loop thread's stack while a beat is overdue, so a failure names the call that
-# held the loop, not just the test.  Every async test is watched (autouse, see
+# ready callback (RELIABILITY L5).  Time the loop thread spent waiting for a CPU
+# (its run-queue delay in /proc/thread-self/schedstat) is subtracted: on a
+# loaded 2-core machine that alone made idle loops look blocked for 500 ms.
+# One process-wide monitor thread samples the loop thread's stack while a beat
+# is overdue, so a failure names the call that held the loop, not just the
+# test.  Every async test is watched (autouse, see
 # pytest_collection_modifyitems); tests that run their own loops use
 # stall_watch(loop).
 
@@ -136,6 +139,10 @@ class StallWatch:
         self._sampled: tuple[int, list[str]] | None = None
         self._handle: asyncio.Handle | None = None
         self._thread_id: int | None = None
+        self._schedstat: int | None = None
+        self._waited = 0.0
+        #: Seconds the loop thread waited for a CPU (excluded from the gaps).
+        self.starved = 0.0
 
     def start(self) -> None:
         """Begin beating on the loop's next turn (call it from the loop's thread)."""
@@ -148,20 +155,43 @@ class StallWatch:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        if self._schedstat is not None and self._schedstat >= 0:
+            os.close(self._schedstat)
+        self._schedstat = -1
 
     def _beat(self) -> None:
         now = time.perf_counter()
+        waited = self._run_delay()
         if self._last is None:
             self._thread_id = threading.get_ident()
         else:
-            gap = now - self._last
+            # Time the loop thread sat runnable but unscheduled (a loaded
+            # machine, other processes) is not the loop's doing: only what is
+            # left is a stall.
+            gap = now - self._last - (waited - self._waited)
+            self.starved += waited - self._waited
             if gap > self.worst:
                 self.worst = gap
                 sampled = self._sampled
                 self.worst_where = sampled[1] if sampled and sampled[0] == self._beats else []
         self._beats += 1
+        self._waited = waited
         self._last = time.perf_counter()
         self._handle = self.loop.call_later(HEARTBEAT, self._beat)
+
+    def _run_delay(self) -> float:
+        # /proc/thread-self/schedstat: cpu time, run-queue wait, slices (ns).
+        if self._schedstat is None:
+            try:
+                self._schedstat = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+            except OSError:
+                self._schedstat = -1
+        if self._schedstat < 0:
+            return 0.0
+        try:
+            return int(os.pread(self._schedstat, 128, 0).split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return 0.0
 
     def _sample(self, now: float) -> None:
         # Monitor thread: the loop is late; remember where the loop thread is.
@@ -178,7 +208,11 @@ class StallWatch:
         """Raise LoopStall when the worst gap exceeded the bound."""
         if _STALL_REPORT:
             with open(_STALL_REPORT, "a") as out:
-                row = {"test": self.what, "worst_ms": round(self.worst * 1e3, 1)}
+                row = {
+                    "test": self.what,
+                    "worst_ms": round(self.worst * 1e3, 1),
+                    "starved_ms": round(self.starved * 1e3, 1),
+                }
                 out.write(json.dumps({**row, "where": self.worst_where}) + "\n")
         if self.worst > self.bound:
             where = "\n  ".join(self.worst_where) or "(not sampled: the loop thread held the GIL)"
