@@ -267,3 +267,39 @@ async def test_close_failed_constructor_and_gc_each_release_the_slot(
     assert fdlimit.LIMITER.held == base
     await h.close()
     assert fdlimit.LIMITER.held == base
+
+
+def test_a_child_forked_while_the_limiter_is_locked_can_still_open(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os, sys, time, warnings
+        sys.path.insert(0, {str(ROOT)!r})
+        import hybridio
+        from hybridio.engines import fdlimit
+
+        async def use():
+            async with hybridio.async_open({str(tmp_path / "f")!r}, "wb") as f:
+                await f.write(b"child")
+
+        fdlimit.LIMITER._lock.acquire()  # as if another thread was inside it
+        pid = os.fork()
+        if pid == 0:
+            asyncio.run(use())
+            os._exit(0)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                print(os.waitstatus_to_exitcode(status))
+                break
+            time.sleep(0.01)
+        else:
+            os.kill(pid, 9)
+            print("hung")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+    assert out == "0"
+    assert (tmp_path / "f").read_bytes() == b"child"

@@ -193,9 +193,19 @@ class FdLimiter:
             raise
         return FdSlot(self)
 
+    def _after_fork_in_child(self) -> None:
+        # The parent's files (and their fds) are inherited, so `held` stays;
+        # its waiters belong to loops that do not run here, and another
+        # thread may have held the lock at the fork.
+        self._lock = threading.Lock()
+        self._pending.clear()
+        self._waiters.clear()
+
 
 #: The process-wide limiter every ``async_open()`` goes through.
 LIMITER: Final = FdLimiter()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=LIMITER._after_fork_in_child)
 
 
 def attach(file: object, slot: FdSlot | None) -> None:
