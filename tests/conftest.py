@@ -310,7 +310,12 @@ async def _stall_watchdog(request: pytest.FixtureRequest) -> AsyncIterator[Stall
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Watch every async test unless it is marked ``allow_stall``."""
+    """Watch every async test unless it is marked ``allow_stall``.
+
+    ``HYBRIDIO_STALL_WATCH=0`` turns the watchdog off (to compare timings).
+    """
+    if os.environ.get("HYBRIDIO_STALL_WATCH", "1") == "0":
+        return
     for item in items:
         if pytest_asyncio.is_async_test(item) and not item.get_closest_marker("allow_stall"):
             # First, so the watch spans the other fixtures' setup and teardown too.

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import hybridio.layers.stream
 from hybridio import TuningProfile
 from hybridio.engines import kernel
 
-from .conftest import fd_count
+from .conftest import LoopStall, fd_count, stall_watch
 
 CHUNK = 64 * 1024
 
@@ -521,3 +522,33 @@ async def test_an_fsync_error_is_raised_never_swallowed(
         assert info.value.errno == expected
         monkeypatch.undo()
     assert path.read_bytes() == b"durable?"  # the flush before the sync landed
+
+
+def _block(seconds: float) -> None:
+    time.sleep(seconds)  # a blocking call, as a library bug would make one
+
+
+def test_the_stall_watchdog_catches_a_blocked_loop_and_names_the_call(loop_factory: Any) -> None:
+    async def main() -> None:
+        await asyncio.sleep(0.005)
+        _block(0.12)
+        await asyncio.sleep(0.005)
+
+    loop = loop_factory()
+    try:
+        with pytest.raises(LoopStall) as info, stall_watch(loop, 0.05, what="self-test"):
+            loop.run_until_complete(main())
+    finally:
+        loop.close()
+    message = str(info.value)
+    assert message.startswith("self-test: the event loop was blocked for ")
+    assert "in _block" in message  # the monitor thread saw where the loop was
+
+
+async def test_every_async_test_is_watched(request: pytest.FixtureRequest) -> None:
+    if os.environ.get("HYBRIDIO_STALL_WATCH", "1") == "0":
+        pytest.skip("the watchdog is turned off (HYBRIDIO_STALL_WATCH=0)")
+    watch = request.getfixturevalue("_stall_watchdog")
+    assert watch.loop is asyncio.get_running_loop()
+    await asyncio.sleep(0.01)
+    assert watch.worst > 0  # it is beating on this test's loop
