@@ -309,6 +309,28 @@ async def _stall_watchdog(request: pytest.FixtureRequest) -> AsyncIterator[Stall
     watch.check()
 
 
+def _uvloop_factory() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Any:
+    """Async tests marked ``both_loops`` run once on asyncio's loop and once on uvloop.
+
+    The others get asyncio's loop alone (one factory: their test ids are unchanged).
+    """
+    factories: dict[str, Any] = {"asyncio": asyncio.new_event_loop}
+    if item.get_closest_marker("both_loops") is None:
+        return factories
+    uv = _uvloop_factory()
+    if uv is not None:
+        factories["uvloop"] = uv
+    return factories
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Watch every async test unless it is marked ``allow_stall``.
 

@@ -21,7 +21,10 @@ from hybridio.engines import direct
 
 from .conftest import stall_watch
 
-pytestmark = pytest.mark.skipif(not direct.O_DIRECT, reason="no O_DIRECT on this platform")
+pytestmark = [
+    pytest.mark.skipif(not direct.O_DIRECT, reason="no O_DIRECT on this platform"),
+    pytest.mark.both_loops,  # async tests: on asyncio's loop and on uvloop
+]
 
 
 def _with_direct(path: str, flags: int) -> int:
