@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import hashlib
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -278,3 +281,81 @@ async def test_files_without_o_direct_are_untouched(tmp_path: Path) -> None:
         assert f._raw._direct is None  # type: ignore[attr-defined]
         assert f._raw.inline.enabled  # type: ignore[attr-defined]
         await f.write_at(1, b"x")
+
+
+_LOOP_CHILD = """
+import asyncio, errno, json, os, sys
+import hybridio
+from hybridio.engines import direct
+
+path = os.path.join(sys.argv[1], "f")
+
+def opener(p, flags):
+    return os.open(p, flags | direct.O_DIRECT, 0o666)
+
+async def main():
+    out = {}
+    async with hybridio.async_open(path, "w+b", opener=opener) as f:
+        align = f._raw._direct.align
+        out["align"] = [align.offset, align.source]
+        try:
+            await f.write_at(512, b"s" * 512)  # fine for a 512-byte device, not here
+        except OSError as exc:
+            out["small"] = [exc.errno, str(exc)]
+        block = os.urandom(2 * align.offset)
+        await f.write_at(align.offset, block)
+        out["exact"] = await f.read_at(align.offset, len(block)) == block
+    fd = os.open(path, os.O_RDONLY | direct.O_DIRECT)
+    direct._statx_dio = lambda fd: None  # as on a kernel before 6.1: sysfs
+    out["sysfs"] = direct.alignment_of(fd).offset
+    os.close(fd)
+    return out
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def test_a_4096_byte_sector_device_gets_4096_byte_rules(tmp_path: Path) -> None:
+    """A loop device with 4 KiB logical sectors: the rules follow the device.
+
+    The working directory's device has 512-byte sectors, so this is what would
+    catch a hard-coded 512; it runs in a private mount namespace.
+    """
+    for tool in ("mkfs.ext4", "losetup", "unshare", "mount"):
+        if not any(
+            os.access(os.path.join(d, tool), os.X_OK)
+            for d in ("/sbin", "/usr/sbin", "/bin", "/usr/bin")
+        ):
+            pytest.skip(f"{tool} is not available")
+    img, mnt = tmp_path / "img", tmp_path / "mnt"
+    mnt.mkdir()
+    with open(img, "wb") as f:
+        f.truncate(32 << 20)
+    mkfs = subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-b", "4096", str(img)], capture_output=True, timeout=60
+    )
+    if mkfs.returncode:
+        pytest.skip(f"mkfs.ext4 failed: {mkfs.stderr[-200:]!r}")
+    child = tmp_path / "child.py"
+    child.write_text(_LOOP_CHILD)
+    shell = (
+        f"dev=$(losetup --sector-size 4096 -f --show {img}) || exit 77; "
+        f"trap 'umount {mnt} 2>/dev/null; losetup -d $dev' EXIT; "
+        f"mount $dev {mnt} || exit 77; "
+        f"{sys.executable} {child} {mnt}"
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", shell],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    if done.returncode == 77:
+        pytest.skip(f"cannot set up a 4 KiB-sector loop device: {done.stderr.strip()[-200:]}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    assert out["align"] == [4096, "statx STATX_DIOALIGN"]
+    assert out["small"][0] == errno.EINVAL and "multiples of 4096 bytes" in out["small"][1]
+    assert out["exact"] is True
+    assert out["sysfs"] == 4096
