@@ -21,7 +21,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar, Union, overload
 
 from .compression import Compression
-from .engines import kernel
+from .engines import direct, fdlimit, kernel
 from .engines.threads import run_in_thread
 from .layers.base import AsyncBinaryIO, AsyncFileBase
 from .layers.buffered import KernelBinaryFile
@@ -357,6 +357,35 @@ def _engines(p: Plan) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
 
 
 async def _open_binary(req: _Request) -> AsyncBinaryIO:
+    # An fd hybridio opens takes a slot of the per-process fd limit first (a
+    # gather of 10,000 opens waits instead of hitting EMFILE); its close or
+    # __del__ gives the slot back.  An fd the caller passed in is theirs.
+    limiter = fdlimit.LIMITER
+    slot = None if isinstance(req.file, int) else await limiter.acquire(req.file)
+    try:
+        binary = await _open_binary_unlimited(req)
+    except BaseException as exc:
+        if slot is not None:
+            slot.release()
+        if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+            # Other code holds the fds, or the limit is below what we keep free.
+            raise fdlimit.emfile_error(req.file, held=limiter.held) from exc
+        if isinstance(exc, OSError) and exc.errno == errno.EINVAL and req.opener is not None:
+            clear = direct.open_error(exc, req.file)  # O_DIRECT where it is unsupported?
+            if clear is not None:
+                raise clear from exc
+        raise
+    fdlimit.attach(binary, slot)
+    try:
+        # An O_DIRECT fd (opener= or a passed fd) gets aligned, checked I/O.
+        direct.attach(binary)
+    except BaseException:
+        await binary.close()
+        raise
+    return binary
+
+
+async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
     compression = req.compression
     if compression is Compression.AUTO:
         from .compression import resolve

@@ -1,12 +1,21 @@
-"""Shared fixtures: the kernel-backend matrix, the event-loop matrix, hypothesis profiles."""
+"""Shared fixtures: the kernel-backend matrix, the event-loop matrix, hypothesis profiles,
+and the loop-stall watchdog."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
-from collections.abc import Iterator
+import sys
+import threading
+import time
+import traceback
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
 
 import pytest
+import pytest_asyncio
 from hypothesis import HealthCheck, settings
 
 from hybridio.engines import kernel
@@ -97,3 +106,249 @@ def _fresh_settings() -> Iterator[None]:
     from hybridio import settings
 
     settings.reload_settings()
+
+
+# -- the loop-stall watchdog --------------------------------------------------
+#
+# A heartbeat callback runs every HEARTBEAT seconds on the test's loop and keeps
+# the worst gap between two beats: the longest time the loop could not run a
+# ready callback (RELIABILITY L5).  Time the loop thread spent waiting for a CPU
+# (its run-queue delay in /proc/thread-self/schedstat) is subtracted: on a
+# loaded 2-core machine that alone made idle loops look blocked for 500 ms.
+# One process-wide monitor thread samples the loop thread's stack while a beat
+# is overdue, so a failure names the call that held the loop, not just the
+# test.  Every async test is watched (autouse, see
+# pytest_collection_modifyitems); tests that run their own loops use
+# stall_watch(loop).
+
+HEARTBEAT = 0.001
+#: Generous enough for a loaded 2-core CI machine (GC pauses, a busy neighbour);
+#: targeted tests set tighter bounds with @pytest.mark.stall_bound(seconds).
+DEFAULT_STALL_BOUND = float(os.environ.get("HYBRIDIO_STALL_BOUND", "0.2"))
+#: A beat this late gets the loop thread's stack sampled.
+_SAMPLE_AFTER = 0.02
+#: Optional: append one JSON line per watched test (worst gap, where) to this file.
+_STALL_REPORT = os.environ.get("HYBRIDIO_STALL_REPORT")
+
+
+class LoopStall(AssertionError):
+    """The watched loop was blocked longer than the bound."""
+
+
+class StallWatch:
+    """Worst heartbeat gap of one event loop, and where the loop was during it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, bound: float, what: str) -> None:
+        self.loop = loop
+        self.bound = bound
+        self.what = what
+        self.worst = 0.0
+        self.worst_where: list[str] = []
+        self._last: float | None = None
+        self._beats = 0
+        self._sampled: tuple[int, list[str]] | None = None
+        self._handle: asyncio.Handle | None = None
+        self._thread_id: int | None = None
+        self._schedstat: int | None = None
+        self._waited = 0.0
+        #: Seconds the loop thread waited for a CPU (excluded from the gaps).
+        self.starved = 0.0
+
+    def start(self) -> None:
+        """Begin beating on the loop's next turn (call it from the loop's thread)."""
+        self._handle = self.loop.call_soon(self._beat)
+        _Monitor.add(self)
+
+    def stop(self) -> None:
+        """Stop beating; the figures stay."""
+        _Monitor.remove(self)
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._schedstat is not None and self._schedstat >= 0:
+            os.close(self._schedstat)
+        self._schedstat = -1
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        waited = self._run_delay()
+        if self._last is None:
+            self._thread_id = threading.get_ident()
+        else:
+            # Time the loop thread sat runnable but unscheduled (a loaded
+            # machine, other processes) is not the loop's doing: only what is
+            # left is a stall.
+            gap = now - self._last - (waited - self._waited)
+            self.starved += waited - self._waited
+            if gap > self.worst:
+                self.worst = gap
+                sampled = self._sampled
+                self.worst_where = sampled[1] if sampled and sampled[0] == self._beats else []
+        self._beats += 1
+        self._waited = waited
+        self._last = time.perf_counter()
+        self._handle = self.loop.call_later(HEARTBEAT, self._beat)
+
+    def _run_delay(self) -> float:
+        # /proc/thread-self/schedstat: cpu time, run-queue wait, slices (ns).
+        if self._schedstat is None:
+            try:
+                self._schedstat = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+            except OSError:
+                self._schedstat = -1
+        if self._schedstat < 0:
+            return 0.0
+        try:
+            return int(os.pread(self._schedstat, 128, 0).split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def _sample(self, now: float) -> None:
+        # Monitor thread: the loop is late; remember where the loop thread is.
+        # The latest sample of a late beat wins: it is still inside the call
+        # that holds the loop.
+        last, beats, tid = self._last, self._beats, self._thread_id
+        if last is None or tid is None or now - last < min(self.bound / 2, _SAMPLE_AFTER):
+            return
+        frame = sys._current_frames().get(tid)
+        if frame is not None:
+            self._sampled = (beats, _where(frame))
+
+    def check(self) -> None:
+        """Raise LoopStall when the worst gap exceeded the bound."""
+        if _STALL_REPORT:
+            with open(_STALL_REPORT, "a") as out:
+                row = {
+                    "test": self.what,
+                    "worst_ms": round(self.worst * 1e3, 1),
+                    "starved_ms": round(self.starved * 1e3, 1),
+                }
+                out.write(json.dumps({**row, "where": self.worst_where}) + "\n")
+        if self.worst > self.bound:
+            where = "\n  ".join(self.worst_where) or "(not sampled: the loop thread held the GIL)"
+            raise LoopStall(
+                f"{self.what}: the event loop was blocked for {self.worst * 1e3:.1f} ms "
+                f"(bound {self.bound * 1e3:.0f} ms); the loop thread was in:\n  {where}"
+            )
+
+
+def _where(frame: Any) -> list[str]:
+    stack = traceback.extract_stack(frame)
+    # The frames worth naming: the test's and the library's, innermost last.
+    keep = [f for f in stack if "/hybridio/" in f.filename or "/tests/" in f.filename]
+    frames = (keep or list(stack))[-8:]
+    return [f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in frames]
+
+
+class _Monitor:
+    """One daemon thread for the whole session (thread counts stay constant)."""
+
+    _watches: ClassVar[set[StallWatch]] = set()
+    _lock = threading.Lock()
+    _thread: threading.Thread | None = None
+
+    @classmethod
+    def add(cls, watch: StallWatch) -> None:
+        with cls._lock:
+            cls._watches.add(watch)
+            if cls._thread is None:
+                cls._thread = threading.Thread(target=cls._run, name="stall-monitor", daemon=True)
+                cls._thread.start()
+
+    @classmethod
+    def remove(cls, watch: StallWatch) -> None:
+        with cls._lock:
+            cls._watches.discard(watch)
+
+    @classmethod
+    def _run(cls) -> None:
+        while True:
+            time.sleep(0.005)
+            with cls._lock:
+                watches = list(cls._watches)
+            now = time.perf_counter()
+            for watch in watches:
+                watch._sample(now)
+
+
+@contextlib.contextmanager
+def stall_watch(
+    loop: asyncio.AbstractEventLoop | None = None,
+    bound: float | None = None,
+    what: str = "stall_watch",
+) -> Iterator[StallWatch]:
+    """Watch *loop* (default: the running loop) for the duration of the block.
+
+    For tests that run their own loop, wrap ONE ``run_until_complete`` (time
+    between two runs would count as a stall)::
+
+        with stall_watch(loop, 0.05):
+            loop.run_until_complete(main())
+
+    Inside a coroutine (``asyncio.run``), ``with stall_watch():`` watches the
+    running loop.  Raises LoopStall on exit when the bound was exceeded.
+    """
+    watch = StallWatch(
+        loop or asyncio.get_running_loop(),
+        DEFAULT_STALL_BOUND if bound is None else bound,
+        what,
+    )
+    watch.start()
+    try:
+        yield watch
+    finally:
+        watch.stop()
+    watch.check()
+
+
+def stall_bound_of(node: pytest.Item) -> float:
+    """The test's @pytest.mark.stall_bound(seconds), else the default."""
+    marker = node.get_closest_marker("stall_bound")
+    return float(marker.args[0]) if marker else DEFAULT_STALL_BOUND
+
+
+@pytest.fixture
+async def _stall_watchdog(request: pytest.FixtureRequest) -> AsyncIterator[StallWatch]:
+    """Fail the async test whose loop was blocked longer than its bound."""
+    watch = StallWatch(
+        asyncio.get_running_loop(), stall_bound_of(request.node), request.node.nodeid
+    )
+    watch.start()
+    yield watch
+    watch.stop()
+    watch.check()
+
+
+def _uvloop_factory() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Any:
+    """Async tests marked ``both_loops`` run once on asyncio's loop and once on uvloop.
+
+    The others get asyncio's loop alone (one factory: their test ids are unchanged).
+    """
+    factories: dict[str, Any] = {"asyncio": asyncio.new_event_loop}
+    if item.get_closest_marker("both_loops") is None:
+        return factories
+    uv = _uvloop_factory()
+    if uv is not None:
+        factories["uvloop"] = uv
+    return factories
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Watch every async test unless it is marked ``allow_stall``.
+
+    ``HYBRIDIO_STALL_WATCH=0`` turns the watchdog off (to compare timings).
+    """
+    if os.environ.get("HYBRIDIO_STALL_WATCH", "1") == "0":
+        return
+    for item in items:
+        if pytest_asyncio.is_async_test(item) and not item.get_closest_marker("allow_stall"):
+            # First, so the watch spans the other fixtures' setup and teardown too.
+            item.fixturenames.insert(0, "_stall_watchdog")  # type: ignore[attr-defined]

@@ -42,6 +42,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final, ParamSpec, TypeVar
 
+from ..engines.fdlimit import release_of
 from ..errors import finish_batch
 from ..modes import FileMode
 from ..stats import IOStats
@@ -829,6 +830,7 @@ class KernelBinaryFile(AsyncBinaryIO):
             self._closed = True
             self._rbuf = b""
             self._wbuf.clear()
+            release_of(self)
             if self._closefd:
                 os.close(self._fd)
 
@@ -846,6 +848,7 @@ class KernelBinaryFile(AsyncBinaryIO):
                     self._publish_offset()
                 self._closed = True
                 self._rbuf = b""
+                release_of(self)
                 if self._closefd:
                     os.close(self._fd)
                 return
@@ -892,6 +895,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         except OSError as exc:
             raise report_lost_write(exc, self, lost) from None
         finally:
+            release_of(self)
             if self._closefd:
                 try:
                     os.close(self._fd)

@@ -18,6 +18,7 @@ from concurrent.futures import Executor
 from typing import Any, Final
 
 from ..engines import kernel
+from ..engines.direct import DirectFile
 from ..engines.inline import INLINE_MAX, InlineReader
 from ..engines.kernel import KernelCancelled, KernelEngine
 from ..engines.threads import run_in_thread
@@ -80,6 +81,9 @@ class RawKernelFile:
     without suspending); ``kernel_ops``/``kernel_bytes`` count what the kernel
     engine served.
     """
+
+    #: Set for an O_DIRECT fd (``direct.attach``): its reads and writes go there.
+    _direct: DirectFile | None = None
 
     def __init__(
         self,
@@ -189,6 +193,8 @@ class RawKernelFile:
 
     async def pread_once(self, size: int, offset: int) -> bytes:
         """One read of at most ``max_chunk`` bytes (inline when cached); may be short."""
+        if self._direct is not None:
+            return await self._direct.pread(min(size, self.max_chunk), offset)
         size = min(size, self.max_chunk)
         data = await self.read_inline(size, offset)
         if data is not None:
@@ -202,6 +208,8 @@ class RawKernelFile:
 
         ``inline=False`` skips the page-cache attempt (the caller just made it).
         """
+        if self._direct is not None:
+            return await self._direct.pread(size, offset)
         if inline:
             data = await self.read_inline(size, offset)
             if data is not None:
@@ -223,6 +231,8 @@ class RawKernelFile:
 
         Cached ranges are read straight into the caller's memory (zero copy).
         """
+        if self._direct is not None:
+            return await self._direct.preadinto(view, offset)
         size = len(view)
         if self.inline.enabled and size <= self.inline.max:
             await self.engine.pay()
@@ -383,6 +393,8 @@ class RawKernelFile:
         allowed to finish first) -- ``progress.written`` tells how many bytes
         landed, so the caller's position can tell the same story as the file.
         """
+        if self._direct is not None:
+            return await self._direct.pwrite_all(data, offset, progress)
         view = memoryview(data)
         total = len(view)
         done = 0

@@ -49,6 +49,7 @@ from ..compression import (
     open_compressed,
     open_fileobj,
 )
+from ..engines.fdlimit import release_of
 from ..engines.threads import run_in_thread
 from ..modes import FileMode
 from ..stats import IOStats
@@ -896,6 +897,7 @@ class StreamFile(AsyncBinaryIO):
                 self._closed = True
                 self._busy = False
                 self._rbuf = b""
+                release_of(self)
 
     def __del__(self) -> None:
         if self._closed or self._raw is None:
@@ -917,6 +919,7 @@ class StreamFile(AsyncBinaryIO):
         if self._closed or self._raw is None:
             return
         self._closed = True
+        release_of(self)
         if tail:
             self._drop_read_buffer()
             self._wbuf += tail
