@@ -26,6 +26,10 @@ from .engines.threads import run_in_thread
 from .layers.base import AsyncBinaryIO, AsyncFileBase
 from .layers.buffered import KernelBinaryFile
 from .layers.raw import RawKernelFile
+
+# Imported here, not at the first thread-served open: importing it (gzip, bz2,
+# lzma) took ~60 ms in the loop thread.
+from .layers.stream import open_stream
 from .layers.text import AsyncTextIO
 from .modes import FileMode, check_open_args, parse_mode
 from .profile import TuningProfile, resolve_profile
@@ -400,8 +404,6 @@ async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
     else:
         p, st = _plan_for(req, compression)
     if p.strategy is Strategy.THREAD:
-        from .layers.stream import open_stream
-
         stream = await open_stream(
             req.file,
             req.fmode,
@@ -420,6 +422,7 @@ async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
         # What open() raises for a directory, before any fd exists.
         filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
+    await kernel.prepare_engine(p.backend, max_requests=p.max_requests)
     p, engine, write_engine = _engines(p)
     # O_TRUNC on a large cached file drops its pages inside open(): that is
     # done in a thread instead (ftruncate after the open).

@@ -156,6 +156,9 @@ class StallWatch:
 
     def start(self) -> None:
         """Begin beating on the loop's next turn (call it from the loop's thread)."""
+        # Open the schedstat fd now, not at the first beat: a test that counts
+        # fds (open, baseline, ...) must not see ours appear halfway.
+        self._run_delay()
         self._handle = self.loop.call_soon(self._beat)
         _Monitor.add(self)
 
@@ -233,7 +236,10 @@ class StallWatch:
 
 
 def _where(frame: Any) -> list[str]:
-    stack = traceback.extract_stack(frame)
+    # lookup_lines=False: reading source lines would open .py files from this
+    # thread, in the middle of tests that count the process's fds.
+    stack = traceback.StackSummary.extract(traceback.walk_stack(frame), lookup_lines=False)
+    stack.reverse()
     # The frames worth naming: the test's and the library's, innermost last.
     keep = [f for f in stack if "/hybridio/" in f.filename or "/tests/" in f.filename]
     frames = (keep or list(stack))[-8:]

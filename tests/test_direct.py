@@ -359,3 +359,37 @@ def test_a_4096_byte_sector_device_gets_4096_byte_rules(tmp_path: Path) -> None:
     assert out["small"][0] == errno.EINVAL and "multiples of 4096 bytes" in out["small"][1]
     assert out["exact"] is True
     assert out["sysfs"] == 4096
+
+
+def test_batches_on_an_o_direct_file_follow_the_same_rules(
+    dpath: Path, backend: str, loop_factory: Any
+) -> None:
+    original = os.urandom(64 << 10)
+    dpath.write_bytes(original)
+
+    async def main() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with hybridio.async_open(dpath, "r+b", opener=_with_direct, backend=backend) as f:
+            align = f._raw._direct.align.offset  # type: ignore[attr-defined]
+            block = os.urandom(align)
+            out["align"], out["block"] = align, block
+            out["write_many"] = await f.write_many(
+                [(2 * align, block), (3 * align + 1, block)], return_exceptions=True
+            )
+            out["read_many"] = await f.read_many([(0, align), (2 * align, align)])
+            into = bytearray(align)
+            out["readinto_many"] = await f.readinto_many([(2 * align, into)])
+            out["into"] = bytes(into)
+        return out
+
+    out = _run(loop_factory, main)
+    align, block = out["align"], out["block"]
+    ok, refused = out["write_many"]
+    assert ok == align
+    assert isinstance(refused, OSError) and refused.errno == errno.EINVAL
+    assert "O_DIRECT" in str(refused)
+    assert out["read_many"] == [original[:align], block]
+    assert out["readinto_many"] == [align] and out["into"] == block
+    expected = bytearray(original)
+    expected[2 * align : 3 * align] = block
+    assert dpath.read_bytes() == bytes(expected)  # the refused write left no trace

@@ -747,6 +747,43 @@ def _make_engine(
     return KernelEngine(loop, name, ctx, key)
 
 
+#: Backends whose context starts a pool of threads: 50-80 ms with the GIL
+#: mostly held, so it is built in a worker thread (see prepare_engine).
+_POOLED: Final = ("thread", "python")
+
+
+async def prepare_engine(name: str, *, max_requests: int = MAX_REQUESTS) -> None:
+    """Make sure :func:`get_engine` will not build a thread-pool context in the loop.
+
+    A no-op unless *name* is a pooled backend the running loop has no engine
+    for yet; then the context is created in a worker thread and handed over.
+    """
+    if name not in _POOLED:
+        return
+    engines = _engines.get(asyncio.get_running_loop())
+    if engines is not None and name in engines and not engines[name].closed:
+        return
+    if probe(name) is not None:
+        return  # get_engine raises with the reason
+    key = _spare_key(name, max_requests, False)
+    with _spares_lock:
+        if key in _spares:
+            return
+    from .threads import run_in_thread
+
+    try:
+        ctx = await run_in_thread(
+            _create_context, name, max_requests, cleanup=lambda c: _destroy_context(name, c)
+        )
+    except Exception:
+        return  # get_engine tries again in the loop and reports the failure
+    with _spares_lock:
+        if key not in _spares:
+            _spares[key] = ctx
+            return
+    _destroy_context(name, ctx)
+
+
 def get_engine(
     backend: str | None = None, *, max_requests: int = MAX_REQUESTS, sqpoll: bool = False
 ) -> KernelEngine:

@@ -286,6 +286,14 @@ class RawKernelFile:
         submit call, so the bytes of one submission bound the loop stall.
         """
         results: list[Any] = [None] * len(indices)
+        if self._direct is not None:
+            # O_DIRECT: aligned, checked transfers one by one (engines/direct.py).
+            for slot, i in enumerate(indices):
+                try:
+                    results[slot] = await self._direct.pread(reqs[i][1], reqs[i][0])
+                except OSError as exc:
+                    results[slot] = _raise_with_name(exc, self.name)
+            return results
         big = []
         start = 0
         while start < len(indices):
@@ -345,6 +353,13 @@ class RawKernelFile:
         one submission (Linux AIO copies buffered writes inside io_submit).
         """
         results: list[Any] = [0] * len(items)
+        if self._direct is not None:
+            for i, (off, data) in enumerate(items):
+                try:
+                    results[i] = await self._direct.pwrite_all(data, off)
+                except OSError as exc:
+                    results[i] = _raise_with_name(exc, self.name)
+            return results
         start = 0
         while start < len(items):
             engine = self.write_engine
