@@ -89,9 +89,7 @@ async def listdir(path: Any = None) -> list[Any]:
     return await run_in_thread(_os.listdir, path)
 
 
-@overload
-async def readlink(path: GenericPath[AnyStr], *, dir_fd: int | None = None) -> AnyStr: ...
-async def readlink(path: Any, *, dir_fd: int | None = None) -> Any:
+async def readlink(path: GenericPath[AnyStr], *, dir_fd: int | None = None) -> AnyStr:
     """``os.readlink`` in a worker thread (one hop)."""
     return await run_in_thread(functools.partial(_os.readlink, path, dir_fd=dir_fd))
 
@@ -170,27 +168,19 @@ def _list_one(
     return dirs, nondirs, walk_dirs
 
 
-@overload
-def walk(
+async def walk(
     top: GenericPath[AnyStr],
     topdown: bool = True,
     onerror: Callable[[OSError], object] | None = None,
     followlinks: bool = False,
-) -> AsyncIterator[tuple[AnyStr, list[AnyStr], list[AnyStr]]]: ...
-async def walk(
-    top: Any,
-    topdown: bool = True,
-    onerror: Callable[[OSError], object] | None = None,
-    followlinks: bool = False,
-) -> AsyncIterator[tuple[Any, list[Any], list[Any]]]:
+) -> AsyncIterator[tuple[AnyStr, list[AnyStr], list[AnyStr]]]:
     """``os.walk`` as an async iterator; one thread hop per directory.
 
     Same triples in the same order as ``os.walk``; with ``topdown=True``
     editing the yielded ``dirnames`` in place prunes the walk, as there.
     """
-    top = _os.fspath(top)
     # An explicit stack, as os.walk has since 3.12: deep trees don't recurse.
-    stack: list[Any] = [(top, False)]
+    stack: list[Any] = [(_os.fspath(top), False)]
     while stack:
         item = stack.pop()
         if isinstance(item, tuple) and len(item) == 3 and item[0] is _YIELD:
