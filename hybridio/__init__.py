@@ -16,6 +16,25 @@ from .profile import TuningProfile
 from .selector import Decision, Strategy, explain
 from .stats import IOStats
 
+# isort: split
+# -- issue 10: async os / tempfile / pathlib, wrapped file objects, stdio
+from . import os, tempfile
+from ._wrap import (
+    AsyncWrappedBinaryIO,
+    AsyncWrappedTextIO,
+    iter_chunked,
+    stderr,
+    stderr_bytes,
+    stdin,
+    stdin_bytes,
+    stdout,
+    stdout_bytes,
+    wrap,
+)
+from .path import Path
+
+# -- end of issue 10 imports
+
 __all__ = (
     "AsyncBinaryIO",
     "AsyncFileBase",
@@ -33,4 +52,19 @@ __all__ = (
     "backends",
     "explain",
     "threaded",
+    # -- issue 10
+    "AsyncWrappedBinaryIO",
+    "AsyncWrappedTextIO",
+    "Path",
+    "iter_chunked",
+    "os",
+    "stderr",
+    "stderr_bytes",
+    "stdin",
+    "stdin_bytes",
+    "stdout",
+    "stdout_bytes",
+    "tempfile",
+    "wrap",
+    # -- end of issue 10
 )

@@ -120,7 +120,7 @@ def scandir(path: Any = None, *, batch: int = DEFAULT_BATCH) -> BatchedIterator[
 
 
 def _list_one(
-    top: Any, followlinks: bool, topdown: bool, skip_links: bool
+    top: Any, followlinks: bool, topdown: bool, skip_links: bool, pathlib_style: bool
 ) -> tuple[list[Any], list[Any], list[Any]] | OSError | None:
     """One directory of ``os.walk``, read in the worker thread.
 
@@ -147,7 +147,9 @@ def _list_one(
             except OSError as error:
                 return error
             try:
-                is_dir = entry.is_dir()
+                # pathlib's walk lists an unfollowed link to a directory
+                # among the files; os.walk among the directories.
+                is_dir = entry.is_dir(follow_symlinks=followlinks or not pathlib_style)
             except OSError:
                 is_dir = False
             if is_dir:
@@ -179,6 +181,18 @@ async def walk(
     Same triples in the same order as ``os.walk``; with ``topdown=True``
     editing the yielded ``dirnames`` in place prunes the walk, as there.
     """
+    async for triple in _walk(top, topdown, onerror, followlinks, pathlib_style=False):
+        yield triple
+
+
+async def _walk(
+    top: GenericPath[AnyStr],
+    topdown: bool,
+    onerror: Callable[[OSError], object] | None,
+    followlinks: bool,
+    *,
+    pathlib_style: bool,
+) -> AsyncIterator[tuple[AnyStr, list[AnyStr], list[AnyStr]]]:
     # An explicit stack, as os.walk has since 3.12: deep trees don't recurse.
     stack: list[Any] = [(_os.fspath(top), False)]
     while stack:
@@ -187,7 +201,9 @@ async def walk(
             yield item[1]
             continue
         where, skip_links = item
-        listed = await run_in_thread(_list_one, where, followlinks, topdown, skip_links)
+        listed = await run_in_thread(
+            _list_one, where, followlinks, topdown, skip_links, pathlib_style
+        )
         if listed is None:
             continue
         if isinstance(listed, OSError):
@@ -199,7 +215,7 @@ async def walk(
             yield where, dirs, nondirs
             # Children are pushed in reverse so they pop in listing order.
             for dirname in reversed(dirs):
-                stack.append((_os.path.join(where, dirname), not followlinks))
+                stack.append((_os.path.join(where, dirname), not followlinks and not pathlib_style))
         else:
             stack.append((_YIELD, (where, dirs, nondirs), None))
             for new_path in reversed(walk_dirs):
