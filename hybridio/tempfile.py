@@ -133,6 +133,18 @@ def TemporaryFile(
     *,
     errors: str | None = None,
 ) -> _Opening[AsyncTextIO]: ...
+@overload
+def TemporaryFile(
+    mode: str,
+    buffering: int = -1,
+    encoding: str | None = None,
+    newline: str | None = None,
+    suffix: str | None = None,
+    prefix: str | None = None,
+    dir: StrPath | None = None,
+    *,
+    errors: str | None = None,
+) -> _Opening[AsyncBinaryIO] | _Opening[AsyncTextIO]: ...
 def TemporaryFile(
     mode: str = "w+b",
     buffering: int = -1,
@@ -243,6 +255,23 @@ def NamedTemporaryFile(
     errors: str | None = None,
     delete_on_close: bool = True,
 ) -> _Opening[NamedTemporaryFileWrapper[AsyncTextIO]]: ...
+@overload
+def NamedTemporaryFile(
+    mode: str,
+    buffering: int = -1,
+    encoding: str | None = None,
+    newline: str | None = None,
+    suffix: str | None = None,
+    prefix: str | None = None,
+    dir: StrPath | None = None,
+    delete: bool = True,
+    *,
+    errors: str | None = None,
+    delete_on_close: bool = True,
+) -> (
+    _Opening[NamedTemporaryFileWrapper[AsyncBinaryIO]]
+    | _Opening[NamedTemporaryFileWrapper[AsyncTextIO]]
+): ...
 def NamedTemporaryFile(
     mode: str = "w+b",
     buffering: int = -1,
@@ -299,6 +328,19 @@ def SpooledTemporaryFile(
     *,
     errors: str | None = None,
 ) -> _Opening[AsyncWrappedTextIO]: ...
+@overload
+def SpooledTemporaryFile(
+    max_size: int,
+    mode: str,
+    buffering: int = -1,
+    encoding: str | None = None,
+    newline: str | None = None,
+    suffix: str | None = None,
+    prefix: str | None = None,
+    dir: StrPath | None = None,
+    *,
+    errors: str | None = None,
+) -> _Opening[AsyncWrappedBinaryIO] | _Opening[AsyncWrappedTextIO]: ...
 def SpooledTemporaryFile(
     max_size: int = 0,
     mode: str = "w+b",
