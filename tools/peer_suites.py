@@ -36,7 +36,20 @@ MODULES = {modules!r}
 for _name, _target in MODULES.items():
     sys.modules[_name] = importlib.import_module(_target)
     assert sys.modules[_name].__name__ == _target
-'''
+{extra}'''
+
+
+# aiofile's suite runs under aiomisc's pytest plugin, which gives tests an
+# `event_loop` fixture; pytest-asyncio >= 1.0 has none: the running loop is it.
+EVENT_LOOP_FIXTURE = """
+import asyncio
+import pytest
+
+
+@pytest.fixture
+async def event_loop():
+    return asyncio.get_running_loop()
+"""
 
 
 class DownloadError(RuntimeError):
@@ -50,9 +63,24 @@ def fetch(name: str, version: str) -> Path:
     if found:
         return found[0]
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-         "--disable-pip-version-check", "-q", "-d", str(CACHE), f"{name}=={version}"],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(CACHE),
+            f"{name}=={version}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     found = sorted(CACHE.glob(f"{name}-{version}.tar.gz"))
     if proc.returncode or not found:
@@ -77,7 +105,7 @@ def run_suite(name: str, spec: dict, timeout: float) -> dict:
             if sys.version_info >= (3, 12):
                 tar.extractall(work, filter="data")
             else:  # pragma: no cover
-                tar.extractall(work)  # noqa: S202 - a pinned sdist from PyPI
+                tar.extractall(work)
         (src,) = work.iterdir()
         # The peer's own package must not be importable from its sdist.
         for pkg in (src / "src", src / name):
@@ -85,7 +113,10 @@ def run_suite(name: str, spec: dict, timeout: float) -> dict:
                 shutil.rmtree(pkg)
         shim_dir = work / "shim"
         shim_dir.mkdir()
-        (shim_dir / "hybridio_peer_shim.py").write_text(SHIM.format(modules=spec["modules"]))
+        extra = EVENT_LOOP_FIXTURE if spec.get("event_loop_fixture") else ""
+        (shim_dir / "hybridio_peer_shim.py").write_text(
+            SHIM.format(modules=spec["modules"], extra=extra)
+        )
         junit = work / "junit.xml"
         deselect = []
         for test_id in not_applicable(spec):
@@ -93,10 +124,23 @@ def run_suite(name: str, spec: dict, timeout: float) -> dict:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shim_dir), str(ROOT)]))
         env.pop("PYTEST_ADDOPTS", None)
         cmd = [
-            sys.executable, "-m", "pytest", spec["tests"], "-p", "hybridio_peer_shim",
-            "-p", "no:cacheprovider", "-q", "--no-header", f"--junitxml={junit}",
-            "-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function",
-            "--timeout=60", *deselect,
+            sys.executable,
+            "-m",
+            "pytest",
+            spec["tests"],
+            "-p",
+            "hybridio_peer_shim",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--no-header",
+            f"--junitxml={junit}",
+            "-o",
+            "asyncio_mode=auto",
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            "--timeout=60",
+            *deselect,
         ]
         proc = subprocess.run(
             cmd, cwd=src, env=env, capture_output=True, text=True, timeout=timeout, check=False
