@@ -73,7 +73,9 @@ class BatchedIterator(Generic[_T]):
         if not self._buffer:
             if self._done:
                 raise StopAsyncIteration
-            self._buffer.extend(await run_in_thread(self._fetch))
+            # A cancelled fetch that completed hands its entries back
+            # (cleanup=): the next step still sees every entry, in order.
+            self._buffer.extend(await run_in_thread(self._fetch, cleanup=self._buffer.extend))
             if not self._buffer:
                 raise StopAsyncIteration
         return self._buffer.popleft()
@@ -90,7 +92,7 @@ class BatchedIterator(Generic[_T]):
         # Entering opens it (and reads the first batch), so a missing
         # directory raises here, as ``with os.scandir(p)`` does.
         if self._it is None and not self._done:
-            self._buffer.extend(await run_in_thread(self._fetch))
+            self._buffer.extend(await run_in_thread(self._fetch, cleanup=self._buffer.extend))
         return self
 
     async def __aexit__(

@@ -530,3 +530,33 @@ async def test_iter_chunked_yields_reads_until_empty(tmp_path: pathlib.Path) -> 
     assert b"".join(chunks) == p.read_bytes()
     with pytest.raises(ValueError, match="size"):
         [c async for c in hybridio.iter_chunked(f, 0)]
+
+
+async def test_scandir_cancelled_mid_fetch_loses_no_entry(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    for i in range(5):
+        (tmp_path / f"f{i}").touch()
+    inside, release = threading.Event(), threading.Event()
+    real_fetch = _batched.BatchedIterator._fetch
+
+    def slow_fetch(self: Any) -> Any:
+        inside.set()
+        assert release.wait(10)
+        return real_fetch(self)
+
+    monkeypatch.setattr(_batched.BatchedIterator, "_fetch", slow_fetch)
+    it = hos.scandir(tmp_path, batch=2)
+    task = asyncio.ensure_future(it.__anext__())
+    assert await asyncio.to_thread(inside.wait, 10)
+    task.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 10)
+    monkeypatch.setattr(_batched.BatchedIterator, "_fetch", real_fetch)
+    names = sorted([e.name async for e in it])
+    assert names == sorted(os.listdir(tmp_path))
