@@ -57,11 +57,14 @@ _LINES_HINT = 64 * 1024
 class _AsyncWrapped(Generic[AnyStr]):
     """Shared part of the binary and text wrappers."""
 
-    __slots__ = ("_lines", "_source")
+    __slots__ = ("_cookie", "_fetched", "_lines", "_source")
 
     def __init__(self, source: Callable[[], Any]) -> None:
         self._source = source
+        # Lines read ahead by iteration, where that read started, its size.
         self._lines: deque[AnyStr] = deque()
+        self._cookie: Any = None
+        self._fetched = 0
 
     @property
     def wrapped(self) -> IO[AnyStr]:
@@ -70,9 +73,6 @@ class _AsyncWrapped(Generic[AnyStr]):
 
     async def _run(self, name: str, *args: Any) -> Any:
         return await run_in_thread(getattr(self._source(), name), *args)
-
-    def _take_lines(self) -> AnyStr | None:
-        return self._lines.popleft() if self._lines else None
 
     # -- attributes answered without a hop (the stdlib answers them from memory)
     @property
@@ -110,60 +110,111 @@ class _AsyncWrapped(Generic[AnyStr]):
         """``isatty()`` of the wrapped file."""
         return self._source().isatty()
 
-    # -- one hop each
+    # -- one hop each.  Lines prefetched by iteration (self._lines) are
+    # logically unread: reads serve them first, and position-dependent calls
+    # account for them, so the file behaves as if read line by line.
+    _TEXT = False
+
+    def _pending_size(self) -> int:
+        return sum(len(line) for line in self._lines)
+
+    def _take(self, size: int) -> AnyStr:
+        parts: list[AnyStr] = []
+        want = size
+        while self._lines and want > 0:
+            line = self._lines.popleft()
+            if len(line) > want:
+                self._lines.appendleft(line[want:])
+                line = line[:want]
+            parts.append(line)
+            want -= len(line)
+        return parts[0][:0].join(parts) if parts else self._empty()
+
+    def _empty(self) -> AnyStr:
+        return "" if self._TEXT else b""  # type: ignore[return-value]
+
+    async def _unread(self) -> None:
+        """Put the file where a line-by-line reader would be (one hop).
+
+        Back to where the prefetch started, then forward over what the caller
+        consumed: characters for text (a text position is a cookie, not a
+        count), bytes for binary.
+        """
+        if not self._lines:
+            return
+        consumed = self._fetched - self._pending_size()
+        self._lines.clear()
+        f, cookie = self._source(), self._cookie
+
+        def reposition() -> None:
+            f.seek(cookie)
+            if consumed:
+                f.read(consumed)
+
+        await run_in_thread(reposition)
+
     async def read(self, size: int | None = -1, /) -> AnyStr:
         """``read()`` in a worker thread."""
-        return await self._run_read("read", size)
+        if not self._lines:
+            return await self._run("read", size)
+        if size is None or size < 0:
+            head = self._take(self._pending_size())
+            return head + await self._run("read", -1)
+        head = self._take(size)
+        if len(head) < size:
+            head += await self._run("read", size - len(head))
+        return head
 
     async def readline(self, size: int | None = -1, /) -> AnyStr:
         """``readline()`` in a worker thread."""
-        return await self._run_read("readline", size)
+        if not self._lines:
+            return await self._run("readline", size)
+        line = self._lines.popleft()
+        if size is not None and 0 <= size < len(line):
+            self._lines.appendleft(line[size:])
+            line = line[:size]
+        return line
 
     async def readlines(self, hint: int | None = -1, /) -> list[AnyStr]:
         """``readlines()`` in a worker thread."""
-        return await self._run_read("readlines", hint)
-
-    async def _run_read(self, name: str, *args: Any) -> Any:
-        if self._lines:
-            # Lines prefetched by iteration come first: hand them back to the
-            # file's position by seeking, so read() continues after the
-            # last line the caller actually saw.
-            await self._unread_lines()
-        return await self._run(name, *args)
-
-    async def _unread_lines(self) -> None:
-        pending = list(self._lines)
-        self._lines.clear()
-        f = self._source()
-
-        def rewind() -> None:
-            if isinstance(f, io.TextIOBase) or "b" not in str(getattr(f, "mode", "b")):
-                raise io.UnsupportedOperation("mixing iteration and reads on a text wrapper")
-            f.seek(-sum(len(line) for line in pending), os.SEEK_CUR)
-
-        await run_in_thread(rewind)
+        if hint is None or hint <= 0:
+            lines = list(self._lines)
+            self._lines.clear()
+            return lines + await self._run("readlines", -1)
+        lines, have = [], 0
+        # As the stdlib: no more lines once their total size reaches hint.
+        while self._lines and have < hint:
+            lines.append(self._lines.popleft())
+            have += len(lines[-1])
+        if have < hint:
+            lines += await self._run("readlines", hint - have)
+        return lines
 
     async def write(self, data: AnyStr, /) -> int:
         """``write()`` in a worker thread."""
+        await self._unread()
         return await self._run("write", data)
 
     async def writelines(self, lines: Iterable[AnyStr], /) -> None:
         """``writelines()`` in a worker thread (one hop for all lines)."""
+        await self._unread()
         await self._run("writelines", list(lines))
 
     async def seek(self, offset: int, whence: int = 0, /) -> int:
         """``seek()`` in a worker thread."""
+        if whence == os.SEEK_CUR:
+            await self._unread()
         self._lines.clear()
         return await self._run("seek", offset, whence)
 
     async def tell(self) -> int:
         """``tell()`` in a worker thread."""
-        if self._lines:
-            await self._unread_lines()
+        await self._unread()
         return await self._run("tell")
 
     async def truncate(self, size: int | None = None, /) -> int:
         """``truncate()`` in a worker thread."""
+        await self._unread()
         return await self._run("truncate", size)
 
     async def flush(self) -> None:
@@ -203,21 +254,23 @@ class _AsyncWrapped(Generic[AnyStr]):
         return self
 
     async def __anext__(self) -> AnyStr:
-        line = self._take_lines()
-        if line is not None:
-            return line
+        if self._lines:
+            return self._lines.popleft()
         f = self._source()
 
-        def fetch() -> list[AnyStr]:
+        def fetch() -> tuple[Any, list[AnyStr]]:
             if f.isatty() or not f.seekable():
                 one = f.readline()
-                return [one] if one else []
-            return f.readlines(_LINES_HINT)
+                return None, [one] if one else []
+            return f.tell(), f.readlines(_LINES_HINT)
 
-        lines = await run_in_thread(fetch)
+        cookie, lines = await run_in_thread(fetch)
         if not lines:
             raise StopAsyncIteration
-        self._lines.extend(lines[1:])
+        if len(lines) > 1:
+            self._cookie = cookie
+            self._fetched = sum(len(line) for line in lines)
+            self._lines.extend(lines[1:])
         return lines[0]
 
     async def __aenter__(self) -> Self:
@@ -242,26 +295,31 @@ class AsyncWrappedBinaryIO(_AsyncWrapped[bytes]):
 
     async def read1(self, size: int = -1, /) -> bytes:
         """``read1()`` in a worker thread."""
-        return await self._run_read("read1", size)
+        await self._unread()
+        return await self._run("read1", size)
 
     async def readinto(self, buffer: Any, /) -> int | None:
         """``readinto()`` in a worker thread."""
-        return await self._run_read("readinto", buffer)
+        await self._unread()
+        return await self._run("readinto", buffer)
 
     async def readall(self) -> bytes:
         """``readall()`` (raw files) or ``read()`` in a worker thread."""
+        await self._unread()
         name = "readall" if hasattr(self._source(), "readall") else "read"
-        return await self._run_read(name)
+        return await self._run(name)
 
     async def peek(self, size: int = 0, /) -> bytes:
         """``peek()`` of a buffered reader in a worker thread."""
-        return await self._run_read("peek", size)
+        await self._unread()
+        return await self._run("peek", size)
 
 
 class AsyncWrappedTextIO(_AsyncWrapped[str]):
     """A blocking text file driven from async code, one thread hop per call."""
 
     __slots__ = ()
+    _TEXT = True
 
     @property
     def encoding(self) -> str:

@@ -560,3 +560,40 @@ async def test_scandir_cancelled_mid_fetch_loses_no_entry(
     monkeypatch.setattr(_batched.BatchedIterator, "_fetch", real_fetch)
     names = sorted([e.name async for e in it])
     assert names == sorted(os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [("read", 5), ("readline", -1), ("read", -1)],
+        [("readline", 3), ("readline", -1), ("readlines", 20)],
+        [("readlines", -1)],
+        [("read", 100000)],
+        [("tell",), ("read", 7), ("tell",)],
+        [("seek", 0, 1), ("read", 3)],
+        [("write", 2)],
+    ],
+    ids=str,
+)
+async def test_wrapped_reads_after_partial_iteration_match_line_by_line_reads(
+    tmp_path: pathlib.Path, binary: bool, ops: list[tuple[Any, ...]]
+) -> None:
+    data = b"".join(b"line %d\n" % i for i in range(3000))
+    p_ref, p_ours = tmp_path / "ref", tmp_path / "ours"
+    p_ref.write_bytes(data)
+    p_ours.write_bytes(data)
+    mode = "rb+" if binary else "r+"
+    with open(p_ref, mode) as ref, open(p_ours, mode) as raw:
+        f = hybridio.wrap(raw)
+        async for _ in f:
+            break  # the wrapper prefetched many lines, the caller saw one
+        ref.readline()
+        for op in ops:
+            name, *args = op
+            if name == "write":
+                args = [b"XY" if binary else "XY"]
+            expected = _outcome(lambda name=name, args=args: getattr(ref, name)(*args))
+            ours = await _aoutcome(lambda name=name, args=args: getattr(f, name)(*args))
+            assert ours == expected, op
+    assert p_ours.read_bytes() == p_ref.read_bytes()
