@@ -62,26 +62,13 @@ def fetch(name: str, version: str) -> Path:
     found = sorted(CACHE.glob(f"{name}-{version}.tar.gz"))
     if found:
         return found[0]
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--disable-pip-version-check",
-            "-q",
-            "-d",
-            str(CACHE),
-            f"{name}=={version}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
+    cmd += ["--disable-pip-version-check", "-q", "--retries", "1", "--timeout", "15"]
+    cmd += ["-d", str(CACHE), f"{name}=={version}"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise DownloadError(f"pip download {name}=={version} timed out") from exc
     found = sorted(CACHE.glob(f"{name}-{version}.tar.gz"))
     if proc.returncode or not found:
         raise DownloadError(f"pip download {name}=={version} failed: {proc.stderr.strip()[-500:]}")
