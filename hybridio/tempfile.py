@@ -84,20 +84,17 @@ async def _open_fd(
     newline: str | None,
 ) -> Any:
     def opener(path: str, flags: int) -> int:
-        # The descriptor exists already (mkstemp made it O_RDWR, as the
-        # stdlib's does); an append mode still needs O_APPEND.
-        if flags & os.O_APPEND:
-            import fcntl
-
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+        # The descriptor exists already, O_RDWR as mkstemp makes it.
         return fd
 
     try:
-        # x modes would fail on the file mkstemp created: it is new and empty.
-        mode = mode.replace("x", "w")
+        # The file is new and empty.  "x" would fail on it.  "a" would make
+        # hybridio append every write, but the stdlib's temporary files have
+        # no O_APPEND (FileIO seeks to the end once, at open): on an empty
+        # file that is "w".
+        mode = mode.replace("x", "w").replace("a", "w")
         if name is None:
             # Unnamed, as the stdlib's TemporaryFile: its name is the fd.
-            opener(str(fd), os.O_APPEND if "a" in mode else 0)
             return await async_open(fd, mode, buffering, encoding, errors, newline)
         return await async_open(name, mode, buffering, encoding, errors, newline, opener=opener)
     except BaseException:

@@ -597,3 +597,30 @@ async def test_wrapped_reads_after_partial_iteration_match_line_by_line_reads(
             ours = await _aoutcome(lambda name=name, args=args: getattr(f, name)(*args))
             assert ours == expected, op
     assert p_ours.read_bytes() == p_ref.read_bytes()
+
+
+@pytest.mark.parametrize("mode", ["a+", "ab+"])
+async def test_named_temporary_file_in_append_mode_appends_like_stdlib(
+    tmp_path: pathlib.Path, mode: str
+) -> None:
+    data: Any = b"ab" if "b" in mode else "ab"
+    with tempfile.NamedTemporaryFile(mode, dir=tmp_path) as ref:
+        ref.write(data)
+        ref.seek(0)
+        ref.write(data)
+        ref.seek(0)
+        expected = ref.read()
+    async with hybridio.tempfile.NamedTemporaryFile(mode, dir=tmp_path) as f:
+        await f.write(data)
+        await f.seek(0)
+        await f.write(data)
+        await f.seek(0)
+        assert await f.read() == expected
+
+
+def test_issue_10_names_are_exported() -> None:
+    for name in ("os", "tempfile", "Path", "wrap", "iter_chunked", "stdin", "stdout_bytes"):
+        assert name in hybridio.__all__
+        assert getattr(hybridio, name) is not None
+    assert hybridio.os.path.exists is not None
+    assert isinstance(hybridio.__all__, tuple)
