@@ -58,6 +58,8 @@ class Config:
     warmup: int = 1
     cell_time: float = 0.12
     cap: float = 1.0
+    #: Entries of the directory the "dir-*" workloads list (issue 10).
+    dir_entries: int = 10_000
 
 
 class Cell:
@@ -966,4 +968,108 @@ def make_workloads(cfg: Config, paths: dict[str, str], facts: dict[str, Any]) ->
         HashFile(cfg, paths),
         CopyFile(cfg, paths),
         ReadSmallFiles(cfg, paths),
+        # -- issue 10: directory listing
+        DirListing(cfg, paths, "scandir"),
+        DirListing(cfg, paths, "iterdir"),
     ]
+
+
+# --------------------------------------------------------------------------- directory listing
+# (issue 10: hybridio.os / hybridio.Path against aiofiles.os and anyio.Path)
+
+
+# Each returns the listed objects: DirEntry objects in the scandir row, Path
+# objects in the iterdir row (aiofiles has no Path: os.listdir's names).
+
+
+async def _list_blocking(style: str, root: str) -> list[Any]:
+    if style == "scandir":
+        with os.scandir(root) as it:
+            return list(it)
+    import pathlib
+
+    return list(pathlib.Path(root).iterdir())
+
+
+async def _list_hybridio(style: str, root: str) -> list[Any]:
+    import hybridio
+
+    if style == "scandir":
+        async with hybridio.os.scandir(root) as it:
+            return [e async for e in it]
+    return [p async for p in hybridio.Path(root).iterdir()]
+
+
+async def _list_aiofiles(style: str, root: str) -> list[Any]:
+    import aiofiles.os
+
+    if style == "scandir":
+        # aiofiles hands back os.scandir's iterator: each next() runs in the loop.
+        with await aiofiles.os.scandir(root) as it:
+            return list(it)
+    return list(await aiofiles.os.listdir(root))
+
+
+async def _list_anyio(style: str, root: str) -> list[Any]:
+    import anyio
+
+    # anyio has no scandir: Path.iterdir is its listing in both rows.
+    return [p async for p in anyio.Path(root).iterdir()]
+
+
+_LISTERS: dict[str, Any] = {
+    "blocking (baseline)": _list_blocking,
+    "hybridio": _list_hybridio,
+    "aiofiles": _list_aiofiles,
+    "anyio": _list_anyio,
+}
+
+
+class DirListing(Workload):
+    """List a directory of ``cfg.dir_entries`` empty files (names only)."""
+
+    unit = "entries/s"
+    cap_factor = 4.0
+
+    def __init__(self, cfg: Config, paths: dict[str, str], style: str) -> None:
+        super().__init__(cfg, paths)
+        self.style = style
+        self.key = f"dir-{style}"
+        n = cfg.dir_entries
+        calls = {
+            "scandir": "hybridio.os.scandir / aiofiles.os.scandir / os.scandir",
+            "iterdir": "hybridio.Path.iterdir / aiofiles.os.listdir / pathlib.Path.iterdir",
+        }[style]
+        self.title = f"listing a {n:,}-file directory ({style})"
+        self.description = (
+            f"one directory of {n:,} empty files listed whole ({calls}; anyio.Path.iterdir "
+            "in both rows); rate = entries per second; the directory is created once, untimed."
+        )
+        self.root = os.path.join(paths["dir"], f"dir-{n}")
+
+    def applies(self, adapter: Adapter) -> str | None:
+        if adapter.name not in _LISTERS:
+            return "directory listing: measured for one row per library"
+        return super().applies(adapter)
+
+    async def before_cell(self, cell: Cell) -> None:
+        n = self.cfg.dir_entries
+        marker = os.path.join(self.root, ".complete")
+        if os.path.exists(marker):
+            return
+        shutil.rmtree(self.root, ignore_errors=True)
+        os.makedirs(self.root)
+        for i in range(n - 1):
+            open(os.path.join(self.root, f"f{i:06d}"), "wb").close()
+        open(marker, "wb").close()
+
+    async def run(self, adapter: Adapter, cell: Cell) -> None:
+        lister = _LISTERS[adapter.name]
+        await cell.start()
+        names = await lister(self.style, self.root)
+        cell.stop()
+        cell.backends.add("thread" if adapter.library != "blocking" else "blocking")
+        if len(names) != self.cfg.dir_entries:
+            raise RuntimeError(f"listed {len(names)} entries, expected {self.cfg.dir_entries}")
+        cell.ops = len(names)
+        cell.completed = 1.0

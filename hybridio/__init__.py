@@ -28,31 +28,62 @@ from .selector import Decision, Strategy, explain
 from .settings import reload_settings
 from .stats import IOStats
 
+# isort: split
+# Async os / tempfile / pathlib, wrapped file objects, stdio (after the core:
+# they are built on it).
+from . import os, tempfile
+from ._wrap import (
+    AsyncWrappedBinaryIO,
+    AsyncWrappedTextIO,
+    iter_chunked,
+    stderr,
+    stderr_bytes,
+    stdin,
+    stdin_bytes,
+    stdout,
+    stdout_bytes,
+    wrap,
+)
+from .path import Path
+
 __all__ = (
+    "async_open",
     "AsyncBinaryIO",
     "AsyncFileBase",
     "AsyncOpen",
     "AsyncTextIO",
+    "AsyncWrappedBinaryIO",
+    "AsyncWrappedTextIO",
     "BackendInfo",
+    "backends",
     "BackendUnavailableError",
     "BatchError",
     "Compression",
-    "Decision",
-    "IOStats",
-    "Strategy",
-    "ThreadedIterator",
-    "TuningProfile",
-    "async_open",
-    "backends",
     "copy",
+    "Decision",
     "explain",
     "hash_file",
+    "IOStats",
+    "iter_chunked",
+    "os",
+    "Path",
     "process",
     "read_bytes",
     "read_text",
     "reload_settings",
+    "stderr",
+    "stderr_bytes",
+    "stdin",
+    "stdin_bytes",
+    "stdout",
+    "stdout_bytes",
+    "Strategy",
+    "tempfile",
     "threaded",
     "threaded_iterable",
+    "ThreadedIterator",
+    "TuningProfile",
+    "wrap",
     "write_bytes",
     "write_text",
 )
