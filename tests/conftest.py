@@ -308,9 +308,12 @@ def stall_watch(
 
 
 def stall_bound_of(node: pytest.Item) -> float:
-    """The test's @pytest.mark.stall_bound(seconds), else the default."""
-    marker = node.get_closest_marker("stall_bound")
-    return float(marker.args[0]) if marker else DEFAULT_STALL_BOUND
+    """The test's @pytest.mark.stall_bound(seconds), else the default.
+
+    With several (the function's and a parameter's), the loosest applies.
+    """
+    bounds = [float(m.args[0]) for m in node.iter_markers("stall_bound")]
+    return max(bounds) if bounds else DEFAULT_STALL_BOUND
 
 
 @pytest.fixture
