@@ -13,7 +13,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 import hybridio
+from benchmarks.stalls import worst_gap
 
 # These tests measure the loop with their own heartbeat, around the one call
 # each is about; their setup writes 256-512 MiB on the loop's thread.
@@ -30,29 +30,6 @@ BOUND = 0.025  # seconds
 #: A heartbeat measures wall time, so another process taking the CPU shows up
 #: as a gap too.  A stall of ours is there on every attempt; noise is not.
 ATTEMPTS = 3
-
-
-async def worst_gap(work: Callable[[], Awaitable[Any]]) -> float:
-    """Run *work* while a heartbeat measures the longest time the loop was held."""
-    gaps: list[float] = []
-    stop = False
-
-    async def beat() -> None:
-        last = time.perf_counter()
-        while not stop:
-            await asyncio.sleep(0.0005)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    task = asyncio.ensure_future(beat())
-    await asyncio.sleep(0.005)
-    gaps.clear()
-    keep = await asyncio.wait_for(work(), 60)
-    stop = True
-    await asyncio.wait_for(task, 10)
-    del keep  # freeing 64 MiB is the caller's cost, not the call's
-    return max(gaps, default=0.0)
 
 
 async def assert_bounded(
@@ -159,8 +136,8 @@ def test_the_first_open_of_a_process_does_not_hold_the_loop(tmp_path: Path) -> N
     target.write_bytes(b"x" * 4096)
     code = f"""
 import asyncio, sys
-sys.path.insert(0, {str(Path(__file__).parent)!r})
-from test_stalls import worst_gap
+sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+from benchmarks.stalls import worst_gap
 import hybridio
 
 async def main():
