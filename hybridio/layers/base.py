@@ -532,11 +532,40 @@ class AsyncBinaryIO(AsyncFileBase):
         """
         return await self._one_by_one(self.read_at, ranges, return_exceptions)
 
+    async def readinto_many(
+        self, requests: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
+    ) -> list[Any]:
+        """Fill each ``(offset, buffer)``; return the byte counts in request order.
+
+        This generic version reads one range after the other; kernel-served
+        files override it with one batched submission.
+        """
+        return await self._one_by_one(self.readinto_at, requests, return_exceptions)
+
     async def write_many(
         self, writes: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
     ) -> list[Any]:
         """Write each ``(offset, data)`` in order; return the byte counts."""
         return await self._one_by_one(self.write_at, writes, return_exceptions)
+
+    async def readall(self) -> bytes:
+        """Read until EOF (``FileIO.readall``)."""
+        return await self.read(-1)
+
+    async def peek(self, size: int = 0, /) -> bytes:
+        """Bytes ahead of the position without moving it (``BufferedReader.peek``).
+
+        At least one byte unless at EOF; possibly more than *size*.  This
+        generic version reads and seeks back; kernel-served files return their
+        read-ahead buffer.
+        """
+        check_closed(self.closed)
+        if not self.readable():
+            raise unsupported("peek")
+        data = await self.read1(max(as_index(size), 1))
+        if data:
+            await self.seek(-len(data), 1)
+        return data
 
     @staticmethod
     async def _one_by_one(

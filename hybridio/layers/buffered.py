@@ -383,6 +383,27 @@ class KernelBinaryFile(AsyncBinaryIO):
         self._pos += len(data)
         return data
 
+    async def peek(self, size: int = 0, /) -> bytes:
+        """The read-ahead buffer from the position, refilled if empty; the position
+        does not move (``BufferedReader.peek``: at least 1 byte unless at EOF)."""
+        as_c_int(size)
+        self._check_read()
+        if not self._wbuf and not self._busy():
+            head = self._buffered()
+            if head is not None:
+                return bytes(head)
+        return await self._serialised(self._peek)
+
+    async def _peek(self) -> bytes:
+        await self._flush_wbuf()
+        head = self._buffered()
+        if head is None and self._buffer_size:
+            await self._refill()
+            head = self._buffered()
+        elif head is None:
+            return await self._raw.pread(self._raw.max_chunk, self._pos)
+        return b"" if head is None else bytes(head)
+
     async def readinto(self, buffer: Any, /) -> int:
         """Read into a writable buffer-protocol object; return the count."""
         with writable_view(buffer, raw=not self._buffer_size) as flat:
@@ -627,9 +648,16 @@ class KernelBinaryFile(AsyncBinaryIO):
             and not self._wbuf
         ):
             raw = self._raw
-            data = await raw.read_inline(size, offset)
-            if data is not None:
-                return data
+            inline = self._inline
+            if inline.enabled:
+                # raw.read_inline(), unrolled: no coroutine unless the
+                # fairness budget is spent (checked before the read).
+                engine = raw.engine
+                if engine.overdue():
+                    await engine.pay()
+                data = inline.read(size, offset)
+                if data is not None:
+                    return data
             return await raw.pread(size, offset, inline=False)
         off = check_offset(offset)
         n = check_count(size)

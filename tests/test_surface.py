@@ -1,0 +1,65 @@
+"""peek(), readall() and readinto_many() on every binary file (issues 10 and 15)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hybridio
+
+DATA = os.urandom(300_000)
+
+
+def _kinds(backend: str) -> dict[str, dict[str, Any]]:
+    return {
+        "kernel": {"strategy": "kernel", "backend": backend},
+        "kernel-unbuffered": {"strategy": "kernel", "backend": backend, "buffering": 0},
+        "thread": {"strategy": "thread"},
+        "gzip": {"compression": "gzip"},
+    }
+
+
+@pytest.mark.parametrize("kind", ["kernel", "kernel-unbuffered", "thread", "gzip"])
+async def test_peek_shows_what_is_ahead_without_moving(
+    tmp_path: Path, backend: str, kind: str
+) -> None:
+    path = tmp_path / "f"
+    if kind == "gzip":
+        import gzip
+
+        path.write_bytes(gzip.compress(DATA))
+    else:
+        path.write_bytes(DATA)
+    async with hybridio.async_open(path, "rb", **_kinds(backend)[kind]) as f:
+        for pos in (0, 5, 131_072, len(DATA) - 3, len(DATA)):
+            await f.seek(pos)
+            seen = await f.peek(1)
+            assert await f.tell() == pos
+            assert DATA[pos:].startswith(seen)
+            assert seen or pos == len(DATA)  # at least one byte unless at EOF
+            assert await f.read(len(seen)) == seen
+    # One class serves every mode: a write-only file refuses peek() the way it
+    # refuses read() (the stdlib's BufferedWriter has no peek at all).
+    async with hybridio.async_open(path, "wb", **_kinds(backend)[kind]) as g:
+        with pytest.raises((io.UnsupportedOperation, OSError)):
+            await g.peek()
+
+
+@pytest.mark.parametrize("kind", ["kernel", "thread"])
+async def test_readall_is_read_to_eof_and_readinto_many_exists_everywhere(
+    tmp_path: Path, backend: str, kind: str
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    async with hybridio.async_open(path, "rb", **_kinds(backend)[kind]) as f:
+        await f.seek(10)
+        assert await f.readall() == DATA[10:]
+        bufs = [bytearray(100), bytearray(5000)]
+        counts = await f.readinto_many([(7, bufs[0]), (len(DATA) - 10, bufs[1])])
+        assert counts == [100, 10]
+        assert bytes(bufs[0]) == DATA[7:107]
+        assert bytes(bufs[1][:10]) == DATA[-10:]
