@@ -50,7 +50,8 @@ async def worst_gap(work: Callable[[], Awaitable[Any]]) -> float:
     return max(gaps, default=0.0)
 
 
-def _evict(path: Path) -> None:
+def evict(path: Path) -> None:
+    """Drop *path* from the page cache (POSIX_FADV_DONTNEED)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
@@ -96,9 +97,9 @@ async def _cases(root: Path, reps: int) -> list[tuple[str, list[float]]]:
             await run(
                 f"read_many 64 x 1 MiB, cold ({backend})",
                 lambda f=f: f.read_many(ranges),
-                lambda: _evict(big),
+                lambda: evict(big),
             )
-            await run(f"64 concurrent read_at 1 MiB, cold ({backend})", gather, lambda: _evict(big))
+            await run(f"64 concurrent read_at 1 MiB, cold ({backend})", gather, lambda: evict(big))
 
     async def opens() -> None:
         for i in range(1000):

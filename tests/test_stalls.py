@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from benchmarks.stalls import worst_gap
+from benchmarks.stalls import evict, worst_gap
 
 # These tests measure the loop with their own heartbeat, around the one call
 # each is about; their setup writes 256-512 MiB on the loop's thread.
@@ -48,14 +48,6 @@ async def assert_bounded(
     pytest.fail(f"{what} held the loop {', '.join(gaps)} ms (bound {BOUND * 1e3:.0f} ms)")
 
 
-def _evict(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("stalls") / "big"
@@ -79,7 +71,7 @@ async def test_read_many_of_64_mib_does_not_hold_the_loop(
         await assert_bounded(
             f"{cache} read_many of 64 x 1 MiB",
             lambda: f.read_many(RANGES),
-            (lambda: _evict(big_file)) if cache == "cold" else (lambda: None),
+            (lambda: evict(big_file)) if cache == "cold" else (lambda: None),
         )
 
 
@@ -93,7 +85,7 @@ async def test_64_concurrent_1_mib_read_at_do_not_hold_the_loop(
         await assert_bounded(
             f"64 concurrent {cache} read_at of 1 MiB",
             lambda: asyncio.gather(*(f.read_at(o, n) for o, n in RANGES)),
-            (lambda: _evict(big_file)) if cache == "cold" else (lambda: None),
+            (lambda: evict(big_file)) if cache == "cold" else (lambda: None),
         )
 
 
@@ -137,7 +129,7 @@ def test_the_first_open_of_a_process_does_not_hold_the_loop(tmp_path: Path) -> N
     code = f"""
 import asyncio, sys
 sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
-from benchmarks.stalls import worst_gap
+from benchmarks.stalls import evict, worst_gap
 import hybridio
 
 async def main():
