@@ -20,6 +20,7 @@ from .bulk import (
 )
 from .compression import Compression
 from .engines.kernel import BackendInfo, BackendUnavailableError, backends
+from .engines.threads import set_default_executor_size
 from .errors import BatchError
 from .layers.base import AsyncBinaryIO, AsyncFileBase
 from .layers.text import AsyncTextIO
@@ -27,6 +28,14 @@ from .profile import TuningProfile
 from .selector import Decision, Strategy, explain
 from .settings import reload_settings
 from .stats import IOStats
+
+try:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _version
+
+    __version__: str = _version("hybridio")
+except PackageNotFoundError:  # pragma: no cover - run from a source tree
+    __version__ = "0.0.0+unknown"
 
 # isort: split
 # Async os / tempfile / pathlib, wrapped file objects, stdio (after the core:
@@ -71,6 +80,7 @@ __all__ = (
     "read_bytes",
     "read_text",
     "reload_settings",
+    "set_default_executor_size",
     "stderr",
     "stderr_bytes",
     "stdin",
@@ -83,6 +93,7 @@ __all__ = (
     "threaded_iterable",
     "ThreadedIterator",
     "TuningProfile",
+    "__version__",
     "wrap",
     "write_bytes",
     "write_text",

@@ -63,3 +63,20 @@ async def test_readall_is_read_to_eof_and_readinto_many_exists_everywhere(
         assert counts == [100, 10]
         assert bytes(bufs[0]) == DATA[7:107]
         assert bytes(bufs[1][:10]) == DATA[-10:]
+
+
+def test_the_public_surface_is_all_and_every_public_name_has_a_docstring() -> None:
+    import inspect
+
+    tomllib = pytest.importorskip("tomllib")  # 3.11+
+
+    assert isinstance(hybridio.__all__, tuple)
+    assert len(set(hybridio.__all__)) == len(hybridio.__all__)
+    for name in hybridio.__all__:
+        obj = getattr(hybridio, name)  # every listed name exists
+        if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismodule(obj):
+            assert inspect.getdoc(obj), f"hybridio.{name} has no docstring"
+    for helper in ("read_bytes", "write_bytes", "hash_file", "copy", "set_default_executor_size"):
+        assert helper in hybridio.__all__
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert hybridio.__version__ == project["project"]["version"]
