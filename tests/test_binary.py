@@ -348,7 +348,7 @@ class ScriptedEngine:
     def op_write(self, fd: int, data: bytes, offset: int) -> tuple[int, bytes, int]:
         return (fd, data, offset)
 
-    async def run_one(self, op: tuple[int, bytes, int]) -> Any:
+    async def run_one(self, op: tuple[int, bytes, int], landed: Any = None) -> Any:
         fd, data, offset = op
         count = self.counts.pop(0) if self.counts else len(data)
         self.calls.append((offset, count))

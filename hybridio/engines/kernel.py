@@ -41,7 +41,6 @@ __all__ = (
     "BACKEND_NAMES",
     "BackendInfo",
     "BackendUnavailableError",
-    "KernelCancelled",
     "KernelEngine",
     "backends",
     "get_engine",
@@ -79,19 +78,6 @@ MAX_CHUNK: Final = 1 << 20
 
 class BackendUnavailableError(RuntimeError):
     """A kernel backend was forced but cannot run here; the message says why."""
-
-
-class KernelCancelled(asyncio.CancelledError):
-    """Cancellation that arrived while kernel operations were in flight.
-
-    The operations were allowed to finish (a kernel request cannot be recalled
-    reliably), so ``results`` holds what each one did; layers use it to keep
-    the file's state exact before the cancellation propagates.
-    """
-
-    def __init__(self, results: list[Any]) -> None:
-        super().__init__()
-        self.results = results
 
 
 @dataclasses.dataclass(frozen=True)
@@ -555,47 +541,53 @@ class KernelEngine:
 
     # -- the API layers use ----------------------------------------------------
 
-    async def run_one(self, op: Any) -> Any:
+    async def run_one(self, op: Any, landed: list[Any] | None = None) -> Any:
         """:meth:`run` for a single operation, without the chunking bookkeeping.
 
         The common case (one positional read or write) is Python-bound on the
-        loop thread when many are in flight, so this path is kept lean.
+        loop thread when many are in flight, so this path is kept lean.  On
+        cancellation the operation is allowed to finish, its value is appended
+        to *landed* (when given) and a plain CancelledError is raised.
         """
         if self.closed:
             raise RuntimeError("the kernel engine of this event loop is closed")
         if self._inflight >= self._max:
-            try:
-                await self._acquire(1)
-            except asyncio.CancelledError:
-                raise KernelCancelled([None]) from None
+            await self._acquire(1)  # cancelled here: nothing was submitted
         batch = self._start((op,))
         if batch.args[0] is _NOT_SUBMITTED:
             # Linux AIO refused it (EAGAIN): the batch path retries it.
-            return (await self.run([op]))[0]
+            results = [None]
+            try:
+                await self.run([op], results)
+            finally:
+                if landed is not None:
+                    landed.append(results[0])
+            return results[0]
         cancelled = await self._wait(batch)
         value = _result(self.name, op, batch.args[0])
         if cancelled:
-            raise KernelCancelled([value])
+            if landed is not None:
+                landed.append(value)
+            raise asyncio.CancelledError
         return value
 
-    async def run(self, ops: Sequence[Any]) -> list[Any]:
+    async def run(self, ops: Sequence[Any], results: list[Any] | None = None) -> list[Any]:
         """Submit *ops*, wait for all of them, return values or OSError objects.
 
-        Results are in request order.  A batch larger than the ring is split.
-        On cancellation the in-flight operations are cancelled where the
-        backend can, awaited to completion, and :class:`KernelCancelled`
-        carries what they did.
+        Results are in request order, written into *results* when given.  A
+        batch larger than the ring is split.  On cancellation the in-flight
+        operations are cancelled where the backend can and awaited to
+        completion, then a plain CancelledError is raised; *results* then
+        holds what each operation did (None for those never submitted).
         """
         if self.closed:
             raise RuntimeError("the kernel engine of this event loop is closed")
-        results: list[Any] = [None] * len(ops)
+        if results is None:
+            results = [None] * len(ops)
         pending = list(range(len(ops)))
         while pending:
             chunk = pending[: self._max]
-            try:
-                await self._acquire(len(chunk))
-            except asyncio.CancelledError:
-                raise KernelCancelled(results) from None
+            await self._acquire(len(chunk))
             batch = self._start([ops[i] for i in chunk])
             cancelled = await self._wait(batch)
             retry = []
@@ -606,7 +598,7 @@ class KernelEngine:
                     continue
                 results[index] = _result(self.name, ops[index], arg)
             if cancelled:
-                raise KernelCancelled(results)
+                raise asyncio.CancelledError
             pending = retry + pending[len(chunk) :]
             if retry:
                 # Give completions a chance to free ring slots before retrying.

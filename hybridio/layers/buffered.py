@@ -90,12 +90,6 @@ INLINE_BATCH_MAX: Final = 4 << 20
 _FAST_OFFSET_LIMIT: Final = 1 << 62
 
 
-def _named(exc: OSError, name: Any) -> OSError:
-    if exc.filename is None and not isinstance(name, int):
-        return OSError(exc.errno, exc.strerror, os.fspath(name))
-    return exc
-
-
 def _non_overlapping_groups(items: list[tuple[int, bytes]]) -> list[list[int]]:
     """Split writes, in order, into consecutive groups without overlaps."""
     groups: list[list[int]] = []
@@ -798,7 +792,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         for group in groups:
             values = await self._raw.write_batch([items[i] for i in group])
             for i, value in zip(group, values, strict=True):
-                results[i] = _named(value, self.name) if isinstance(value, OSError) else value
+                results[i] = value  # OSErrors come named from the raw layer
         return finish_batch(results, return_exceptions)
 
     @property

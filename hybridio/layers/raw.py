@@ -20,7 +20,7 @@ from typing import Any, Final
 from ..engines import kernel
 from ..engines.direct import DirectFile
 from ..engines.inline import INLINE_MAX, InlineReader
-from ..engines.kernel import KernelCancelled, KernelEngine
+from ..engines.kernel import KernelEngine
 from ..engines.threads import run_in_thread
 from .durability import needs_full_fsync, sync_in_thread
 
@@ -43,7 +43,8 @@ class WriteProgress:
         self.written = 0
 
 
-def _raise_with_name(exc: OSError, name: Any) -> OSError:
+def named(exc: OSError, name: Any) -> OSError:
+    """*exc* with the file's name attached (when it has none and the file has one)."""
     if exc.filename is None and isinstance(name, (str, bytes, os.PathLike)):
         return OSError(exc.errno, exc.strerror, os.fspath(name))
     return exc
@@ -154,7 +155,7 @@ class RawKernelFile:
 
     def _check(self, value: Any) -> Any:
         if isinstance(value, OSError):
-            raise _raise_with_name(value, self.name)
+            raise named(value, self.name)
         return value
 
     async def _kread(self, size: int, offset: int) -> bytes:
@@ -164,12 +165,7 @@ class RawKernelFile:
         # for the budget, every further reader yields first, instead of all
         # ready readers doing one more read in the same turn.
         await engine.pay()
-        op = engine.op_read(self.fd, size, offset)
-        try:
-            data = self._check(await engine.run_one(op))
-        except KernelCancelled:
-            # Internal: the read landed or was cancelled; nothing to keep.
-            raise asyncio.CancelledError from None
+        data = self._check(await engine.run_one(engine.op_read(self.fd, size, offset)))
         self.kernel_ops += 1
         self.kernel_bytes += len(data)
         return bytes(data)
@@ -239,18 +235,9 @@ class RawKernelFile:
             n = self.inline.readinto(view, offset)
             if n is not None:
                 return n
-        if self._to_thread(self.engine, size):
-            data = await self._thread_pread(size, offset)
-            view[: len(data)] = data
-            return len(data)
-        got = 0
-        while got < size:
-            data = await self._kread(min(self.max_chunk, size - got), offset + got)
-            if not data:
-                break
-            view[got : got + len(data)] = data
-            got += len(data)
-        return got
+        data = await self.pread(size, offset, inline=False)
+        view[: len(data)] = data
+        return len(data)
 
     async def pread_to_eof(self, offset: int) -> bytes:
         """Read from *offset* to the end of the file (which may grow meanwhile)."""
@@ -292,7 +279,7 @@ class RawKernelFile:
                 try:
                     results[slot] = await self._direct.pread(reqs[i][1], reqs[i][0])
                 except OSError as exc:
-                    results[slot] = _raise_with_name(exc, self.name)
+                    results[slot] = named(exc, self.name)
             return results
         big = []
         start = 0
@@ -318,14 +305,11 @@ class RawKernelFile:
             start = end
             if not ops:
                 continue
-            try:
-                values = await engine.run([op for _, op in ops])
-            except KernelCancelled:
-                raise asyncio.CancelledError from None
+            values = await engine.run([op for _, op in ops])
             self.kernel_ops += len(ops)
             for (slot, _), value in zip(ops, values, strict=True):
                 if isinstance(value, OSError):
-                    results[slot] = _raise_with_name(value, self.name)
+                    results[slot] = named(value, self.name)
                     continue
                 data = bytes(value)
                 self.kernel_bytes += len(data)
@@ -358,7 +342,7 @@ class RawKernelFile:
                 try:
                     results[i] = await self._direct.pwrite_all(data, off)
                 except OSError as exc:
-                    results[i] = _raise_with_name(exc, self.name)
+                    results[i] = named(exc, self.name)
             return results
         start = 0
         while start < len(items):
@@ -374,16 +358,13 @@ class RawKernelFile:
             chunk = range(start, end)
             start = end
             todo = [i for i in chunk if items[i][1] and len(items[i][1]) <= self.max_chunk]
-            try:
-                values = await engine.run(
-                    [engine.op_write(self.fd, items[i][1], items[i][0]) for i in todo]
-                )
-            except KernelCancelled:
-                raise asyncio.CancelledError from None
+            values = await engine.run(
+                [engine.op_write(self.fd, items[i][1], items[i][0]) for i in todo]
+            )
             self.kernel_ops += len(todo)
             for i, value in zip(todo, values, strict=True):
                 if isinstance(value, OSError):
-                    results[i] = _raise_with_name(value, self.name)
+                    results[i] = named(value, self.name)
                     continue
                 results[i] = int(value)
                 self.kernel_bytes += max(results[i], 0)
@@ -422,13 +403,14 @@ class RawKernelFile:
                     # inside io_submit, so the pieces hold the loop.
                     await engine.pay()
                 op = engine.op_write(self.fd, bytes(view[done : done + step]), offset + done)
+                landed: list[Any] = []
                 try:
-                    result = await engine.run_one(op)
-                except KernelCancelled as exc:
-                    value = exc.results[0]
-                    if isinstance(value, int) and value > 0:
-                        done += value
-                    raise asyncio.CancelledError from None
+                    result = await engine.run_one(op, landed)
+                except asyncio.CancelledError:
+                    # The piece in flight finished first: count what it wrote.
+                    if landed and isinstance(landed[0], int) and landed[0] > 0:
+                        done += landed[0]
+                    raise
                 written = self._check(result)
                 self.kernel_ops += 1
                 self.kernel_bytes += max(written, 0)
@@ -448,7 +430,7 @@ class RawKernelFile:
             await sync_in_thread(self.fd, False, executor=self.executor, name=self.name)
             return
         engine = self.write_engine
-        await self._sync(engine, engine.op_fsync(self.fd))
+        self._check(await engine.run_one(engine.op_fsync(self.fd)))
 
     async def fdatasync(self) -> None:
         """fdatasync through the kernel engine (fsync where the OS has none)."""
@@ -457,11 +439,4 @@ class RawKernelFile:
             await sync_in_thread(self.fd, True, executor=self.executor, name=self.name)
             return
         engine = self.write_engine
-        await self._sync(engine, engine.op_fdatasync(self.fd))
-
-    async def _sync(self, engine: KernelEngine, op: Any) -> None:
-        try:
-            self._check(await engine.run_one(op))
-        except KernelCancelled:
-            # The sync ran to its end; only the cancellation goes on.
-            raise asyncio.CancelledError from None
+        self._check(await engine.run_one(engine.op_fdatasync(self.fd)))
