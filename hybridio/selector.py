@@ -427,16 +427,8 @@ def _decide(
                 )
             chosen = forced
         else:
-            # Probe in order and stop at the first that works: later candidates
-            # (thread pools) cost threads to probe and would not be used.
-            for name in kernel.BACKEND_NAMES:
-                if name in exclude:
-                    continue
-                why = kernel.probe(name)
-                if why is None:
-                    chosen = name
-                    break
-                skipped[name] = why
+            chosen, passed_over = kernel.pick_backend(exclude)
+            skipped.update(passed_over)
             if chosen is None:
                 return None
         if strategy is Strategy.KERNEL or forced:

@@ -44,6 +44,7 @@ __all__ = (
     "KernelEngine",
     "backends",
     "get_engine",
+    "pick_backend",
     "requested_backend",
 )
 
@@ -379,14 +380,26 @@ def backends() -> tuple[BackendInfo, ...]:
     ``selected`` marks the one an unforced open on this process would use.
     """
     forced = requested_backend()
-    infos = []
-    chosen: str | None = None
+    chosen = (forced if probe(forced) is None else None) if forced else pick_backend()[0]
+    return tuple(
+        BackendInfo(name, probe(name) is None, probe(name), selected=name == chosen)
+        for name in BACKEND_NAMES
+    )
+
+
+def pick_backend(exclude: frozenset[str] = frozenset()) -> tuple[str | None, dict[str, str]]:
+    """The backend an unforced open uses -- the first candidate that works -- and
+    why each earlier one was skipped.  The one walk of the candidate list."""
+    skipped: dict[str, str] = {}
     for name in BACKEND_NAMES:
-        reason = probe(name)
-        if reason is None and chosen is None and (forced is None or forced == name):
-            chosen = name
-        infos.append(BackendInfo(name, reason is None, reason))
-    return tuple(dataclasses.replace(i, selected=i.name == chosen) for i in infos)
+        if name in exclude:
+            continue
+        why = probe(name)
+        if why is None:
+            return name, skipped
+        # Later candidates (thread pools) cost threads to probe: stop at the first.
+        skipped[name] = why
+    return None, skipped
 
 
 class _Batch:
@@ -684,10 +697,6 @@ _NOT_SUBMITTED: Final = object()
 _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, KernelEngine]] = (
     weakref.WeakKeyDictionary()
 )
-# loop -> the reasons candidates were skipped when its default engine was chosen
-_skipped: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, str]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 _last: tuple[asyncio.AbstractEventLoop, dict[str, KernelEngine]] | None = None
@@ -779,11 +788,12 @@ async def prepare_engine(name: str, *, max_requests: int = MAX_REQUESTS) -> None
 def get_engine(
     backend: str | None = None, *, max_requests: int = MAX_REQUESTS, sqpoll: bool = False
 ) -> KernelEngine:
-    """The engine of the running loop for *backend* (None: the best available).
+    """The engine of the running loop for *backend* (None: ``HYBRIDIO_BACKEND``,
+    else :func:`pick_backend`'s choice).
 
-    A forced backend that cannot run raises :class:`BackendUnavailableError`;
-    an unforced choice falls back down the candidate list and records why.
-    *max_requests* and *sqpoll* apply when the loop's context is created.
+    A backend that cannot run raises :class:`BackendUnavailableError`; the
+    caller's plan decides what to fall back to.  *max_requests* and *sqpoll*
+    apply when the loop's context is created.
     """
     global _last
     loop = asyncio.get_running_loop()
@@ -799,38 +809,10 @@ def get_engine(
         # The last loop's engines, without a weak-dict lookup on every open;
         # forgotten when that loop closes.
         _last = (loop, engines)
-    key = backend or "auto"
-    engine = engines.get(key)
-    if engine is not None and not engine.closed:
-        return engine
-    forced = backend or requested_backend()
-    if forced is not None:
-        engine = engines.get(forced)
-        if engine is None or engine.closed:
-            engine = _make_engine(loop, forced, max_requests, sqpoll)
-            engines[forced] = engine
-    else:
-        skipped: dict[str, str] = {}
-        for name in BACKEND_NAMES:
-            existing = engines.get(name)
-            if existing is not None and not existing.closed:
-                engine = existing
-                break
-            try:
-                engine = _make_engine(loop, name, max_requests, sqpoll)
-            except BackendUnavailableError as exc:
-                skipped[name] = str(exc)
-                log.info("hybridio: %s", exc)
-                continue
-            engines[name] = engine
-            break
-        _skipped[loop] = skipped
-        if engine is None:  # pragma: no cover - python_aio always works
-            raise BackendUnavailableError("no kernel backend works: " + "; ".join(skipped.values()))
-    engines[key] = engine
+    name = backend or requested_backend() or pick_backend()[0]
+    if name is None:  # pragma: no cover - python_aio always works
+        raise BackendUnavailableError("no kernel backend works here")
+    engine = engines.get(name)
+    if engine is None or engine.closed:
+        engine = engines[name] = _make_engine(loop, name, max_requests, sqpoll)
     return engine
-
-
-def skipped_reasons() -> dict[str, str]:
-    """Why the running loop's default engine skipped earlier candidates."""
-    return dict(_skipped.get(asyncio.get_running_loop(), {}))
