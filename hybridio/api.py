@@ -346,8 +346,8 @@ def _engines(p: Plan) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
             if p.forced:
                 raise
             kernel.mark_unavailable(p.backend, str(exc))
-            fallback = p.without_backend(p.backend, str(exc))
-            if fallback is None or fallback.strategy is not Strategy.KERNEL:
+            fallback = p.replanned()
+            if fallback.strategy is not Strategy.KERNEL:
                 raise
             p = fallback
     write_engine = engine

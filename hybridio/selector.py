@@ -368,18 +368,15 @@ class Plan:
         """The plan as a :class:`Decision`, with its reasons in plain sentences."""
         return self._decision
 
-    def without_backend(self, name: str, reason: str) -> Plan | None:
-        """The plan to use when *name* failed to start (None: nothing else works)."""
-        skipped = (*self.skipped, (name, reason))
-        return _decide(
+    def replanned(self) -> Plan:
+        """The plan for the same request after probe results changed (a planned
+        backend failed to start and was marked unavailable)."""
+        return plan(
             self.facts,
-            self.compression,
-            self.requested,
-            self.access,
-            None,
-            self.profile,
-            frozenset(n for n, _ in skipped),
-            skipped,
+            compression=self.compression,
+            strategy=self.requested,
+            access=self.access,
+            profile=self.profile,
         )
 
 
@@ -405,8 +402,6 @@ def _decide(
     access: str,
     backend: str | None,
     prof: TuningProfile,
-    exclude: frozenset[str] = frozenset(),
-    skipped_before: tuple[tuple[str, str], ...] = (),
 ) -> Plan | None:
     """The pure rules: facts and request in, a plan out (None: no backend works)."""
     stream_only = _stream_only(facts, compression)
@@ -414,7 +409,7 @@ def _decide(
     if (strategy is Strategy.KERNEL or backend is not None) and stream_only:
         what = f"backend={backend!r}" if backend else "strategy=KERNEL"
         raise ValueError(f"{what} is impossible here: {stream_only}")
-    skipped = dict(skipped_before)
+    skipped: dict[str, str] = {}
     chosen: str | None = None
     if stream_only or strategy is Strategy.THREAD:
         final = Strategy.THREAD
@@ -427,8 +422,7 @@ def _decide(
                 )
             chosen = forced
         else:
-            chosen, passed_over = kernel.pick_backend(exclude)
-            skipped.update(passed_over)
+            chosen, skipped = kernel.pick_backend()
             if chosen is None:
                 return None
         if strategy is Strategy.KERNEL or forced:
@@ -447,9 +441,9 @@ def _decide(
         if not forced:
             wanted = prof.write_backend
             if wanted == "auto":
-                if chosen == "uring" and "linux" not in exclude and kernel.probe("linux") is None:
+                if chosen == "uring" and kernel.probe("linux") is None:
                     write_backend = "linux"
-            elif wanted != "same" and wanted not in exclude and kernel.probe(wanted) is None:
+            elif wanted != "same" and kernel.probe(wanted) is None:
                 write_backend = wanted
         read_ahead = {
             "sequential": prof.sequential_read_ahead,
