@@ -32,6 +32,7 @@ from .compression import Compression, check_level, check_mode, open_compressed, 
 from .compression import resolve as resolve_compression
 from .engines.kernel import YIELD_AFTER
 from .engines.threads import run_in_thread
+from .layers.base import bytes_view
 from .modes import parse_mode
 
 if sys.version_info >= (3, 11):
@@ -426,9 +427,7 @@ def _write_bytes(
     atomic: bool,
     exclusive: bool,
 ) -> int:
-    view = memoryview(data)
-    if view.ndim != 1 or view.format not in ("B", "b", "c"):
-        view = view.cast("B")
+    view = data  # a flat byte view, made by bytes_view() before the thread hop
     mode = "xb" if exclusive else "wb"
     if not atomic:
         with _open_for(path, mode, compression, level) as f:
@@ -444,15 +443,6 @@ def _write_bytes(
         raise
     target.commit()
     return n
-
-
-def _check_data(data: Any) -> None:
-    if isinstance(data, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    try:
-        memoryview(data).release()
-    except TypeError:
-        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
 
 
 def _check_text(data: object) -> None:
@@ -590,9 +580,11 @@ async def write_bytes(
     FileExistsError if *path* exists (``"x"`` mode).  ``compression``
     compresses (``"auto"``: by the suffix).
     """
-    _check_data(data)
+    # Checked before the file is opened (and truncated): a str, a list or a
+    # non-contiguous buffer raises with the target untouched.
+    view = bytes_view(data)
     comp = _check_write_compression(path, compression, compresslevel)
-    return await run_in_thread(_write_bytes, path, data, comp, compresslevel, atomic, exclusive)
+    return await run_in_thread(_write_bytes, path, view, comp, compresslevel, atomic, exclusive)
 
 
 def _text_codec(encoding: str | None) -> str:

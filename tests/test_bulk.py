@@ -604,3 +604,13 @@ async def test_read_bytes_of_an_evicted_file_is_still_exact(tmp_path: Path) -> N
         os.fsync(f.fileno())
         os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
     assert await hybridio.read_bytes(p) == payload
+
+
+async def test_write_bytes_refuses_a_non_contiguous_buffer_before_touching_the_target(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "t"
+    target.write_bytes(b"old")
+    with pytest.raises(BufferError):
+        await hybridio.write_bytes(target, memoryview(bytearray(8))[::2])
+    assert target.read_bytes() == b"old"  # open("wb") would have emptied it

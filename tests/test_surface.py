@@ -80,3 +80,32 @@ def test_the_public_surface_is_all_and_every_public_name_has_a_docstring() -> No
         assert helper in hybridio.__all__
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     assert hybridio.__version__ == project["project"]["version"]
+
+
+async def test_peek_on_a_fifo_gives_the_bytes_back(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as w:
+            w.write(b"hello")
+
+    import asyncio
+
+    writer = asyncio.get_running_loop().run_in_executor(None, feed)
+    async with hybridio.async_open(fifo, "rb") as f:
+        assert (await f.peek(1)).startswith(b"h")
+        assert await f.read() == b"hello"  # nothing consumed by the peek
+    await asyncio.wait_for(writer, 10)
+
+
+@pytest.mark.parametrize("kind", ["kernel", "thread"])
+async def test_readinto1_refuses_a_read_only_buffer_before_reading(
+    tmp_path: Path, backend: str, kind: str
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    async with hybridio.async_open(path, "rb", **_kinds(backend)[kind]) as f:
+        with pytest.raises(TypeError, match="read-write bytes-like object"):
+            await f.readinto1(b"xx")
+        assert await f.tell() == 0

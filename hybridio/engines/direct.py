@@ -34,7 +34,6 @@ to O_DIRECT later with ``fcntl(F_SETFL)`` is not noticed.
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import dataclasses
 import errno
@@ -157,7 +156,11 @@ def _pread_direct(fd: int, size: int, offset: int, align: Alignment) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def _pwrite_direct(fd: int, data: memoryview, offset: int, align: Alignment) -> int:
+def _pwrite_direct(
+    fd: int, data: memoryview, offset: int, align: Alignment, landed: list[int]
+) -> int:
+    """Write *data* in aligned chunks; ``landed[0]`` tracks what reached the file,
+    also when a later chunk raises."""
     done = 0
     total = len(data)
     while done < total:
@@ -171,8 +174,10 @@ def _pwrite_direct(fd: int, data: memoryview, offset: int, align: Alignment) -> 
         if n % align.offset:
             # A device that wrote part of a block leaves the next offset
             # misaligned: stop rather than write garbage-aligned data.
+            landed[0] = done + n
             return done + n
         done += n
+        landed[0] = done
     return done
 
 
@@ -224,30 +229,17 @@ class DirectFile:
     async def pwrite_all(self, data: Any, offset: int, progress: Any = None) -> int:
         """Write all of *data* at *offset* (both aligned, else EINVAL before any I/O).
 
-        *progress* (a ``WriteProgress``) is told how many bytes landed when the
-        write is cancelled.
+        *progress* (a ``WriteProgress``) is told how many bytes landed, also
+        when the write raises or is cancelled (the thread's write runs to its
+        end first).
         """
         view = memoryview(data).cast("B")
+        landed = [0]
         try:
             self.check_write(offset, len(view))
-            landed: list[int] = []
-            try:
-                written = await run_in_thread(
-                    _pwrite_direct,
-                    self.fd,
-                    view,
-                    offset,
-                    self.align,
-                    executor=self.executor,
-                    cleanup=landed.append,
-                )
-            except asyncio.CancelledError:
-                # The thread's write ran to its end (or never started).
-                if progress is not None:
-                    progress.written = landed[0] if landed else 0
-                raise
-            if progress is not None:
-                progress.written = written
+            written = await run_in_thread(
+                _pwrite_direct, self.fd, view, offset, self.align, landed, executor=self.executor
+            )
             if written < len(view):
                 raise OSError(
                     errno.EIO, f"O_DIRECT write stopped after {written} of {len(view)} bytes"
@@ -255,6 +247,8 @@ class DirectFile:
             return written
         finally:
             view.release()
+            if progress is not None:
+                progress.written = landed[0]
 
 
 def attach(file: object) -> None:

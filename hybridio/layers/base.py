@@ -446,7 +446,8 @@ class AsyncBinaryIO(AsyncFileBase):
 
     async def readinto1(self, buffer: Any, /) -> int:
         """Read into *buffer* with at most one raw read."""
-        with memoryview(buffer) as view, view.cast("B") as flat:
+        # Refuses a read-only buffer before reading, so nothing is consumed.
+        with writable_view(buffer, "readinto1") as flat:
             data = await self.read1(len(flat))
             flat[: len(data)] = data
             return len(data)
@@ -562,6 +563,8 @@ class AsyncBinaryIO(AsyncFileBase):
         check_closed(self.closed)
         if not self.readable():
             raise unsupported("peek")
+        # Refused before reading: a pipe cannot give the bytes back.
+        check_seekable(self.seekable())
         data = await self.read1(max(as_index(size), 1))
         if data:
             await self.seek(-len(data), 1)

@@ -36,6 +36,7 @@ import asyncio
 import concurrent.futures
 import errno
 import io
+import operator
 import os
 import sys
 import warnings
@@ -513,12 +514,26 @@ class StreamFile(AsyncBinaryIO):
             flat[: len(data)] = data
             return len(data)
 
-    async def readinto1(self, buffer: Any, /) -> int:
-        """Read into *buffer* with at most one raw read."""
-        with memoryview(buffer) as view, view.cast("B") as flat:
-            data = await self.read1(len(flat))
-            flat[: len(data)] = data
-            return len(data)
+    async def peek(self, size: int = 0, /) -> bytes:
+        """The read-ahead buffer from the position (refilled by one raw read if
+        empty); the position does not move -- pipes included."""
+        operator.index(size)
+        if self._unbuffered:
+            return await super().peek(size)
+        check_closed(self._closed)
+        self._check_direction("read")
+        if not self._busy and self._unread():
+            return self._rbuf[self._rpos :]
+        async with self._lock:
+            check_closed(self._closed)
+            self._busy = True
+            try:
+                if not self._unread():
+                    self._take_pending()
+                    await run_in_thread(self._fill_sync, 1, False, True, executor=self._executor)
+                return self._rbuf[self._rpos :]
+            finally:
+                self._busy = False
 
     async def readline(self, size: int | None = -1, /) -> bytes:
         """Read one line (up to *size* bytes), the newline included."""
