@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import (
     IO,
-    TYPE_CHECKING,
     Any,
     AnyStr,
     BinaryIO,
@@ -28,11 +27,11 @@ from typing import (
     overload,
 )
 
-from typing_extensions import Self
-
 from .engines.threads import run_in_thread
 
-if TYPE_CHECKING:
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - Python 3.10
     from typing_extensions import Self
 
 __all__ = (

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar, Un
 from .compression import Compression
 from .engines import direct, fdlimit, kernel
 from .engines.threads import run_in_thread
-from .layers.base import AsyncBinaryIO, AsyncFileBase
+from .layers.base import AsyncBinaryIO
 from .layers.buffered import KernelBinaryFile
 from .layers.raw import RawKernelFile
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ("AsyncOpen", "async_open")
 
-_F = TypeVar("_F", bound=AsyncFileBase)
+_F = TypeVar("_F")
 FileArg = Union["StrOrBytesPath", int]
 Opener = Callable[[str, int], int]
 BackendName = Literal["uring", "linux", "thread", "python"]
@@ -56,10 +56,16 @@ class AsyncOpen(Generic[_F]):
     for everyone and an fd it already produced is closed, so nothing leaks.
     """
 
-    __slots__ = ("_factory", "_outcome")
+    __slots__ = ("_exit", "_factory", "_outcome")
 
-    def __init__(self, factory: Callable[[], Coroutine[Any, Any, _F]]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], Coroutine[Any, Any, _F]],
+        exit: Callable[[_F], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
         self._factory = factory
+        #: How ``async with`` ends: *exit*(obj), else the object's own __aexit__.
+        self._exit = exit
         self._outcome: asyncio.Future[_F] | None = None
 
     async def _open(self) -> _F:
@@ -97,8 +103,12 @@ class AsyncOpen(Generic[_F]):
             and not outcome.cancelled()
             and outcome.exception() is None
         ):
-            # The file's own __aexit__: an atomic file discards on an exception.
-            await outcome.result().__aexit__(exc_type, exc, tb)
+            obj: Any = outcome.result()
+            if self._exit is not None:
+                await self._exit(obj)
+            else:
+                # The file's own __aexit__: an atomic file discards on an exception.
+                await obj.__aexit__(exc_type, exc, tb)
 
 
 @overload

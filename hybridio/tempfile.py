@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import os
 import tempfile as _tempfile
-import types
-from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, AnyStr, Generic, TypeVar, overload
 
 from ._wrap import AsyncWrappedBinaryIO, AsyncWrappedTextIO, wrap
-from .api import async_open
+from .api import AsyncOpen, async_open
 from .engines.threads import run_in_thread
 from .layers.base import AsyncBinaryIO
 from .layers.text import AsyncTextIO
@@ -38,35 +36,8 @@ _F = TypeVar("_F")
 gettempdir = _tempfile.gettempdir
 
 
-class _Opening(Generic[_F]):
-    """Awaitable and async context manager around one temporary object."""
-
-    __slots__ = ("_enter", "_exit", "_obj")
-
-    def __init__(self, enter: Any, exit_: Any) -> None:
-        self._enter = enter
-        self._exit = exit_
-        self._obj: _F | None = None
-
-    async def _open(self) -> _F:
-        if self._obj is None:
-            self._obj = await self._enter()
-        return self._obj
-
-    def __await__(self) -> Generator[Any, None, _F]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> _F:
-        return await self._open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        if self._obj is not None:
-            await self._exit(self._obj)
+# One open per awaitable, however many tasks await it (async_open's rule).
+_Opening = AsyncOpen
 
 
 def _check_mode(mode: str) -> None:
@@ -83,22 +54,36 @@ async def _open_fd(
     errors: str | None,
     newline: str | None,
 ) -> Any:
+    taken = False
+
     def opener(path: str, flags: int) -> int:
         # The descriptor exists already, O_RDWR as mkstemp makes it.
+        nonlocal taken
+        taken = True
         return fd
 
+    # The file is new and empty.  "x" would fail on it.  "a" would make
+    # hybridio append every write, but the stdlib's temporary files have no
+    # O_APPEND (FileIO seeks to the end once, at open): on an empty file that
+    # is "w".
+    mode = mode.replace("x", "w").replace("a", "w")
     try:
-        # The file is new and empty.  "x" would fail on it.  "a" would make
-        # hybridio append every write, but the stdlib's temporary files have
-        # no O_APPEND (FileIO seeks to the end once, at open): on an empty
-        # file that is "w".
-        mode = mode.replace("x", "w").replace("a", "w")
+        # Arguments are checked here, before the fd is handed over.
         if name is None:
             # Unnamed, as the stdlib's TemporaryFile: its name is the fd.
-            return await async_open(fd, mode, buffering, encoding, errors, newline)
-        return await async_open(name, mode, buffering, encoding, errors, newline, opener=opener)
+            opening: Any = async_open(fd, mode, buffering, encoding, errors, newline)
+        else:
+            opening = async_open(name, mode, buffering, encoding, errors, newline, opener=opener)
     except BaseException:
         os.close(fd)
+        raise
+    try:
+        return await opening
+    except BaseException:
+        # Once async_open owns the fd (passed in, or returned by the opener)
+        # it releases it on failure; before that it is still ours.
+        if name is not None and not taken:
+            os.close(fd)
         raise
 
 
@@ -375,22 +360,24 @@ def TemporaryDirectory(
     delete: bool = True,
 ) -> _Opening[AnyStr]:
     """``tempfile.TemporaryDirectory``: ``async with`` yields the path; removed at exit."""
-    holder: list[Any] = []
+    made: list[_tempfile.TemporaryDirectory[Any]] = []
 
     def make() -> Any:
-        kwargs: dict[str, Any] = {"ignore_cleanup_errors": ignore_cleanup_errors}
-        if delete is not True:
-            kwargs["delete"] = delete  # 3.12+
-        d = _tempfile.TemporaryDirectory(suffix, prefix, dir, **kwargs)
-        holder.append(d)
+        if not delete:
+            # What TemporaryDirectory(delete=False) (3.12+) amounts to.
+            return _tempfile.mkdtemp(suffix, prefix, dir)
+        d = _tempfile.TemporaryDirectory(
+            suffix, prefix, dir, ignore_cleanup_errors=ignore_cleanup_errors
+        )
+        made.append(d)
         return d.name
 
     async def enter() -> Any:
         return await run_in_thread(make)
 
     async def exit_(_name: Any) -> None:
-        d = holder.pop()
-        await run_in_thread(d.cleanup) if delete else None
+        if made:
+            await run_in_thread(made[0].cleanup)  # safe to call twice
 
     return _Opening(enter, exit_)
 

@@ -628,3 +628,26 @@ def test_issue_10_names_are_exported() -> None:
         assert getattr(hybridio, name) is not None
     assert hybridio.os.path.exists is not None
     assert isinstance(hybridio.__all__, tuple)
+
+
+async def test_a_temporary_file_awaited_by_two_tasks_is_one_file() -> None:
+    import asyncio
+
+    opening = hybridio.tempfile.TemporaryFile()
+    first, second = await asyncio.gather(opening, opening)
+    assert first is second  # one fd, as async_open's rule
+    await first.close()
+
+
+async def test_temporary_file_errors_surface_unmasked_and_a_directory_exits_twice() -> None:
+    with pytest.raises(LookupError):
+        async with hybridio.tempfile.NamedTemporaryFile("w+", encoding="no-such-codec"):
+            pass
+    with pytest.raises(LookupError):
+        async with hybridio.tempfile.TemporaryFile("w+", encoding="no-such-codec"):
+            pass
+    cm = hybridio.tempfile.TemporaryDirectory()
+    async with cm as name:
+        assert os.path.isdir(name)
+    await cm.__aexit__(None, None, None)  # a second exit is a no-op
+    assert not os.path.exists(name)
