@@ -390,12 +390,14 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
                 raise clear from exc
         raise
     fdlimit.attach(binary, slot)
-    try:
-        # An O_DIRECT fd (opener= or a passed fd) gets aligned, checked I/O.
-        direct.attach(binary)
-    except BaseException:
-        await binary.close()
-        raise
+    if isinstance(req.file, int) or req.opener is not None:
+        # Only an fd passed in or one from an opener can carry O_DIRECT (the
+        # modes hybridio opens with never do): no fcntl on a plain open.
+        try:
+            direct.attach(binary)
+        except BaseException:
+            await binary.close()
+            raise
     return binary
 
 

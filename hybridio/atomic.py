@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from .engines.threads import bind, run_in_thread, run_to_completion
 from .layers.base import AsyncBinaryIO
+from .layers.durability import sync_fd
 from .layers.text import AsyncTextIO
 
 if TYPE_CHECKING:
@@ -79,13 +80,6 @@ def check_atomic_args(file: object, fmode: FileMode, opener: object) -> None:
         raise ValueError("atomic=True needs a path, not a file descriptor")
     if opener is not None:
         raise ValueError("atomic=True opens the temporary file itself; it cannot take an opener")
-
-
-def _fsync(fd: int) -> None:
-    if sys.platform == "darwin":  # pragma: no cover - fsync does not reach the disk there
-        fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
-    else:
-        os.fsync(fd)
 
 
 _umask_lock = threading.Lock()
@@ -278,7 +272,7 @@ class AtomicTarget:
         """Make the written content the target's, durably; discard on failure."""
         try:
             self._mode()
-            _fsync(self.fd)
+            sync_fd(self.fd)
             _step("fsynced")
             self._rename()
         except BaseException:
@@ -287,7 +281,7 @@ class AtomicTarget:
         try:
             _step("replaced")
             try:
-                _fsync(self.dir_fd)
+                sync_fd(self.dir_fd)
             except OSError as exc:
                 if exc.errno != errno.EINVAL:  # directories some filesystems cannot fsync
                     raise

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ("BatchError", "finish_batch")
+__all__ = ("BatchError", "finish_batch", "named")
 
 
 class BatchError(OSError):
@@ -39,3 +40,11 @@ def finish_batch(results: list[Any], return_exceptions: bool) -> list[Any]:
         if errors:
             raise BatchError(errors, results)
     return results
+
+
+def named(exc: OSError, name: Any) -> OSError:
+    """*exc* with the file's name attached, as open() reports it (when it has
+    none and the file was opened by name, not by fd)."""
+    if exc.filename is None and isinstance(name, (str, bytes, os.PathLike)):
+        return OSError(exc.errno, exc.strerror, os.fspath(name))
+    return exc

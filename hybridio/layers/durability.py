@@ -20,6 +20,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from ..engines.threads import run_in_thread
+from ..errors import named
 
 __all__ = ("needs_full_fsync", "sync_fd", "sync_in_thread")
 
@@ -64,6 +65,4 @@ async def sync_in_thread(
     try:
         await run_in_thread(sync_fd, fd, data_only, executor=executor)
     except OSError as exc:
-        if exc.filename is None and isinstance(name, (str, bytes, os.PathLike)):
-            raise OSError(exc.errno, exc.strerror, os.fspath(name)) from None
-        raise
+        raise named(exc, name) from None

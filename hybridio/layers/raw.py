@@ -22,6 +22,7 @@ from ..engines.direct import DirectFile
 from ..engines.inline import INLINE_MAX, InlineReader
 from ..engines.kernel import KernelEngine
 from ..engines.threads import run_in_thread
+from ..errors import named
 from .durability import needs_full_fsync, sync_in_thread
 
 __all__ = ("RawKernelFile", "WriteProgress")
@@ -41,13 +42,6 @@ class WriteProgress:
 
     def __init__(self) -> None:
         self.written = 0
-
-
-def named(exc: OSError, name: Any) -> OSError:
-    """*exc* with the file's name attached (when it has none and the file has one)."""
-    if exc.filename is None and isinstance(name, (str, bytes, os.PathLike)):
-        return OSError(exc.errno, exc.strerror, os.fspath(name))
-    return exc
 
 
 #: Reads at least this large are ONE ``pread`` in a worker thread.  The syscall
