@@ -28,6 +28,7 @@ from typing import (
 )
 
 from .engines.threads import run_in_thread
+from .layers.durability import sync_fd
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -221,24 +222,17 @@ class _AsyncWrapped(Generic[AnyStr]):
         await self._run("flush")
 
     async def fsync(self) -> None:
-        """Flush, then ``os.fsync`` the descriptor (one hop)."""
-        f = self._source()
-
-        def sync() -> None:
-            f.flush()
-            os.fsync(f.fileno())
-
-        await run_in_thread(sync)
+        """Flush, then fsync the descriptor (one hop; ``F_FULLFSYNC`` on macOS)."""
+        await run_in_thread(self._sync, False)
 
     async def fdatasync(self) -> None:
-        """Flush, then ``os.fdatasync`` the descriptor (one hop)."""
+        """Flush, then fdatasync the descriptor (one hop; fsync where it is missing)."""
+        await run_in_thread(self._sync, True)
+
+    def _sync(self, data_only: bool) -> None:
         f = self._source()
-
-        def sync() -> None:
-            f.flush()
-            os.fdatasync(f.fileno())
-
-        await run_in_thread(sync)
+        f.flush()
+        sync_fd(f.fileno(), data_only)
 
     async def close(self) -> None:
         """``close()`` in a worker thread."""

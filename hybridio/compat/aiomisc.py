@@ -215,20 +215,11 @@ class AsyncFileIO(Generic[_F]):
 
     async def fsync(self) -> None:
         """Flush everything and fsync (hybridio addition: aiomisc has none)."""
-        fp: Any = self.fp
-        if isinstance(fp, _CoreText):
-            # Text files of the core have no fsync yet: text, then bytes, then fd.
-            await fp.flush()
-            fp = fp.buffer
-        await fp.fsync()
+        await self.fp.fsync()
 
     async def fdatasync(self) -> None:
         """Flush everything and fdatasync (hybridio addition: aiomisc has none)."""
-        fp: Any = self.fp
-        if isinstance(fp, _CoreText):
-            await fp.flush()
-            fp = fp.buffer
-        await fp.fdatasync()
+        await self.fp.fdatasync()
 
 
 class AsyncBinaryIO(AsyncFileIO[_CoreBinary]):

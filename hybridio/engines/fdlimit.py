@@ -108,9 +108,12 @@ class FdLimiter:
     """Counts the fds hybridio's files hold; opens wait near the process limit."""
 
     def __init__(self, limit: Any = soft_limit) -> None:
-        #: Returns the soft limit (None: no limit); read at every acquire so a
-        #: raised limit takes effect at once.
+        #: Returns the soft limit (None: no limit).  The capacity it gives is
+        #: kept and read again only when hybridio reaches it, so a raised limit
+        #: still takes effect at once, without a getrlimit per open.
         self._limit = limit
+        self._cap: int | None = None
+        self._cap_known = False
         self._lock = threading.Lock()
         self._pending: collections.deque[None] = collections.deque()
         self._waiters: collections.deque[_Waiter] = collections.deque()
@@ -164,7 +167,10 @@ class FdLimiter:
 
     async def acquire(self, filename: Any = None) -> FdSlot:
         """A slot for one more fd; waits while hybridio holds close to the limit."""
-        cap = self.capacity()
+        cap = self._cap
+        if not self._cap_known or (cap is not None and self.held >= cap):
+            cap = self._cap = self.capacity()
+            self._cap_known = True
         self._lock.acquire()
         try:
             # A raised limit may leave waiters behind while held < cap: they

@@ -487,21 +487,25 @@ class AsyncTextIO(AsyncFileBase):
             await self._flush_unlocked()
 
     async def _flush_unlocked(self) -> None:
+        await self._hand_over_text()
+        await self._buffer.flush()
+
+    async def _hand_over_text(self) -> None:
+        """Give the pending text to the binary layer (without flushing it)."""
         check_closed(self.closed)
         self._telling = self._seekable
         await self._flush_pending()
-        await self._buffer.flush()
 
     async def fsync(self) -> None:
         """Flush the text, then the bytes, then ``fsync`` the file (RELIABILITY D1)."""
         async with _Exclusive(self):
-            await self._flush_unlocked()
-            await self._buffer.fsync()
+            await self._hand_over_text()
+            await self._buffer.fsync()  # flushes the bytes first
 
     async def fdatasync(self) -> None:
         """Flush the text, then the bytes, then ``fdatasync`` the file."""
         async with _Exclusive(self):
-            await self._flush_unlocked()
+            await self._hand_over_text()
             await self._buffer.fdatasync()
 
     # -- reading --------------------------------------------------------------
