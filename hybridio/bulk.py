@@ -31,7 +31,7 @@ from typing import IO, Any, Generic, ParamSpec, TypeVar, cast, overload
 from .compression import Compression, check_level, check_mode, open_compressed, open_fileobj
 from .compression import resolve as resolve_compression
 from .engines.kernel import YIELD_AFTER
-from .engines.threads import run_in_thread
+from .engines.threads import run_in_thread, run_to_completion
 from .layers.base import bytes_view
 from .modes import parse_mode
 
@@ -279,18 +279,13 @@ class ThreadedIterator(Generic[_T]):
         if self._channel is None:
             return
         self._channel.close()
-        done = self._done
-        cancelled = False
-        # Uncancellable: aclose() promises the producer has finished; a
-        # cancellation meanwhile is delivered afterwards.
-        while done is not None and not done.done():
-            try:
-                await asyncio.shield(done)
-            except asyncio.CancelledError:
-                cancelled = True
-        self._reap()
-        if cancelled:
-            raise asyncio.CancelledError
+        try:
+            if self._done is not None:
+                # Uncancellable: aclose() promises the producer has finished; a
+                # cancellation meanwhile is delivered afterwards.
+                await run_to_completion(self._done)
+        finally:
+            self._reap()
 
     async def aclose(self) -> None:
         """Stop the producer and wait until its thread has finished."""

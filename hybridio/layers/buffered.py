@@ -847,33 +847,28 @@ class KernelBinaryFile(AsyncBinaryIO):
         finally:
             # The fd is released even when the flush failed; an error from
             # close() then carries the flush error as __context__.
-            if self._share_offset:
-                self._publish_offset()
-            self._closed = True
-            self._rbuf = b""
-            self._wbuf.clear()
-            release_of(self)
-            if self._closefd:
-                os.close(self._fd)
+            self._release()
+
+    def _release(self) -> None:
+        """Mark closed, drop the buffers, give back the fd slot and the fd."""
+        if self._share_offset:
+            self._publish_offset()
+        self._closed = True
+        self._rbuf = b""
+        self._wbuf.clear()
+        release_of(self)
+        if self._closefd:
+            os.close(self._fd)
 
     async def close(self) -> None:
         """Flush and close: the close contract of :mod:`hybridio.layers.closing`
         (idempotent, completes when cancelled, a flush error surfaces, chained
         to the CancelledError when the close was also cancelled)."""
-        if self._close_task is None:
-            if self._closed:
-                return
-            if not self._wbuf and not self._busy():
-                # Nothing to flush: close right here.  No await, so nothing can
-                # cancel it halfway, and no task costs a loop turn.
-                if self._share_offset:
-                    self._publish_offset()
-                self._closed = True
-                self._rbuf = b""
-                release_of(self)
-                if self._closefd:
-                    os.close(self._fd)
-                return
+        if self._close_task is None and not self._closed and not self._wbuf and not self._busy():
+            # Nothing to flush: close right here.  No await, so nothing can
+            # cancel it halfway, and no task costs a loop turn.
+            self._release()
+            return
         await close_once(self, self._do_close)
 
     def __del__(self) -> None:

@@ -37,6 +37,11 @@ class Closable(Protocol):
 
     _close_task: asyncio.Task[None] | None
 
+    @property
+    def closed(self) -> bool:
+        """True once the file is closed."""
+        ...
+
 
 async def close_once(file: Closable, do_close: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Close *file* (once) and deliver the outcome as the module docstring says.
@@ -46,6 +51,8 @@ async def close_once(file: Closable, do_close: Callable[[], Coroutine[Any, Any, 
     so no cancellation of a caller reaches it.
     """
     task = file._close_task
+    if task is None and file.closed:
+        return  # closed without a close task (GC, a cancelled open, a plain close)
     first = task is None
     if task is None:
         task = file._close_task = asyncio.ensure_future(do_close())

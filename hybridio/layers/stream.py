@@ -897,8 +897,6 @@ class StreamFile(AsyncBinaryIO):
     async def close(self) -> None:
         """Flush and close: the close contract of :mod:`hybridio.layers.closing`
         (idempotent, completes when cancelled, a flush error surfaces)."""
-        if self._closed and self._close_task is None:
-            return  # closed by the garbage collector or a cancelled open
         await close_once(self, self._close)
 
     async def _close(self) -> None:

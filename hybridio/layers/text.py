@@ -929,8 +929,6 @@ class AsyncTextIO(AsyncFileBase):
         """Flush and close the binary file: the close contract of
         :mod:`hybridio.layers.closing` (idempotent, completes when cancelled,
         a flush error surfaces)."""
-        if self.closed and self._close_task is None:
-            return
         await close_once(self, self._close)
 
     async def _close(self) -> None:
