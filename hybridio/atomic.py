@@ -23,6 +23,7 @@ it, so the next successful atomic write to the same target recognises it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import errno
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from .engines.threads import bind, run_in_thread, run_to_completion
 from .layers.base import AsyncBinaryIO
+from .layers.closing import close_once
 from .layers.durability import sync_fd
 from .layers.text import AsyncTextIO
 
@@ -365,7 +367,7 @@ class AtomicBinaryFile(AsyncBinaryIO):
         self._inner = inner
         self._target = target
         self._executor = executor
-        self._finished = False
+        self._close_task: asyncio.Task[None] | None = None
         self._discard = False
         self.name = inner.name
         self.mode = inner.mode
@@ -466,12 +468,10 @@ class AtomicBinaryFile(AsyncBinaryIO):
         idempotent; completes even when cancelled.
 
         If the flush, the close or the commit fails, the temporary file is
-        removed, the target is unchanged, and the error is raised.
+        removed, the target is unchanged, and the error is raised -- the
+        close contract of :mod:`hybridio.layers.closing`.
         """
-        if self._finished:
-            return
-        self._finished = True
-        await run_to_completion(self._finish())
+        await close_once(self, self._finish)
 
     async def _finish(self) -> None:
         target = self._target
@@ -503,7 +503,7 @@ class AtomicBinaryFile(AsyncBinaryIO):
         # Never closed: the content was never committed; drop the temporary
         # file (the file underneath warns about the unclosed handle itself).
         target = getattr(self, "_target", None)
-        if target is not None and not getattr(self, "_finished", True):
+        if target is not None and getattr(self, "_close_task", True) is None:
             target.discard()
 
 
