@@ -7,10 +7,11 @@ mirrors), so a bad mode is refused before any fd, thread or ring exists.
 from __future__ import annotations
 
 import dataclasses
-import operator
 import os
 import sys
 import warnings
+
+from .layers.base import as_c_int
 
 __all__ = ("FileMode", "check_open_args", "parse_mode")
 
@@ -154,9 +155,7 @@ def check_open_args(
     Returns *buffering* as an int: like ``open()``, anything with
     ``__index__`` (a numpy integer) is accepted.
     """
-    buffering = operator.index(buffering)  # type: ignore[arg-type]
-    if not -(2**31) <= buffering < 2**31:
-        raise OverflowError("Python int too large to convert to C int")
+    buffering = as_c_int(buffering)
     if encoding is not None and not isinstance(encoding, str):
         raise TypeError(
             f"open() argument 'encoding' must be str or None, not {_typename(encoding)}"

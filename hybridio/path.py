@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -384,13 +383,9 @@ class Path(os.PathLike[str]):
         return BatchedIterator(bind(self._wrapping, pathlib.Path.rglob, pattern))
 
     def _wrapping(self, fn: Callable[..., Iterator[pathlib.Path]], *args: Any) -> Iterator[Path]:
-        it = fn(self._path, *args)
-        if sys.version_info < (3, 13) and fn is pathlib.Path.iterdir:
-            # Before 3.13 iterdir's os.listdir ran at the first next():
-            # run it now so a missing directory raises in this hop.
-            items = list(it)
-            return (self._wrap(p) for p in items)
-        return (self._wrap(p) for p in it)
+        # BatchedIterator builds this and takes its first batch in one hop, so
+        # a missing directory raises there, on every Python.
+        return (self._wrap(p) for p in fn(self._path, *args))
 
     async def walk(
         self,
