@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import io
 import operator
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, BinaryIO, TypeVar
 
 from ..compression import (
@@ -424,15 +425,22 @@ class StreamFile(AsyncBinaryIO):
 
     # -- async plumbing ---------------------------------------------------
 
-    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run *fn* in a thread while holding the handle's lock."""
+    @contextlib.asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """The handle's lock for a call that suspends, on an open file; while it
+        is held the buffer-only fast paths stand aside (``_busy``)."""
         async with self._lock:
             check_closed(self._closed)
             self._busy = True
             try:
-                return await run_in_thread(fn, *args, executor=self._executor)
+                yield
             finally:
                 self._busy = False
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run *fn* in a thread while holding the handle's lock."""
+        async with self._exclusive():
+            return await run_in_thread(fn, *args, executor=self._executor)
 
     def _take_pending(self) -> None:
         exc = self._pending_exc
@@ -455,24 +463,19 @@ class StreamFile(AsyncBinaryIO):
             pos = self._rpos
             self._rpos = pos + n
             return self._rbuf[pos : pos + n]
-        async with self._lock:
-            check_closed(self._closed)
-            self._busy = True
-            try:
-                if n < 0:
-                    self._take_pending()
-                    data: bytes = await run_in_thread(self._readall_sync, executor=self._executor)
-                    return data
+        async with self._exclusive():
+            if n < 0:
+                self._take_pending()
+                data: bytes = await run_in_thread(self._readall_sync, executor=self._executor)
+                return data
+            if self._unread() < n:
+                await run_in_thread(self._fill_sync, n, executor=self._executor)
                 if self._unread() < n:
-                    await run_in_thread(self._fill_sync, n, executor=self._executor)
-                    if self._unread() < n:
-                        self._take_pending()
-                pos = self._rpos
-                end = min(pos + n, len(self._rbuf))
-                self._rpos = end
-                return self._rbuf[pos:end]
-            finally:
-                self._busy = False
+                    self._take_pending()
+            pos = self._rpos
+            end = min(pos + n, len(self._rbuf))
+            self._rpos = end
+            return self._rbuf[pos:end]
 
     async def read1(self, size: int = -1, /) -> bytes:
         """Read up to *size* bytes with at most one raw read (buffered first)."""
@@ -488,22 +491,17 @@ class StreamFile(AsyncBinaryIO):
             end = len(self._rbuf) if n < 0 else min(pos + n, len(self._rbuf))
             self._rpos = end
             return self._rbuf[pos:end]
-        async with self._lock:
-            check_closed(self._closed)
-            self._busy = True
-            try:
-                if not self._unread():
-                    self._take_pending()
-                    # One raw read of at least a buffer (of n if larger, like
-                    # BufferedReader.read1), so positions match the stdlib's.
-                    want = n if n > 0 else 1
-                    await run_in_thread(self._fill_sync, want, False, True, executor=self._executor)
-                pos = self._rpos
-                end = len(self._rbuf) if n < 0 else min(pos + n, len(self._rbuf))
-                self._rpos = end
-                return self._rbuf[pos:end]
-            finally:
-                self._busy = False
+        async with self._exclusive():
+            if not self._unread():
+                self._take_pending()
+                # One raw read of at least a buffer (of n if larger, like
+                # BufferedReader.read1), so positions match the stdlib's.
+                want = n if n > 0 else 1
+                await run_in_thread(self._fill_sync, want, False, True, executor=self._executor)
+            pos = self._rpos
+            end = len(self._rbuf) if n < 0 else min(pos + n, len(self._rbuf))
+            self._rpos = end
+            return self._rbuf[pos:end]
 
     async def readinto(self, buffer: Any, /) -> int:
         """Read into a writable buffer until it is full or EOF; return the count."""
@@ -524,16 +522,11 @@ class StreamFile(AsyncBinaryIO):
         self._check_direction("read")
         if not self._busy and self._unread():
             return self._rbuf[self._rpos :]
-        async with self._lock:
-            check_closed(self._closed)
-            self._busy = True
-            try:
-                if not self._unread():
-                    self._take_pending()
-                    await run_in_thread(self._fill_sync, 1, False, True, executor=self._executor)
-                return self._rbuf[self._rpos :]
-            finally:
-                self._busy = False
+        async with self._exclusive():
+            if not self._unread():
+                self._take_pending()
+                await run_in_thread(self._fill_sync, 1, False, True, executor=self._executor)
+            return self._rbuf[self._rpos :]
 
     async def readline(self, size: int | None = -1, /) -> bytes:
         """Read one line (up to *size* bytes), the newline included."""
@@ -569,21 +562,16 @@ class StreamFile(AsyncBinaryIO):
             line = self._line_from_buffer(limit, False)
             if line is not None:
                 return line
-        async with self._lock:
-            check_closed(self._closed)
-            self._busy = True
-            try:
-                line = self._line_from_buffer(limit, False)
+        async with self._exclusive():
+            line = self._line_from_buffer(limit, False)
+            if line is None:
+                await run_in_thread(self._fill_sync, limit, True, executor=self._executor)
+                # Without a newline the refill stopped at EOF, unless an
+                # error cut it short: that error is the answer then.
+                line = self._line_from_buffer(limit, self._pending_exc is None)
                 if line is None:
-                    await run_in_thread(self._fill_sync, limit, True, executor=self._executor)
-                    # Without a newline the refill stopped at EOF, unless an
-                    # error cut it short: that error is the answer then.
-                    line = self._line_from_buffer(limit, self._pending_exc is None)
-                    if line is None:
-                        self._take_pending()
-                return line or b""
-            finally:
-                self._busy = False
+                    self._take_pending()
+            return line or b""
 
     def _line_from_buffer(self, limit: int, at_eof: bool) -> bytes | None:
         """A line served from the read buffer, or None if it needs more data."""
@@ -612,39 +600,39 @@ class StreamFile(AsyncBinaryIO):
 
     async def write(self, data: Any, /) -> int:
         """Write a bytes-like object; return its length (always all of it)."""
-        if self._compressed or not self._unbuffered:
-            # GzipFile checks its mode first; a BufferedReader lacks write().
-            if self._compressed:
-                check_closed(self._closed)
+        compressed, unbuffered = self._compressed, self._unbuffered
+        # Each check once, in the order the stdlib class makes them: GzipFile
+        # checks closed and its mode first; a BufferedReader lacks write();
+        # FileIO looks at the data first.
+        if compressed:
+            check_closed(self._closed)
+        if compressed or not unbuffered:
             self._check_direction("write")
         view = bytes_view(data, via_memoryview=self._legacy_gzip)
         with view:
-            check_closed(self._closed)
-            self._check_direction("write")
+            if not compressed:
+                check_closed(self._closed)
+                if unbuffered:
+                    self._check_direction("write")
             n = view.nbytes
             if self._unbuffered:
                 return await self._call(self._counted_sync, self._raw.write, view)  # type: ignore[no-any-return]
             if not self._busy and not self._unread() and len(self._wbuf) + n < self._chunk:
                 self._wbuf += view
                 return n
-            async with self._lock:
-                check_closed(self._closed)
-                self._busy = True
-                try:
-                    self._drop_read_buffer()
-                    if len(self._wbuf) + n < self._chunk:
-                        self._wbuf += view
-                    elif n >= self._chunk:
-                        await run_in_thread(self._write_big_sync, view, executor=self._executor)
-                    else:
-                        # As BufferedWriter: land what earlier writes buffered,
-                        # then store this one.  If landing fails, this write
-                        # raises having stored nothing, so a retry after ENOSPC
-                        # does not write the record twice (issue 9 item 4).
-                        await run_in_thread(self._flush_sync, executor=self._executor)
-                        self._wbuf += view
-                finally:
-                    self._busy = False
+            async with self._exclusive():
+                self._drop_read_buffer()
+                if len(self._wbuf) + n < self._chunk:
+                    self._wbuf += view
+                elif n >= self._chunk:
+                    await run_in_thread(self._write_big_sync, view, executor=self._executor)
+                else:
+                    # As BufferedWriter: land what earlier writes buffered,
+                    # then store this one.  If landing fails, this write
+                    # raises having stored nothing, so a retry after ENOSPC
+                    # does not write the record twice (issue 9 item 4).
+                    await run_in_thread(self._flush_sync, executor=self._executor)
+                    self._wbuf += view
             return n
 
     def _write_big_sync(self, view: memoryview) -> None:
@@ -675,13 +663,8 @@ class StreamFile(AsyncBinaryIO):
         check_seekable(self._seekable)
         if self._unbuffered:
             return await self._call(self._raw.seek, offset, whence)  # type: ignore[no-any-return]
-        async with self._lock:
-            check_closed(self._closed)
-            self._busy = True
-            try:
-                return await self._seek_locked(offset, whence)
-            finally:
-                self._busy = False
+        async with self._exclusive():
+            return await self._seek_locked(offset, whence)
 
     async def _seek_locked(self, offset: int, whence: int) -> int:
         if whence in (io.SEEK_SET, io.SEEK_CUR) and not self._wbuf:
