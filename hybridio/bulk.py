@@ -21,7 +21,6 @@ import shutil
 import stat
 import sys
 import threading
-import time
 import types
 import weakref
 from collections.abc import Callable, Coroutine, Iterable, Iterator
@@ -30,10 +29,12 @@ from typing import IO, Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from .compression import Compression, check_level, check_mode, open_compressed, open_fileobj
 from .compression import resolve as resolve_compression
-from .engines.kernel import YIELD_AFTER
+from .engines.inline import InlineReader, unsupported_reason
+from .engines.kernel import TurnBudget
 from .engines.threads import run_in_thread, run_to_completion
 from .layers.base import bytes_view
 from .modes import parse_mode
+from .profile import resolve_profile
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -445,62 +446,22 @@ def _check_text(data: object) -> None:
         raise TypeError(f"write() argument must be str, not {type(data).__name__}")
 
 
-class _Turns:
-    """Per-loop fairness for reads served without suspending: once they have
-    held the loop for ``YIELD_AFTER`` seconds without a loop turn, the next
-    one yields (as the kernel engine's ``pay()`` does for its inline reads)."""
-
-    __slots__ = ("pending", "start")
-
-    def __init__(self) -> None:
-        self.pending = False
-        self.start = 0.0
-
-    def _mark(self) -> None:
-        self.pending = False
-
-    def overdue(self, loop: asyncio.AbstractEventLoop) -> bool:
-        if not self.pending:
-            self.pending = True
-            self.start = time.monotonic()
-            loop.call_soon(self._mark)
-            return False
-        return time.monotonic() - self.start > YIELD_AFTER
-
-
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = weakref.WeakKeyDictionary()
-_NOWAIT = getattr(os, "RWF_NOWAIT", 0)
-
-
-_inline_limit: tuple[float, int] = (-1.0, 0)
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TurnBudget] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _inline_max() -> int:
-    """The largest file read inline (0: none), from the profile in force.
-
-    Re-read at most once a second: resolving the profile stats its file,
-    which would cost as much as the small read itself.
-    """
-    global _inline_limit
-    now = time.monotonic()
-    checked, limit = _inline_limit
-    if now - checked < 1.0:
-        return limit
-    from .engines.inline import unsupported_reason
-    from .profile import resolve_profile
-
+    """The largest file read inline (0: none), from the profile in force."""
     prof = resolve_profile()
-    ok = prof.open_inline and _NOWAIT and unsupported_reason(None) is None
-    limit = prof.inline_max if ok else 0
-    _inline_limit = (now, limit)
-    return limit
+    return prof.inline_max if prof.open_inline and unsupported_reason(None) is None else 0
 
 
 def _inline_read(path: Any) -> bytes | None:
     """The whole of a small, page-cached local file, read in the loop thread
     (open + fstat + one ``preadv2(RWF_NOWAIT)`` + close: a few microseconds,
     against ~100 µs for a thread hop); None when that is not possible."""
-    from .selector import NETWORK_FILESYSTEMS, filesystem_type
+    from .selector import filesystem_type, remote_filesystem
 
     limit = _inline_max()
     if not limit:
@@ -512,7 +473,7 @@ def _inline_read(path: Any) -> bytes | None:
     if not stat.S_ISREG(st.st_mode) or not 0 < st.st_size <= limit:
         return None
     fs = filesystem_type(path, st)
-    if fs is None or fs in NETWORK_FILESYSTEMS or fs.startswith("fuse") or fs in ("proc", "sysfs"):
+    if fs is None or remote_filesystem(fs) or fs in ("proc", "sysfs"):
         return None  # an open or a read there may block on the network
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -524,14 +485,11 @@ def _inline_read(path: Any) -> bytes | None:
         size = st.st_size
         if not stat.S_ISREG(st.st_mode) or not 0 < size <= limit:
             return None
-        buf = bytearray(size)
         try:
-            n = os.preadv(fd, [buf], 0, _NOWAIT)
+            # Not cached (or partly) -> None: the thread reads it.
+            return InlineReader(fd, limit, known_reason=None).read(size, 0)
         except OSError:
-            return None  # EAGAIN (not cached), EOPNOTSUPP (filesystem): the thread reads it
-        if n != size:
-            return None  # partly cached: a short NOWAIT read proves nothing about EOF
-        return bytes(buf)
+            return None  # the thread path reports it exactly as open() does
     finally:
         os.close(fd)
 
@@ -551,8 +509,8 @@ async def read_bytes(path: PathArg, *, compression: Compression | str | None = N
             loop = asyncio.get_running_loop()
             turns = _turns.get(loop)
             if turns is None:
-                turns = _turns[loop] = _Turns()
-            if turns.overdue(loop):
+                turns = _turns[loop] = TurnBudget(loop)
+            if turns.overdue():
                 await asyncio.sleep(0)
             return data
     return await run_in_thread(_read_bytes, path, compression)

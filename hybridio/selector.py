@@ -50,6 +50,7 @@ __all__ = (
     "filesystem_type",
     "gather_facts",
     "plan",
+    "remote_filesystem",
 )
 
 Access = Literal["auto", "random", "sequential"]
@@ -391,7 +392,8 @@ def _stream_only(facts: FileFacts, compression: Compression) -> str | None:
     return None
 
 
-def _remote(fs: str | None) -> bool:
+def remote_filesystem(fs: str | None) -> bool:
+    """Whether *fs* may block on a network or a userspace daemon (NFS, SMB, FUSE...)."""
     return fs in NETWORK_FILESYSTEMS or (fs or "").startswith("fuse")
 
 
@@ -427,7 +429,7 @@ def _decide(
                 return None
         if strategy is Strategy.KERNEL or forced:
             final = Strategy.KERNEL
-        elif _remote(facts.filesystem) or chosen == "python":
+        elif remote_filesystem(facts.filesystem) or chosen == "python":
             final = Strategy.THREAD
         else:
             final = Strategy.KERNEL
@@ -462,7 +464,7 @@ def _decide(
         inline=final is Strategy.KERNEL and inline_reason is None,
         inline_reason=inline_reason,
         open_in_thread=(
-            not prof.open_inline or final is Strategy.THREAD or _remote(facts.filesystem)
+            not prof.open_inline or final is Strategy.THREAD or remote_filesystem(facts.filesystem)
         ),
         read_ahead=read_ahead,
         inline_max=prof.inline_max,
@@ -498,7 +500,7 @@ def _reasons(p: Plan) -> list[str]:
             reasons.append("strategy=KERNEL was requested")
         elif p.forced:
             pass
-        elif _remote(p.facts.filesystem):
+        elif remote_filesystem(p.facts.filesystem):
             reasons.append(
                 f"{p.facts.filesystem} may block on a network or a userspace daemon: blocking "
                 "calls belong in threads, and kernel AIO on it is buffered (synchronous) anyway"

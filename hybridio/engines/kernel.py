@@ -42,6 +42,7 @@ __all__ = (
     "BackendInfo",
     "BackendUnavailableError",
     "KernelEngine",
+    "TurnBudget",
     "backends",
     "get_engine",
     "pick_backend",
@@ -414,7 +415,52 @@ class _Batch:
         self.remaining = len(ops)
 
 
-class KernelEngine:
+class TurnBudget:
+    """One event loop's fairness budget for work that does not suspend.
+
+    Inline page-cache reads, io_uring reads that complete inside the submit,
+    inline opens: tasks doing only that would hold the loop until they are
+    done.  Once such work has gone :data:`YIELD_AFTER` seconds without a loop
+    turn, :meth:`pay` yields.  The kernel engine is one (per loop and
+    backend); the bulk path keeps one per loop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        # A streak of work done without a loop turn (see :meth:`overdue`).
+        self._turn_pending = False
+        self._streak_start = 0.0
+
+    def overdue(self) -> bool:
+        """True once work has held the loop for :data:`YIELD_AFTER` s without a turn.
+
+        The first call of a streak schedules a marker callback; the loop runs
+        it at its next turn, which ends the streak.  So the cost is one
+        ``call_soon`` per loop turn in which such work happens, and a task
+        that suspends anyway never yields twice.
+        """
+        if not self._turn_pending:
+            self._turn_pending = True
+            self._streak_start = time.monotonic()
+            self.loop.call_soon(self._mark_turn)
+            return False
+        return time.monotonic() - self._streak_start > YIELD_AFTER
+
+    async def pay(self) -> None:
+        """Yield until the budget allows more work (a loop turn really happened).
+
+        However many tasks are ready, they all wait until the marker ran.
+        """
+        # A loop, not one yield: the tasks that yielded all resume in the same
+        # loop turn, and each must check the budget again before its work.
+        while self.overdue():  # noqa: ASYNC110 - a yield, not a wait for an event
+            await asyncio.sleep(0)
+
+    def _mark_turn(self) -> None:
+        self._turn_pending = False
+
+
+class KernelEngine(TurnBudget):
     """One caio context bound to one event loop."""
 
     def __init__(
@@ -424,7 +470,7 @@ class KernelEngine:
         ctx: Any,
         spare_key: tuple[str, int, bool] | None = None,
     ) -> None:
-        self.loop = loop
+        super().__init__(loop)
         self.name = name
         self.ctx = ctx
         self._spare_key = spare_key
@@ -441,9 +487,6 @@ class KernelEngine:
         self._max = int(getattr(ctx, "max_requests", MAX_REQUESTS))
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
-        # A streak of reads served without a loop turn (see :meth:`overdue`).
-        self._turn_pending = False
-        self._streak_start = 0.0
         if name in ("uring", "linux"):
             loop.add_reader(ctx.fileno, self._on_readable)
 
@@ -617,37 +660,6 @@ class KernelEngine:
                 # Give completions a chance to free ring slots before retrying.
                 await asyncio.sleep(0)
         return results
-
-    def overdue(self) -> bool:
-        """True once reads have been served for :data:`YIELD_AFTER` s without a loop turn.
-
-        The first read of a streak schedules a marker callback; the loop runs
-        it at its next turn, which ends the streak.  So the cost is one
-        ``call_soon`` per loop turn in which cached reads happen, and a reader
-        that suspends anyway never yields twice.
-        """
-        if not self._turn_pending:
-            self._turn_pending = True
-            self._streak_start = time.monotonic()
-            self.loop.call_soon(self._mark_turn)
-            return False
-        return time.monotonic() - self._streak_start > YIELD_AFTER
-
-    async def pay(self) -> None:
-        """Yield once if reads have held the loop past the budget.
-
-        Inline page-cache reads and io_uring reads that complete inside the
-        submit never suspend, so tasks reading cached data would otherwise hold
-        the loop until EOF.  However many readers are ready, they all wait
-        until the marker ran -- until the loop really turned once.
-        """
-        # A loop, not one yield: the tasks that yielded all resume in the same
-        # loop turn, and each must check the budget again before its read.
-        while self.overdue():  # noqa: ASYNC110 - a yield, not a wait for an event
-            await asyncio.sleep(0)
-
-    def _mark_turn(self) -> None:
-        self._turn_pending = False
 
     def _cancel(self, batch: _Batch) -> None:
         for slot, op in enumerate(batch.ops):

@@ -403,8 +403,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         with writable_view(buffer, raw=not self._buffer_size) as flat:
             if self._buffer_size and not self._readable:
                 raise unsupported("read")  # BufferedIOBase.readinto calls read()
-            self._check_read()
-            data = await self.read(len(flat))
+            data = await self.read(len(flat))  # which checks closed and direction
             flat[: len(data)] = data
             return len(data)
 
