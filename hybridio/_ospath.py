@@ -6,12 +6,11 @@ Imported as ``hybridio.os.path``.
 
 from __future__ import annotations
 
-import functools
 import os.path as _path
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from .engines.threads import run_in_thread
+from .engines.threads import in_thread
 
 __all__ = (
     "abspath",
@@ -35,12 +34,7 @@ _T = TypeVar("_T")
 
 
 def _in_thread(fn: Callable[_P, _T]) -> Callable[_P, Coroutine[Any, Any, _T]]:
-    @functools.wraps(fn)
-    async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        return await run_in_thread(functools.partial(fn, *args, **kwargs))
-
-    call.__doc__ = f"``os.path.{fn.__name__}`` in a worker thread (one hop)."
-    return call
+    return in_thread(fn, doc=f"``os.path.{fn.__name__}`` in a worker thread (one hop).")
 
 
 exists = _in_thread(_path.exists)

@@ -31,7 +31,7 @@ from .compression import Compression, check_level, check_mode, open_compressed, 
 from .compression import resolve as resolve_compression
 from .engines.inline import InlineReader, unsupported_reason
 from .engines.kernel import TurnBudget
-from .engines.threads import run_in_thread, run_to_completion
+from .engines.threads import in_thread, run_in_thread, run_to_completion
 from .layers.base import bytes_view
 from .modes import parse_mode
 from .profile import resolve_profile
@@ -71,11 +71,7 @@ PathArg = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 def _make_threaded(
     fn: Callable[_P, _R], executor: Executor | None
 ) -> Callable[_P, Coroutine[Any, Any, _R]]:
-    @functools.wraps(fn)
-    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        return await run_in_thread(functools.partial(fn, *args, **kwargs), executor=executor)
-
-    return wrapper
+    return in_thread(fn, executor=executor)
 
 
 def _decorate(fn: Any, executor: Executor | None) -> Any:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, AnyStr, ParamSpec, TypeVar, overload
 
 from ._batched import DEFAULT_BATCH, BatchedIterator
-from .engines.threads import run_in_thread
+from .engines.threads import in_thread, run_in_thread
 
 if TYPE_CHECKING:
     from _typeshed import BytesPath, GenericPath, StrPath
@@ -51,12 +51,7 @@ _T = TypeVar("_T")
 
 
 def _in_thread(fn: Callable[_P, _T]) -> Callable[_P, Coroutine[Any, Any, _T]]:
-    @functools.wraps(fn)
-    async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        return await run_in_thread(functools.partial(fn, *args, **kwargs))
-
-    call.__doc__ = f"``os.{fn.__name__}`` in a worker thread (one hop)."
-    return call
+    return in_thread(fn, doc=f"``os.{fn.__name__}`` in a worker thread (one hop).")
 
 
 stat = _in_thread(_os.stat)

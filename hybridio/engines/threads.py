@@ -31,12 +31,13 @@ import contextvars
 import functools
 import os
 import threading
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 __all__ = (
     "default_executor",
     "default_executor_size",
+    "in_thread",
     "run_in_thread",
     "run_to_completion",
     "set_default_executor_size",
@@ -44,6 +45,7 @@ __all__ = (
 )
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
 
 _lock = threading.Lock()
 _executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -173,6 +175,23 @@ async def run_to_completion(aw: Awaitable[_T]) -> _T:
         if not task.cancelled():
             task.exception()  # retrieved: the cancellation wins, no "never retrieved" log
         raise
+
+
+def in_thread(
+    fn: Callable[_P, _T],
+    *,
+    executor: concurrent.futures.Executor | None = None,
+    doc: str | None = None,
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """*fn* as a coroutine function that runs it in a worker thread: one hop per call."""
+
+    @functools.wraps(fn)
+    async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        return await run_in_thread(functools.partial(fn, *args, **kwargs), executor=executor)
+
+    if doc is not None:
+        call.__doc__ = doc
+    return call
 
 
 def bind(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Callable[[], _T]:
