@@ -190,9 +190,9 @@ def check_seekable(seekable: bool) -> None:
 # int there, and so is anything with __index__ (numpy integers).
 
 
-def check_size(size: object, *, allow_none: bool = True) -> int:
+def check_size(size: object) -> int:
     """A read size as ``read``/``readline``/``readlines`` take it: None/negative mean 'all'."""
-    if size is None and allow_none:
+    if size is None:
         return -1
     if not hasattr(size, "__index__"):
         raise TypeError(f"argument should be integer or None, not '{type(size).__name__}'")

@@ -636,8 +636,7 @@ class StreamFile(AsyncBinaryIO):
             return n
 
     def _write_big_sync(self, view: memoryview) -> None:
-        self._flush_sync()
-        self._apply_seek_sync()
+        self._flush_sync()  # applies a pending seek too
         self._write_all_sync(view)
 
     # -- positioning ------------------------------------------------------

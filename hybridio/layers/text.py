@@ -460,20 +460,21 @@ class AsyncTextIO(AsyncFileBase):
             self._wfast = self._write_fast_ok
             return length
 
-    async def _flush_pending(self) -> None:
-        """Hand pending writes to the binary layer (caller holds the lock)."""
+    def _take_pending_bytes(self) -> bytes:
+        """The pending writes as one bytes object; the pending state is reset."""
         pending = self._pending
-        if not pending:
-            return
         has_bytes = self._pending_has_bytes
         self._pending = []
         self._pending_count = 0
         self._pending_has_bytes = False
         if has_bytes:
-            data = b"".join(p if isinstance(p, bytes) else p.encode("ascii") for p in pending)
-        else:
-            data = "".join(pending).encode("ascii")  # type: ignore[arg-type]
-        await self._buffer.write(data)
+            return b"".join(p if isinstance(p, bytes) else p.encode("ascii") for p in pending)
+        return "".join(pending).encode("ascii")  # type: ignore[arg-type]
+
+    async def _flush_pending(self) -> None:
+        """Hand pending writes to the binary layer (caller holds the lock)."""
+        if self._pending:
+            await self._buffer.write(self._take_pending_bytes())
 
     async def writelines(self, lines: Iterable[str], /) -> None:
         """Write each string of *lines* (no newlines added)."""
@@ -956,10 +957,7 @@ class AsyncTextIO(AsyncFileBase):
         finally:
             # As TextIOWrapper's finaliser: pending text is written, then the
             # binary file closed -- here with blocking calls, as no loop may run.
-            pending = self._pending
-            tail = b"".join(p if isinstance(p, bytes) else p.encode("ascii") for p in pending)
-            self._pending = []
-            self._pending_count = 0
+            tail = self._take_pending_bytes()
             close_at_gc = getattr(buffer, "_close_at_gc", None)
             if close_at_gc is not None:
                 close_at_gc(tail)
