@@ -248,7 +248,8 @@ class AIOFile:
             raise ValueError(f"Unsupported value {size} for size")
         core = self._core()
         if size == -1:
-            size = (await run_in_thread(os.fstat, core.fileno())).st_size
+            # As the core does for read(): fstat inline costs less than a hop.
+            size = os.fstat(core.fileno()).st_size
         if self._direct is not None:
             return bytes(await self._direct.read(size, core.fileno(), offset))
         return await core.read_at(offset, size)
