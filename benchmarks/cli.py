@@ -182,6 +182,15 @@ def main(argv: list[str] | None = None) -> int:
         "workloads": summary,
     }
 
+    if not args.quick and not args.workloads:
+        # Single calls, each beside a heartbeat (benchmarks/stalls.py): the
+        # stall figures the README quotes come from here.
+        from benchmarks import stalls
+
+        _progress("measuring the loop stall of single calls (benchmarks/stalls.py)")
+        doc["stalls"] = stalls.measure(data_dir, cfg.reps)
+        doc["duration_s"] = round(time.perf_counter() - t_start, 1)
+
     print(report.terminal(doc))
     os.makedirs(out_dir, exist_ok=True)
     json_path = os.path.join(out_dir, "latest.json")

@@ -376,6 +376,26 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
         "- Cold reads: `posix_fadvise(POSIX_FADV_DONTNEED)` before every cell; residency is "
         "checked with `mmap` + `mincore` and shown in the note column.",
         "",
+    ]
+    if doc.get("stalls"):
+        reps = doc["stalls"][0]["reps"]
+        out += [
+            "## Worst loop stall of single calls",
+            "",
+            "Each call runs beside a heartbeat task (0.5 ms sleeps); the figure is the longest "
+            f"gap between two beats, median and worst of {reps} repetitions "
+            "(`python -m benchmarks.stalls` measures the same on its own).",
+            "",
+            _md_table(
+                ["call", "median ms", "worst ms"],
+                [
+                    [r["call"], f"{r['median_ms']:.1f}", f"{r['worst_ms']:.1f}"]
+                    for r in doc["stalls"]
+                ],
+            ),
+            "",
+        ]
+    out += [
         "## Workloads in detail",
         "",
     ]

@@ -147,19 +147,36 @@ def _first_open(root: Path, reps: int) -> list[float]:
     return figures
 
 
+def measure(directory: str | None, reps: int) -> list[dict[str, Any]]:
+    """Each call's worst loop stall: ``{"call", "median_ms", "worst_ms", "reps"}`` rows.
+
+    ``make bench`` puts them in docs/benchmarks.md; *directory* holds the
+    512 MiB of scratch files meanwhile.
+    """
+    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+        root = Path(tmp)
+        rows = asyncio.run(_cases(root, reps))
+        rows.append(("first async_open of a process", _first_open(root, reps)))
+    return [
+        {
+            "call": name,
+            "median_ms": round(statistics.median(figures) * 1e3, 1),
+            "worst_ms": round(max(figures) * 1e3, 1),
+            "reps": reps,
+        }
+        for name, figures in rows
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the worst loop stall of each call, median and worst of the repetitions."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stalls", description=__doc__)
     parser.add_argument("--dir", help="where the 512 MiB of scratch files go")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per call")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        root = Path(tmp)
-        rows = asyncio.run(_cases(root, args.reps))
-        rows.append(("first async_open of a process", _first_open(root, args.reps)))
     print(f"{'call':52s} {'median':>9s} {'worst':>9s}   (worst loop stall, {args.reps} reps)")
-    for name, figures in rows:
-        print(f"{name:52s} {statistics.median(figures) * 1e3:7.1f}ms {max(figures) * 1e3:7.1f}ms")
+    for row in measure(args.dir, args.reps):
+        print(f"{row['call']:52s} {row['median_ms']:7.1f}ms {row['worst_ms']:7.1f}ms")
     return 0
 
 
