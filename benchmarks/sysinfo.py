@@ -168,7 +168,7 @@ def _hybridio_backends() -> list[dict[str, Any]] | str:
 def _hybridio_profile() -> dict[str, Any] | str:
     """The tuning profile hybridio's AUTO routing used (thresholds and where they came from)."""
     try:
-        from hybridio import profile
+        from hybridio import _profile as profile
 
         prof = profile.resolve_profile()
         return {

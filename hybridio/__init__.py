@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from .api import AsyncOpen, async_open
-from .bulk import (
+from ._api import AsyncOpen, async_open
+from ._bulk import (
     ThreadedIterator,
     copy,
     hash_file,
@@ -18,16 +18,16 @@ from .bulk import (
     write_bytes,
     write_text,
 )
-from .compression import Compression
-from .engines.kernel import BackendInfo, BackendUnavailableError, backends
-from .engines.threads import set_default_executor_size
-from .errors import BatchError
-from .layers.base import AsyncBinaryIO, AsyncFileBase
-from .layers.text import AsyncTextIO
-from .profile import TuningProfile
-from .selector import Decision, Strategy, explain
-from .settings import reload_settings
-from .stats import IOStats
+from ._compression import Compression
+from ._engines.kernel import BackendInfo, BackendUnavailableError, backends
+from ._engines.threads import set_default_executor_size
+from ._errors import BatchError
+from ._layers.base import AsyncBinaryIO, AsyncFileBase
+from ._layers.text import AsyncTextIO
+from ._profile import TuningProfile
+from ._selector import Decision, Strategy, explain
+from ._settings import reload_settings
+from ._stats import IOStats
 
 try:
     from importlib.metadata import PackageNotFoundError

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from .engines.threads import run_in_thread
+from ._engines.threads import run_in_thread
 
 __all__ = ("DEFAULT_BATCH", "BatchedIterator")
 

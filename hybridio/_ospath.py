@@ -10,7 +10,7 @@ import os.path as _path
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from .engines.threads import in_thread
+from ._engines.threads import in_thread
 
 __all__ = (
     "abspath",

@@ -27,8 +27,8 @@ from typing import (
     overload,
 )
 
-from .engines.threads import run_in_thread
-from .layers.durability import sync_fd
+from ._engines.threads import run_in_thread
+from ._layers.durability import sync_fd
 
 if sys.version_info >= (3, 11):
     from typing import Self

@@ -39,7 +39,7 @@ def _version(dist: str) -> str:
 
 
 def _size(value: Any) -> str:
-    from .calibrate import format_size
+    from ._calibrate import format_size
 
     if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
         return str(value)
@@ -51,7 +51,7 @@ def _size(value: Any) -> str:
 
 def _inline_check(directory: str) -> dict[str, Any]:
     """Whether a RWF_NOWAIT read works on a fresh file in *directory*."""
-    from .engines.inline import InlineReader, unsupported_reason
+    from ._engines.inline import InlineReader, unsupported_reason
 
     try:
         # Not a `with`: failing to create the file is a different answer.
@@ -83,7 +83,7 @@ def _inline_check(directory: str) -> dict[str, Any]:
 
 def _filesystem(directory: str) -> str:
     try:
-        from .selector import filesystem_type
+        from ._selector import filesystem_type
     except ImportError:
         return "unknown"
     return filesystem_type(directory) or "unknown"
@@ -100,8 +100,8 @@ def _sqpoll_allowed() -> bool | None:
 
 def gather_info(directory: str = ".") -> dict[str, Any]:
     """Everything ``info`` reports, as a JSON-ready dict."""
-    from .engines import kernel
-    from .profile import resolve_profile
+    from ._engines import kernel
+    from ._profile import resolve_profile
 
     directory = os.path.abspath(directory)
     profile = resolve_profile()
@@ -239,7 +239,7 @@ class _ProgressLine:
 
 
 def _table(cells: Sequence[Any], title: str, out: TextIO) -> None:
-    from .calibrate import format_size
+    from ._calibrate import format_size
 
     if not cells:
         return
@@ -263,8 +263,8 @@ def _table(cells: Sequence[Any], title: str, out: TextIO) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Measure the engines here and write a tuning profile."""
-    from .calibrate import run_calibration
-    from .profile import load_profile, profile_path
+    from ._calibrate import run_calibration
+    from ._profile import load_profile, profile_path
 
     directory = Path(args.dir)
     if not directory.is_dir():
@@ -362,8 +362,8 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m hybridio``."""
-    from .compression import Compression
-    from .engines.kernel import BACKEND_NAMES
+    from ._compression import Compression
+    from ._engines.kernel import BACKEND_NAMES
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -422,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .settings import reload_settings
+    from ._settings import reload_settings
 
     reload_settings()  # the environment as this command sees it
     with warnings.catch_warnings():

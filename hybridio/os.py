@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, AnyStr, ParamSpec, TypeVar, overload
 
 from ._batched import DEFAULT_BATCH, BatchedIterator
-from .engines.threads import in_thread, run_in_thread
+from ._engines.threads import in_thread, run_in_thread
 
 if TYPE_CHECKING:
     from _typeshed import BytesPath, GenericPath, StrPath

@@ -15,11 +15,11 @@ import pathlib
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from ._api import AsyncOpen, async_open
 from ._batched import BatchedIterator
-from .api import AsyncOpen, async_open
-from .engines.threads import bind, run_in_thread
-from .layers.base import AsyncBinaryIO
-from .layers.text import AsyncTextIO
+from ._engines.threads import bind, run_in_thread
+from ._layers.base import AsyncBinaryIO
+from ._layers.text import AsyncTextIO
 
 if TYPE_CHECKING:
     from _typeshed import OpenBinaryMode, OpenTextMode, StrPath

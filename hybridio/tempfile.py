@@ -12,11 +12,11 @@ import os
 import tempfile as _tempfile
 from typing import TYPE_CHECKING, Any, AnyStr, Generic, TypeVar, overload
 
+from ._api import AsyncOpen, async_open
+from ._engines.threads import run_in_thread
+from ._layers.base import AsyncBinaryIO
+from ._layers.text import AsyncTextIO
 from ._wrap import AsyncWrappedBinaryIO, AsyncWrappedTextIO, wrap
-from .api import AsyncOpen, async_open
-from .engines.threads import run_in_thread
-from .layers.base import AsyncBinaryIO
-from .layers.text import AsyncTextIO
 
 if TYPE_CHECKING:
     from _typeshed import OpenBinaryMode, OpenTextMode, StrPath

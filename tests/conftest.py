@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, settings
 
-from hybridio.engines import kernel
+from hybridio._engines import kernel
 
 # CI must be deterministic: derandomized, bounded, no deadline (shared, noisy machines).
 settings.register_profile(
@@ -103,7 +103,7 @@ def _fresh_settings() -> Iterator[None]:
     """Tests that change HYBRIDIO_* call ``hybridio.reload_settings()``; the next
     test starts from the environment as it is again."""
     yield
-    from hybridio import settings
+    from hybridio import _settings as settings
 
     settings.reload_settings()
 

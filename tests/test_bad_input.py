@@ -32,7 +32,7 @@ import pytest
 
 import hybridio
 from hybridio import Strategy
-from hybridio.errors import BatchError
+from hybridio._errors import BatchError
 
 CONTENT = b"0123456789abcdef\n" * 40
 

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import hybridio
-from hybridio.engines import kernel
+from hybridio._engines import kernel
 
 SIZE = 64 * 1024
 

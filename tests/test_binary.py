@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.engines import kernel
-from hybridio.layers.buffered import KernelBinaryFile
-from hybridio.layers.raw import RawKernelFile
-from hybridio.modes import parse_mode
+from hybridio._engines import kernel
+from hybridio._layers.buffered import KernelBinaryFile
+from hybridio._layers.raw import RawKernelFile
+from hybridio._modes import parse_mode
 
 
 async def test_await_and_async_with_both_open(tmp_path: Path, backend: str) -> None:

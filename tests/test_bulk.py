@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio import bulk
-from hybridio.bulk import threaded
-from hybridio.engines import kernel
+from hybridio import _bulk as bulk
+from hybridio._bulk import threaded
+from hybridio._engines import kernel
 
 
 @threaded

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio import calibrate as cal
-from hybridio.calibrate import Cell, derive
-from hybridio.profile import TuningProfile, load_profile
+from hybridio import _calibrate as cal
+from hybridio._calibrate import Cell, derive
+from hybridio._profile import TuningProfile, load_profile
 
 from .test_cli import run_cli
 

@@ -13,8 +13,8 @@ import pytest
 
 import hybridio
 from hybridio import cli
-from hybridio.engines import kernel
-from hybridio.profile import TuningProfile
+from hybridio._engines import kernel
+from hybridio._profile import TuningProfile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +88,7 @@ def test_info_json_lists_every_backend(capsys: pytest.CaptureFixture[str]) -> No
     assert info["inline"]["detail"]
     assert set(info["sqpoll"]) >= {"allowed", "used"}
     assert info["profile"]["thresholds"] == json.loads(
-        json.dumps(hybridio.profile.resolve_profile().thresholds())
+        json.dumps(hybridio._profile.resolve_profile().thresholds())
     )
     # the temporary inline-check file is gone
     assert list(Path.cwd().iterdir()) == []

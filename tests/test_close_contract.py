@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.layers.buffered import KernelBinaryFile
-from hybridio.layers.stream import open_stream
-from hybridio.layers.text import AsyncTextIO
-from hybridio.modes import parse_mode
+from hybridio._layers.buffered import KernelBinaryFile
+from hybridio._layers.stream import open_stream
+from hybridio._layers.text import AsyncTextIO
+from hybridio._modes import parse_mode
 
 from .conftest import fd_count
 

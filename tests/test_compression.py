@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 import zstandard
 
-from hybridio.compression import Compression, detect, resolve
-from hybridio.engines.threads import run_in_thread
-from hybridio.layers.stream import StreamFile, open_stream
-from hybridio.layers.text import AsyncTextIO
-from hybridio.modes import parse_mode
+from hybridio._compression import Compression, detect, resolve
+from hybridio._engines.threads import run_in_thread
+from hybridio._layers.stream import StreamFile, open_stream
+from hybridio._layers.text import AsyncTextIO
+from hybridio._modes import parse_mode
 
 FORMATS = ["gzip", "bz2", "lzma", "zstd"]
 COMPRESS: dict[str, Any] = {

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.engines import direct
+from hybridio._engines import direct
 
 from .conftest import stall_watch
 
@@ -286,7 +286,7 @@ async def test_files_without_o_direct_are_untouched(tmp_path: Path) -> None:
 _LOOP_CHILD = """
 import asyncio, errno, json, os, sys
 import hybridio
-from hybridio.engines import direct
+from hybridio._engines import direct
 
 path = os.path.join(sys.argv[1], "f")
 

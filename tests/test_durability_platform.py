@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.layers.buffered import KernelBinaryFile
-from hybridio.layers.stream import open_stream
-from hybridio.modes import parse_mode
+from hybridio._layers.buffered import KernelBinaryFile
+from hybridio._layers.stream import open_stream
+from hybridio._modes import parse_mode
 
 # Not a real fcntl command on Linux: only the fake below understands it.
 FAKE_F_FULLFSYNC = 0x7F51

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.engines import fdlimit
-from hybridio.engines.fdlimit import FdLimiter
+from hybridio._engines import fdlimit
+from hybridio._engines.fdlimit import FdLimiter
 
 ROOT = Path(__file__).resolve().parent.parent
 # Every async test here runs on asyncio's loop and on uvloop.
@@ -62,7 +62,7 @@ _CHILD = textwrap.dedent(
         out["errnos"] = sorted({{getattr(e, "errno", None) or -1 for e in errors}})
         out["message"] = str(errors[0]) if errors else None
         out["digests"] = [d for d in digests if isinstance(d, str)]
-        from hybridio.engines import fdlimit
+        from hybridio._engines import fdlimit
         out["held_after"] = fdlimit.LIMITER.held
         return out
 
@@ -293,7 +293,7 @@ def test_a_child_forked_while_the_limiter_is_locked_can_still_open(tmp_path: Pat
         import asyncio, os, sys, time, warnings
         sys.path.insert(0, {str(ROOT)!r})
         import hybridio
-        from hybridio.engines import fdlimit
+        from hybridio._engines import fdlimit
 
         async def use():
             async with hybridio.async_open({str(tmp_path / "f")!r}, "wb") as f:

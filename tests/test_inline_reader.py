@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.engines import inline
-from hybridio.engines.inline import InlineReader
+from hybridio._engines import inline
+from hybridio._engines.inline import InlineReader
 
 pytestmark = pytest.mark.skipif(
     inline.unsupported_reason(None) is not None,

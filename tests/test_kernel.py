@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.engines import kernel
+from hybridio._engines import kernel
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_event_loop_cycles_return_fds_threads_and_aio_nr_to_baseline(
 async def test_a_constructor_failing_after_open_leaks_no_fd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    from hybridio.layers import buffered
+    from hybridio._layers import buffered
 
     (tmp_path / "f").write_bytes(b"")
     async with hybridio.async_open(tmp_path / "f", "rb"):
@@ -70,7 +70,7 @@ async def test_a_constructor_failing_after_open_leaks_no_fd(
 
     fds = fd_count()
     monkeypatch.setattr(buffered.KernelBinaryFile, "__init__", broken)
-    from hybridio import api
+    from hybridio import _api as api
 
     monkeypatch.setattr(api, "KernelBinaryFile", buffered.KernelBinaryFile)
     with pytest.raises(RuntimeError, match="constructor failed"):

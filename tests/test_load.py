@@ -24,9 +24,9 @@ import hybridio
 # the loop thread: a 60 ms stall measured here (issue 9 item 8, "first
 # async_open of a process").  Imported up front so the 50 ms heartbeat test
 # below measures slow I/O, not that.
-import hybridio.layers.stream
+import hybridio._layers.stream
 from hybridio import TuningProfile
-from hybridio.engines import kernel
+from hybridio._engines import kernel
 
 from .conftest import LoopStall, fd_count, stall_watch
 
@@ -178,7 +178,7 @@ def test_efbig_from_rlimit_fsize_is_raised_and_the_fd_released(tmp_path: Path) -
         """
     )
     for backend in ("uring", "thread"):
-        if hybridio.engines.kernel.probe(backend) is not None:
+        if hybridio._engines.kernel.probe(backend) is not None:
             continue
         out = subprocess.run(
             [sys.executable, "-c", script, str(tmp_path / f"big-{backend}"), backend],

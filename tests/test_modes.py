@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.modes import parse_mode
+from hybridio._modes import parse_mode
 
 from .conftest import fd_count
 

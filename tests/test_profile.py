@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import hybridio
-import hybridio.profile as profile_module
-from hybridio.profile import (
+import hybridio._profile as profile_module
+from hybridio._profile import (
     PROFILE_VERSION,
     TuningProfile,
     default_profile,

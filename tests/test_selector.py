@@ -13,9 +13,9 @@ import pytest
 
 import hybridio
 from hybridio import Compression, Strategy, TuningProfile
-from hybridio import selector as selector_mod
-from hybridio.engines import kernel
-from hybridio.modes import parse_mode
+from hybridio import _selector as selector_mod
+from hybridio._engines import kernel
+from hybridio._modes import parse_mode
 
 from .conftest import fd_count
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from hybridio.layers.stream import StreamFile, open_stream
-from hybridio.layers.text import AsyncTextIO
-from hybridio.modes import parse_mode
+from hybridio._layers.stream import StreamFile, open_stream
+from hybridio._layers.text import AsyncTextIO
+from hybridio._modes import parse_mode
 
 
 class CountingExecutor(concurrent.futures.ThreadPoolExecutor):

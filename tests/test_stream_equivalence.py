@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hybridio.layers.stream import StreamFile, open_stream
-from hybridio.modes import parse_mode
+from hybridio._layers.stream import StreamFile, open_stream
+from hybridio._modes import parse_mode
 
 MODES = ["rb", "r+b", "wb", "w+b", "ab", "a+b", "xb", "x+b"]
 

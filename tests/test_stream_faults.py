@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from hybridio.layers.stream import open_stream
-from hybridio.modes import parse_mode
+from hybridio._layers.stream import open_stream
+from hybridio._modes import parse_mode
 
 FS_SIZE = 1 << 20
 RECORD = 100

@@ -82,6 +82,31 @@ def test_the_public_surface_is_all_and_every_public_name_has_a_docstring() -> No
     assert hybridio.__version__ == project["project"]["version"]
 
 
+# The modules a user may import by name; everything else is implementation.
+PUBLIC_MODULES = {
+    "__init__",
+    "__main__",
+    "cli",
+    "compat",
+    "fsspec",
+    "os",
+    "path",
+    "tempfile",
+    "zarr",
+}
+
+
+def test_implementation_modules_are_private() -> None:
+    import pkgutil
+
+    names = {m.name for m in pkgutil.iter_modules(hybridio.__path__)}
+    public = {n for n in names if not n.startswith("_")}
+    assert public <= PUBLIC_MODULES, f"not declared public: {sorted(public - PUBLIC_MODULES)}"
+    # The public names are reachable from the top level, not only from a private module.
+    for name in ("read_bytes", "TuningProfile", "set_default_executor_size", "BatchError"):
+        assert getattr(hybridio, name).__module__.startswith("hybridio._")
+
+
 async def test_peek_on_a_fifo_gives_the_bytes_back(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)

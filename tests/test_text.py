@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio.compression import Compression
-from hybridio.layers.stream import open_stream
-from hybridio.layers.text import AsyncTextIO
-from hybridio.modes import parse_mode
+from hybridio._compression import Compression
+from hybridio._layers.stream import open_stream
+from hybridio._layers.text import AsyncTextIO
+from hybridio._modes import parse_mode
 
 
 async def text(path: Path, mode: str, **kw: Any) -> AsyncTextIO:

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hybridio.layers.stream import open_stream
-from hybridio.layers.text import AsyncTextIO
-from hybridio.modes import parse_mode
+from hybridio._layers.stream import open_stream
+from hybridio._layers.text import AsyncTextIO
+from hybridio._modes import parse_mode
 
 ENCODINGS = ["utf-8", "utf-16", "shift_jis", "latin-1", "ascii", "utf-8-sig", "utf-32"]
 ERRORS = ["strict", "ignore", "replace", "surrogateescape", "backslashreplace"]

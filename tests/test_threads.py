@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from hybridio.engines import threads
-from hybridio.engines.threads import run_in_thread, run_to_completion
+from hybridio._engines import threads
+from hybridio._engines.threads import run_in_thread, run_to_completion
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 

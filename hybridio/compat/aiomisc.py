@@ -19,10 +19,10 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
-from ..api import async_open as _core_open
-from ..compression import Compression as _CoreCompression
-from ..layers.base import AsyncBinaryIO as _CoreBinary
-from ..layers.text import AsyncTextIO as _CoreText
+from .._api import async_open as _core_open
+from .._compression import Compression as _CoreCompression
+from .._layers.base import AsyncBinaryIO as _CoreBinary
+from .._layers.text import AsyncTextIO as _CoreText
 
 __all__ = (
     "AsyncBinaryIO",

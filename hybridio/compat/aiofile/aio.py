@@ -17,9 +17,9 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ...api import async_open as _core_open
-from ...engines.threads import run_in_thread
-from ...layers.base import AsyncBinaryIO
+from ..._api import async_open as _core_open
+from ..._engines.threads import run_in_thread
+from ..._layers.base import AsyncBinaryIO
 
 __all__ = (
     "DEFAULT_CONTEXT_STORE",
@@ -57,7 +57,7 @@ class FileMode(NamedTuple):
 
 def parse_mode(mode: str) -> FileMode:
     """Parse *mode* as aiofile does (errors are those of builtin ``open()``)."""
-    from ...modes import parse_mode as core_parse
+    from ..._modes import parse_mode as core_parse
 
     m = core_parse(mode)
     return FileMode(

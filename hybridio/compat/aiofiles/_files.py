@@ -15,9 +15,9 @@ import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any
 
+from ..._layers.base import AsyncBinaryIO
+from ..._layers.text import AsyncTextIO
 from ..._wrap import AsyncWrappedTextIO
-from ...layers.base import AsyncBinaryIO
-from ...layers.text import AsyncTextIO
 
 __all__ = (
     "AiofilesContextManager",
@@ -341,7 +341,7 @@ def in_thread(fn: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]
     """``aiofiles.os.wrap``: *fn* as a coroutine taking ``loop=``/``executor=``."""
     import functools
 
-    from ...engines.threads import run_in_thread
+    from ..._engines.threads import run_in_thread
 
     @functools.wraps(fn)
     async def run(*args: Any, loop: Any = None, executor: Any = None, **kwargs: Any) -> Any:

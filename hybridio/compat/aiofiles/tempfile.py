@@ -6,7 +6,7 @@ import types
 from typing import Any
 
 from ... import tempfile as _core
-from ...engines.threads import run_in_thread
+from ..._engines.threads import run_in_thread
 from ._files import AiofilesContextManager, AsyncBase, wrap_core
 
 __all__ = (

@@ -6,7 +6,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from ... import _wrap
-from ...api import async_open
+from ..._api import async_open
 from ._files import (
     AiofilesContextManager,
     AsyncBufferedIOBase,

@@ -11,7 +11,7 @@ import os
 import sys
 import warnings
 
-from .layers.base import as_c_int
+from ._layers.base import as_c_int
 
 __all__ = ("FileMode", "check_open_args", "parse_mode")
 

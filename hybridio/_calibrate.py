@@ -38,10 +38,10 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator,
 from pathlib import Path
 from typing import Any, Final, final
 
-from .engines import kernel
-from .engines.inline import InlineReader, unsupported_reason
-from .engines.threads import default_executor_size, run_in_thread
-from .profile import TuningProfile
+from ._engines import kernel
+from ._engines.inline import InlineReader, unsupported_reason
+from ._engines.threads import default_executor_size, run_in_thread
+from ._profile import TuningProfile
 
 __all__ = (
     "Calibration",
@@ -464,7 +464,7 @@ def _machine() -> dict[str, Any]:
 
 def _filesystem(directory: Path) -> str:
     try:
-        from .selector import filesystem_type
+        from ._selector import filesystem_type
     except ImportError:
         return "unknown"
     return filesystem_type(directory) or "unknown"
@@ -608,7 +608,7 @@ def _plan(
 
     def read_ahead_run(cell: Cell) -> Awaitable[None]:
         async def go() -> None:
-            from .api import async_open
+            from ._api import async_open
 
             # A stream read the way applications do it: small reads served from
             # the read-ahead buffer, one refill per buffer.

@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from .. import settings
+from .. import _settings as settings
 
 __all__ = (
     "BACKEND_NAMES",

@@ -27,14 +27,14 @@ from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import Executor
 from typing import IO, Any, Generic, ParamSpec, TypeVar, cast, overload
 
-from .compression import Compression, check_level, check_mode, open_compressed, open_fileobj
-from .compression import resolve as resolve_compression
-from .engines.inline import InlineReader, unsupported_reason
-from .engines.kernel import TurnBudget
-from .engines.threads import in_thread, run_in_thread, run_to_completion
-from .layers.base import bytes_view
-from .modes import parse_mode
-from .profile import resolve_profile
+from ._compression import Compression, check_level, check_mode, open_compressed, open_fileobj
+from ._compression import resolve as resolve_compression
+from ._engines.inline import InlineReader, unsupported_reason
+from ._engines.kernel import TurnBudget
+from ._engines.threads import in_thread, run_in_thread, run_to_completion
+from ._layers.base import bytes_view
+from ._modes import parse_mode
+from ._profile import resolve_profile
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -424,7 +424,7 @@ def _write_bytes(
     if not atomic:
         with _open_for(path, mode, compression, level) as f:
             return _write_data(f, view)
-    from .atomic import AtomicTarget
+    from ._atomic import AtomicTarget
 
     target = AtomicTarget(path, exclusive=exclusive, readable=False)
     try:
@@ -457,7 +457,7 @@ def _inline_read(path: Any) -> bytes | None:
     """The whole of a small, page-cached local file, read in the loop thread
     (open + fstat + one ``preadv2(RWF_NOWAIT)`` + close: a few microseconds,
     against ~100 µs for a thread hop); None when that is not possible."""
-    from .selector import filesystem_type, remote_filesystem
+    from ._selector import filesystem_type, remote_filesystem
 
     limit = _inline_max()
     if not limit:

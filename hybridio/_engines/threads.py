@@ -56,7 +56,7 @@ def default_executor_size() -> int:
     """Number of worker threads the library pool has (or will have)."""
     if _size is not None:
         return _size
-    from ..profile import resolve_profile
+    from .._profile import resolve_profile
 
     configured = resolve_profile().thread_pool_size
     if configured > 0:

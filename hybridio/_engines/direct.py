@@ -287,7 +287,7 @@ def open_error(exc: OSError, file: Any) -> OSError | None:
     else:
         os.close(probe)
         return None
-    from ..selector import filesystem_type  # the selector imports the engines
+    from .._selector import filesystem_type  # the selector imports the engines
 
     filesystem = filesystem_type(file)
     where = f"the {filesystem} filesystem" if filesystem else "this file's filesystem"

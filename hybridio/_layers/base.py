@@ -19,8 +19,8 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from typing import Any, Final
 
-from ..errors import finish_batch
-from ..stats import IOStats
+from .._errors import finish_batch
+from .._stats import IOStats
 
 if sys.version_info >= (3, 11):
     from typing import Self

@@ -26,7 +26,7 @@ try:  # Python <= 3.13
 except ImportError:  # pragma: no cover - Python 3.14 moved it
     from compression._common._streams import DecompressReader  # type: ignore[import-not-found,no-redef]
 
-from .modes import FileMode
+from ._modes import FileMode
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -17,7 +17,7 @@ compressed file objects are not thread-safe.  A call that the buffers can serve
 does not take the lock (nor suspend) unless another operation is in flight.
 
 Cancellation: a thread call that already runs is completed before the
-cancellation is re-raised (see :mod:`hybridio.engines.threads`), so buffers and
+cancellation is re-raised (see :mod:`hybridio._engines.threads`), so buffers and
 position stay consistent.  A cancelled ``write`` has either stored all its
 bytes (they reach the file with the next flush, and ``tell()`` counts them),
 or -- cancelled while waiting for another operation on the same handle, or
@@ -44,17 +44,17 @@ import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any, BinaryIO, TypeVar
 
-from ..compression import (
+from .._compression import (
     Compression,
     check_level,
     check_mode,
     open_compressed,
     open_fileobj,
 )
-from ..engines.fdlimit import release_of
-from ..engines.threads import run_in_thread
-from ..modes import FileMode
-from ..stats import IOStats
+from .._engines.fdlimit import release_of
+from .._engines.threads import run_in_thread
+from .._modes import FileMode
+from .._stats import IOStats
 from .base import (
     FAR_SEEK,
     STUB_PARSES_SIZE,
@@ -877,7 +877,7 @@ class StreamFile(AsyncBinaryIO):
     # -- closing ----------------------------------------------------------
 
     async def close(self) -> None:
-        """Flush and close: the close contract of :mod:`hybridio.layers.closing`
+        """Flush and close: the close contract of :mod:`hybridio._layers.closing`
         (idempotent, completes when cancelled, a flush error surfaces)."""
         await close_once(self, self._close)
 
@@ -1001,11 +1001,11 @@ async def open_stream(
     not block the event loop.  Mode and level errors are raised before any fd
     exists; if building the file fails after the open, the fd is released.
     ``compression`` must be concrete here (resolve AUTO with
-    :func:`hybridio.compression.resolve` first); AUTO resolves in the thread.
+    :func:`hybridio._compression.resolve` first); AUTO resolves in the thread.
     """
     comp = Compression.coerce(compression)
     if comp is Compression.AUTO:
-        from ..compression import resolve
+        from .._compression import resolve
 
         comp = await run_in_thread(resolve, comp, file, fmode, executor=executor)
     check_mode(comp, fmode)

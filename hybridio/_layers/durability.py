@@ -19,8 +19,8 @@ import sys
 from concurrent.futures import Executor
 from typing import Any
 
-from ..engines.threads import run_in_thread
-from ..errors import named
+from .._engines.threads import run_in_thread
+from .._errors import named
 
 __all__ = ("needs_full_fsync", "sync_fd", "sync_in_thread")
 

@@ -42,10 +42,10 @@ import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final, ParamSpec, TypeVar
 
-from ..engines.fdlimit import release_of
-from ..errors import finish_batch
-from ..modes import FileMode
-from ..stats import IOStats
+from .._engines.fdlimit import release_of
+from .._errors import finish_batch
+from .._modes import FileMode
+from .._stats import IOStats
 from .base import (
     FAR_SEEK,
     STUB_PARSES_SIZE,
@@ -680,7 +680,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         Cached ranges are served inline; the others go to the kernel in as few
         submissions as the ring and the per-submission byte bound allow, each
         awaited through one future.  A failure is raised as
-        :class:`~hybridio.errors.BatchError` after every read completed, or
+        :class:`~hybridio._errors.BatchError` after every read completed, or
         returned in place with ``return_exceptions=True``.
         """
         reqs = ranges if type(ranges) is list else list(ranges)
@@ -860,7 +860,7 @@ class KernelBinaryFile(AsyncBinaryIO):
             os.close(self._fd)
 
     async def close(self) -> None:
-        """Flush and close: the close contract of :mod:`hybridio.layers.closing`
+        """Flush and close: the close contract of :mod:`hybridio._layers.closing`
         (idempotent, completes when cancelled, a flush error surfaces, chained
         to the CancelledError when the close was also cancelled)."""
         if self._close_task is None and not self._closed and not self._wbuf and not self._busy():

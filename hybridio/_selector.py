@@ -31,12 +31,12 @@ import stat
 import sys
 from typing import Any, Final, Literal
 
-from . import settings
-from .compression import Compression, from_suffix
-from .engines import kernel
-from .engines.inline import unsupported_reason
-from .modes import FileMode, parse_mode
-from .profile import TuningProfile, resolve_profile
+from . import _settings as settings
+from ._compression import Compression, from_suffix
+from ._engines import kernel
+from ._engines.inline import unsupported_reason
+from ._modes import FileMode, parse_mode
+from ._profile import TuningProfile, resolve_profile
 
 __all__ = (
     "NETWORK_FILESYSTEMS",

@@ -928,7 +928,7 @@ class AsyncTextIO(AsyncFileBase):
 
     async def close(self) -> None:
         """Flush and close the binary file: the close contract of
-        :mod:`hybridio.layers.closing` (idempotent, completes when cancelled,
+        :mod:`hybridio._layers.closing` (idempotent, completes when cancelled,
         a flush error surfaces)."""
         await close_once(self, self._close)
 

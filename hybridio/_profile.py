@@ -2,7 +2,7 @@
 
 Lookup order (first found wins): the ``profile=`` argument, the
 ``HYBRIDIO_PROFILE`` environment variable, the user's config directory
-(``$XDG_CONFIG_HOME/hybridio/profile.json`` on Linux, the platform's
+(``$XDG_CONFIG_HOME/hybridio/_profile.json`` on Linux, the platform's
 equivalent elsewhere), then the defaults shipped in the package
 (``hybridio/default_profile.json``, measured on a 2-vCPU Linux VM with
 ``python -m hybridio calibrate``).  A corrupt or foreign profile never breaks an
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from . import settings
+from . import _settings as settings
 
 __all__ = (
     "PROFILE_VERSION",
@@ -110,6 +110,21 @@ class TuningProfile:
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         tmp.write_text(self.to_json(), encoding="utf-8")
         os.replace(tmp, target)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TuningProfile:
+        """Read a profile file; raises OSError or ValueError when it is unusable."""
+        return load_profile(path)
+
+    @staticmethod
+    def current(profile: TuningProfile | str | os.PathLike[str] | None = None) -> TuningProfile:
+        """The profile in force: argument, ``HYBRIDIO_PROFILE``, user config, shipped default."""
+        return resolve_profile(profile)
+
+    @staticmethod
+    def user_path() -> Path:
+        """Where ``calibrate`` saves by default and where the user profile is looked up."""
+        return profile_path()
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str) -> TuningProfile:

@@ -20,20 +20,20 @@ from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar, Union, overload
 
-from .compression import Compression
-from .engines import direct, fdlimit, kernel
-from .engines.threads import run_in_thread
-from .layers.base import AsyncBinaryIO
-from .layers.buffered import KernelBinaryFile
-from .layers.raw import RawKernelFile
+from ._compression import Compression
+from ._engines import direct, fdlimit, kernel
+from ._engines.threads import run_in_thread
+from ._layers.base import AsyncBinaryIO
+from ._layers.buffered import KernelBinaryFile
+from ._layers.raw import RawKernelFile
 
 # Imported here, not at the first thread-served open: importing it (gzip, bz2,
 # lzma) took ~60 ms in the loop thread.
-from .layers.stream import open_stream
-from .layers.text import AsyncTextIO
-from .modes import FileMode, check_open_args, parse_mode
-from .profile import TuningProfile, resolve_profile
-from .selector import ACCESS_VALUES, Access, Plan, Strategy, gather_facts, plan
+from ._layers.stream import open_stream
+from ._layers.text import AsyncTextIO
+from ._modes import FileMode, check_open_args, parse_mode
+from ._profile import TuningProfile, resolve_profile
+from ._selector import ACCESS_VALUES, Access, Plan, Strategy, gather_facts, plan
 
 if TYPE_CHECKING:
     from _typeshed import OpenBinaryMode, OpenTextMode, StrOrBytesPath
@@ -227,7 +227,7 @@ def async_open(
     if strat is Strategy.THREAD and backend is not None:
         raise ValueError("backend= selects a kernel backend; it cannot go with strategy=THREAD")
     if atomic:
-        from .atomic import check_atomic_args
+        from ._atomic import check_atomic_args
 
         check_atomic_args(file, fmode, opener)
     prof = resolve_profile(profile)
@@ -260,7 +260,7 @@ def async_open(
 
     async def open_file() -> Any:
         if atomic:
-            from .atomic import open_atomic
+            from ._atomic import open_atomic
 
             return await open_atomic(request, _open_binary, None if fmode.binary else make_text)
         binary = await _open_binary(request)
@@ -404,7 +404,7 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
 async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
     compression = req.compression
     if compression is Compression.AUTO:
-        from .compression import resolve
+        from ._compression import resolve
 
         compression = await run_in_thread(
             resolve, compression, req.file, req.fmode, executor=req.executor

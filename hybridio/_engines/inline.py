@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
-from .. import settings
+from .. import _settings as settings
 
 __all__ = ("INLINE_MAX", "InlineReader", "unsupported_reason")
 

@@ -17,12 +17,12 @@ import os
 from concurrent.futures import Executor
 from typing import Any, Final
 
-from ..engines import kernel
-from ..engines.direct import DirectFile
-from ..engines.inline import INLINE_MAX, InlineReader
-from ..engines.kernel import KernelEngine
-from ..engines.threads import run_in_thread
-from ..errors import named
+from .._engines import kernel
+from .._engines.direct import DirectFile
+from .._engines.inline import INLINE_MAX, InlineReader
+from .._engines.kernel import KernelEngine
+from .._engines.threads import run_in_thread
+from .._errors import named
 from .durability import needs_full_fsync, sync_in_thread
 
 __all__ = ("RawKernelFile", "WriteProgress")

@@ -36,17 +36,17 @@ import types
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from .engines.threads import bind, run_in_thread, run_to_completion
-from .layers.base import AsyncBinaryIO
-from .layers.closing import close_once
-from .layers.durability import sync_fd
-from .layers.text import AsyncTextIO
+from ._engines.threads import bind, run_in_thread, run_to_completion
+from ._layers.base import AsyncBinaryIO
+from ._layers.closing import close_once
+from ._layers.durability import sync_fd
+from ._layers.text import AsyncTextIO
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
-    from .api import _Request
-    from .modes import FileMode
+    from ._api import _Request
+    from ._modes import FileMode
 
 __all__ = ("AtomicBinaryFile", "AtomicTarget", "check_atomic_args", "open_atomic", "temp_names")
 
@@ -469,7 +469,7 @@ class AtomicBinaryFile(AsyncBinaryIO):
 
         If the flush, the close or the commit fails, the temporary file is
         removed, the target is unchanged, and the error is raised -- the
-        close contract of :mod:`hybridio.layers.closing`.
+        close contract of :mod:`hybridio._layers.closing`.
         """
         await close_once(self, self._finish)
 
