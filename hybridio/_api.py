@@ -350,7 +350,9 @@ def _engines(p: Plan) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
     (io_setup's EAGAIN once aio-max-nr is used up) falls back, and the plan says so."""
     while True:
         try:
-            engine = kernel.get_engine(p.backend, max_requests=p.max_requests, sqpoll=p.sqpoll)
+            engine = kernel.get_engine(
+                p.backend, max_requests=p.max_requests, sqpoll=p.sqpoll, submit_mode=p.submit_mode
+            )
             break
         except kernel.BackendUnavailableError as exc:
             if p.forced:
@@ -460,8 +462,8 @@ async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
         # inline than the ~95 us of a thread hop.  Opens that never suspend
         # still pay the loop's fairness budget (1,000 opens in a row held the
         # loop for ~100 ms).
-        if engine.overdue():
-            await engine.pay()
+        if engine.budget.spent():
+            await engine.budget.give_turn()
         fd = _open_fd(req.file, req.fmode, req.opener, defer_truncate=defer_truncate)
     try:
         if defer_truncate:

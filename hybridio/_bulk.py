@@ -22,15 +22,14 @@ import stat
 import sys
 import threading
 import types
-import weakref
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import Executor
 from typing import IO, Any, Generic, ParamSpec, TypeVar, cast, overload
 
 from ._compression import Compression, check_level, check_mode, open_compressed, open_fileobj
 from ._compression import resolve as resolve_compression
+from ._engines import fairness
 from ._engines.inline import InlineReader, unsupported_reason
-from ._engines.kernel import TurnBudget
 from ._engines.threads import in_thread, run_in_thread, run_to_completion
 from ._layers.base import bytes_view
 from ._modes import parse_mode
@@ -442,11 +441,6 @@ def _check_text(data: object) -> None:
         raise TypeError(f"write() argument must be str, not {type(data).__name__}")
 
 
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TurnBudget] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _inline_max() -> int:
     """The largest file read inline (0: none), from the profile in force."""
     prof = resolve_profile()
@@ -502,12 +496,9 @@ async def read_bytes(path: PathArg, *, compression: Compression | str | None = N
     if compression is None and isinstance(path, (str, bytes, os.PathLike)):
         data = _inline_read(path)
         if data is not None:
-            loop = asyncio.get_running_loop()
-            turns = _turns.get(loop)
-            if turns is None:
-                turns = _turns[loop] = TurnBudget(loop)
-            if turns.overdue():
-                await asyncio.sleep(0)
+            turns = fairness.for_loop(asyncio.get_running_loop())
+            if turns.spent():
+                await turns.give_turn()
             return data
     return await run_in_thread(_read_bytes, path, compression)
 

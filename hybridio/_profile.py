@@ -36,6 +36,7 @@ __all__ = (
 PROFILE_VERSION: Final = 1
 _DEFAULT_FILE: Final = Path(__file__).with_name("default_profile.json")
 _WRITE_BACKENDS: Final = ("auto", "same", "uring", "linux", "thread", "python")
+SUBMIT_MODES: Final = ("immediate", "tick", "adaptive")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +76,10 @@ class TuningProfile:
     write_backend: str = "auto"
     #: Use io_uring SQPOLL (a kernel thread polling the ring).
     sqpoll: bool = False
+    #: How single io_uring operations reach the kernel: "immediate" (one
+    #: io_uring_enter per operation), "tick" (the operations of one loop turn
+    #: share one), "adaptive" (a lone operation at once, the rest per turn).
+    submit_mode: str = "adaptive"
     #: Open files in the loop thread on local filesystems (a few us) instead of
     #: a thread hop (~95 us here).
     open_inline: bool = True
@@ -155,6 +160,8 @@ class TuningProfile:
                     raise ValueError(f"{key} must be a string")
                 if key == "write_backend" and value not in _WRITE_BACKENDS:
                     raise ValueError(f"write_backend must be one of {_WRITE_BACKENDS}")
+                if key == "submit_mode" and value not in SUBMIT_MODES:
+                    raise ValueError(f"submit_mode must be one of {SUBMIT_MODES}")
             elif not isinstance(value, Mapping):
                 raise ValueError(f"{key} must be an object")
             values[key] = value

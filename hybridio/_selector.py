@@ -339,6 +339,7 @@ class Plan:
     sync_submit_max: int | None
     max_requests: int
     sqpoll: bool
+    submit_mode: str
     stream_chunk: int
     truncate_in_thread_min: int
     skipped: tuple[tuple[str, str], ...]
@@ -475,6 +476,7 @@ def _decide(
         sync_submit_max=None if literal else prof.sync_submit_max,
         max_requests=prof.max_requests,
         sqpoll=prof.sqpoll,
+        submit_mode=prof.submit_mode,
         stream_chunk=prof.stream_chunk,
         truncate_in_thread_min=prof.truncate_in_thread_min,
         skipped=tuple(skipped.items()),

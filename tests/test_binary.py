@@ -339,11 +339,10 @@ class ScriptedEngine:
         self.calls: list[tuple[int, int]] = []
         self.loop = asyncio.get_running_loop()
 
-    def overdue(self) -> bool:
-        return False
-
-    async def pay(self) -> None:
-        pass
+    class budget:
+        @staticmethod
+        def spent() -> bool:
+            return False
 
     def op_write(self, fd: int, data: bytes, offset: int) -> tuple[int, bytes, int]:
         return (fd, data, offset)

@@ -22,7 +22,7 @@ import pytest
 import hybridio
 from hybridio import _bulk as bulk
 from hybridio._bulk import threaded
-from hybridio._engines import kernel
+from hybridio._engines import fairness
 
 
 @threaded
@@ -576,7 +576,7 @@ async def test_inline_read_bytes_gives_the_loop_a_turn(
     p.write_bytes(b"x" * 100)
     if not bulk._inline_max() or bulk._inline_read(p) is None:
         pytest.skip("inline reads are not possible here")
-    monkeypatch.setattr(kernel, "YIELD_AFTER", 0.0)  # every streak is over budget at once
+    monkeypatch.setattr(fairness, "BUDGET_SECONDS", 0.0)  # every streak is over budget at once
     ticks = 0
     done = False
 

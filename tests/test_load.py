@@ -26,7 +26,7 @@ import hybridio
 # below measures slow I/O, not that.
 import hybridio._layers.stream
 from hybridio import TuningProfile
-from hybridio._engines import kernel
+from hybridio._engines import fairness, kernel
 
 from .conftest import LoopStall, fd_count, stall_watch
 
@@ -104,8 +104,8 @@ async def test_readers_of_cached_data_let_other_tasks_run(
     path.write_bytes(os.urandom(4 << 20))
     path.read_bytes()  # page-cached: every read below completes without suspending
     # Every read after a streak's first is "overdue": the loop must turn every
-    # other read, deterministically (the real budget is YIELD_AFTER seconds).
-    monkeypatch.setattr(kernel, "YIELD_AFTER", -1.0)
+    # other read, deterministically (the real budget is BUDGET_SECONDS).
+    monkeypatch.setattr(fairness, "BUDGET_SECONDS", -1.0)
     ticks = 0
     stop = False
 
@@ -140,7 +140,7 @@ async def test_readers_of_cached_data_let_other_tasks_run(
     assert streaming >= 32  # every other 64 KiB read-ahead refill
     assert batched >= 8  # every other batch
     assert concurrent >= 1
-    assert kernel.YIELD_AFTER < 0
+    assert fairness.BUDGET_SECONDS < 0
 
 
 def test_efbig_from_rlimit_fsize_is_raised_and_the_fd_released(tmp_path: Path) -> None:

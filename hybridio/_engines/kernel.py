@@ -28,7 +28,6 @@ import os
 import re
 import tempfile
 import threading
-import time
 import types
 import warnings
 import weakref
@@ -36,13 +35,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from .. import _settings as settings
+from . import fairness
 
 __all__ = (
     "BACKEND_NAMES",
     "BackendInfo",
     "BackendUnavailableError",
     "KernelEngine",
-    "TurnBudget",
     "backends",
     "get_engine",
     "pick_backend",
@@ -65,11 +64,6 @@ _MODULES: Final = {
 MAX_REQUESTS: Final = 256
 #: Threads of caio's own pools (thread/python backends).
 POOL_SIZE: Final = 8
-#: Seconds the loop may go without a turn while readers are served without
-#: suspending (inline hits, io_uring completions inside the submit); past it,
-#: the next read yields once.  Time, not bytes: a text reader spends far more
-#: CPU per byte than a binary one.
-YIELD_AFTER: Final = 0.001
 #: How long a probe operation may take before the backend is declared broken.
 PROBE_TIMEOUT: Final = 5.0
 #: The largest single kernel request.  A page-cached io_uring read or a buffered
@@ -415,52 +409,7 @@ class _Batch:
         self.remaining = len(ops)
 
 
-class TurnBudget:
-    """One event loop's fairness budget for work that does not suspend.
-
-    Inline page-cache reads, io_uring reads that complete inside the submit,
-    inline opens: tasks doing only that would hold the loop until they are
-    done.  Once such work has gone :data:`YIELD_AFTER` seconds without a loop
-    turn, :meth:`pay` yields.  The kernel engine is one (per loop and
-    backend); the bulk path keeps one per loop.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        # A streak of work done without a loop turn (see :meth:`overdue`).
-        self._turn_pending = False
-        self._streak_start = 0.0
-
-    def overdue(self) -> bool:
-        """True once work has held the loop for :data:`YIELD_AFTER` s without a turn.
-
-        The first call of a streak schedules a marker callback; the loop runs
-        it at its next turn, which ends the streak.  So the cost is one
-        ``call_soon`` per loop turn in which such work happens, and a task
-        that suspends anyway never yields twice.
-        """
-        if not self._turn_pending:
-            self._turn_pending = True
-            self._streak_start = time.monotonic()
-            self.loop.call_soon(self._mark_turn)
-            return False
-        return time.monotonic() - self._streak_start > YIELD_AFTER
-
-    async def pay(self) -> None:
-        """Yield until the budget allows more work (a loop turn really happened).
-
-        However many tasks are ready, they all wait until the marker ran.
-        """
-        # A loop, not one yield: the tasks that yielded all resume in the same
-        # loop turn, and each must check the budget again before its work.
-        while self.overdue():  # noqa: ASYNC110 - a yield, not a wait for an event
-            await asyncio.sleep(0)
-
-    def _mark_turn(self) -> None:
-        self._turn_pending = False
-
-
-class KernelEngine(TurnBudget):
+class KernelEngine:
     """One caio context bound to one event loop."""
 
     def __init__(
@@ -469,8 +418,11 @@ class KernelEngine(TurnBudget):
         name: str,
         ctx: Any,
         spare_key: tuple[str, int, bool] | None = None,
+        submit_mode: str = "adaptive",
     ) -> None:
-        super().__init__(loop)
+        self.loop = loop
+        #: The loop's fairness budget (shared by every engine and path of it).
+        self.budget = fairness.for_loop(loop)
         self.name = name
         self.ctx = ctx
         self._spare_key = spare_key
@@ -487,6 +439,11 @@ class KernelEngine(TurnBudget):
         self._max = int(getattr(ctx, "max_requests", MAX_REQUESTS))
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
+        #: io_uring queues SQEs until a flush (io_uring_enter) submits them.
+        self._flushes = name == "uring"
+        #: How single operations are flushed (the profile's ``submit_mode``).
+        self.submit_mode = submit_mode
+        self._flush_pending = False
         if name in ("uring", "linux"):
             loop.add_reader(ctx.fileno, self._on_readable)
 
@@ -536,7 +493,7 @@ class KernelEngine(TurnBudget):
                     self._waiters.remove(waiter)
                 raise
 
-    def _start(self, ops: Sequence[Any]) -> _Batch:
+    def _start(self, ops: Sequence[Any], single: bool = False) -> _Batch:
         batch = _Batch(self.loop.create_future(), ops)
         done = self._complete_threadsafe if self._threaded else self._complete
         for index, op in enumerate(ops):
@@ -565,13 +522,34 @@ class KernelEngine(TurnBudget):
                 self._inflight -= 1
             if batch.remaining == 0:
                 batch.future.set_result(None)
-        if self.name == "uring":
-            # Submit now, in one io_uring_enter for the whole batch; page-cached
-            # reads complete inside it, so the future may already be done here.
-            # (Deferring the flush to batch concurrent single ops was measured
-            # slower: 76k vs 105k cold reads/s with 64 in flight.)
-            self.ctx.flush()
+        if self._flushes:
+            self._flush_after(single)
         return batch
+
+    def _flush_after(self, single: bool) -> None:
+        # How the queued SQEs reach the kernel (``submit_mode``): "immediate"
+        # flushes after every submission; "tick" once per loop turn, so the
+        # operations tasks issue in the same turn share one io_uring_enter;
+        # "adaptive" flushes a lone operation at once (no added latency at
+        # depth 1) and defers while others are in flight (a deep queue).
+        # A batch from ``run()`` is already one submission: flushed at once.
+        mode = self.submit_mode
+        if (
+            not single
+            or mode == "immediate"
+            or self.sqpoll
+            or (mode == "adaptive" and self._inflight <= 1 and not self._flush_pending)
+        ):
+            self.ctx.flush()
+            return
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.loop.call_soon(self._deferred_flush)
+
+    def _deferred_flush(self) -> None:
+        self._flush_pending = False
+        if self.ctx is not None:
+            self.ctx.flush()
 
     async def _wait(self, batch: _Batch) -> bool:
         """Wait until every op of *batch* completed; True if cancelled meanwhile.
@@ -609,7 +587,7 @@ class KernelEngine(TurnBudget):
             raise RuntimeError("the kernel engine of this event loop is closed")
         if self._inflight >= self._max:
             await self._acquire(1)  # cancelled here: nothing was submitted
-        batch = self._start((op,))
+        batch = self._start((op,), True)
         if batch.args[0] is _NOT_SUBMITTED:
             # Linux AIO refused it (EAGAIN): the batch path retries it.
             results = [None]
@@ -738,7 +716,7 @@ def _hook_loop_close(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _make_engine(
-    loop: asyncio.AbstractEventLoop, name: str, max_requests: int, sqpoll: bool
+    loop: asyncio.AbstractEventLoop, name: str, max_requests: int, sqpoll: bool, mode: str
 ) -> KernelEngine:
     reason = probe(name)
     if reason is not None:
@@ -746,7 +724,7 @@ def _make_engine(
     key = _spare_key(name, max_requests, sqpoll)
     ctx = _take_spare(key)
     if ctx is not None:
-        return KernelEngine(loop, name, ctx, key)
+        return KernelEngine(loop, name, ctx, key, mode)
     try:
         if sqpoll and name == "uring":
             ctx = _create_context(name, max_requests, True)
@@ -757,7 +735,7 @@ def _make_engine(
         raise BackendUnavailableError(
             f"kernel backend {name!r} failed to start: {_describe(exc)}"
         ) from exc
-    return KernelEngine(loop, name, ctx, key)
+    return KernelEngine(loop, name, ctx, key, mode)
 
 
 #: Backends whose context starts a pool of threads: 50-80 ms with the GIL
@@ -798,14 +776,18 @@ async def prepare_engine(name: str, *, max_requests: int = MAX_REQUESTS) -> None
 
 
 def get_engine(
-    backend: str | None = None, *, max_requests: int = MAX_REQUESTS, sqpoll: bool = False
+    backend: str | None = None,
+    *,
+    max_requests: int = MAX_REQUESTS,
+    sqpoll: bool = False,
+    submit_mode: str = "adaptive",
 ) -> KernelEngine:
     """The engine of the running loop for *backend* (None: ``HYBRIDIO_BACKEND``,
     else :func:`pick_backend`'s choice).
 
     A backend that cannot run raises :class:`BackendUnavailableError`; the
-    caller's plan decides what to fall back to.  *max_requests* and *sqpoll*
-    apply when the loop's context is created.
+    caller's plan decides what to fall back to.  *max_requests*, *sqpoll* and
+    *submit_mode* apply when the loop's engine is created.
     """
     global _last
     loop = asyncio.get_running_loop()
@@ -826,5 +808,5 @@ def get_engine(
         raise BackendUnavailableError("no kernel backend works here")
     engine = engines.get(name)
     if engine is None or engine.closed:
-        engine = engines[name] = _make_engine(loop, name, max_requests, sqpoll)
+        engine = engines[name] = _make_engine(loop, name, max_requests, sqpoll, submit_mode)
     return engine

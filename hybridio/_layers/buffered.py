@@ -308,7 +308,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         pos = self._pos
         size = os.fstat(self._fd).st_size - pos
         raw = self._raw
-        if size <= 0 or size > self._inline.max or raw.engine.overdue():
+        if size <= 0 or size > self._inline.max or raw.engine.budget.spent():
             return None
         data = self._inline.read(size, pos)
         # A short read stopped at EOF; a full one is EOF unless the file grew.
@@ -646,8 +646,9 @@ class KernelBinaryFile(AsyncBinaryIO):
                 # raw.read_inline(), unrolled: no coroutine unless the
                 # fairness budget is spent (checked before the read).
                 engine = raw.engine
-                if engine.overdue():
-                    await engine.pay()
+                budget = engine.budget
+                if budget.spent():
+                    await budget.give_turn()
                 data = inline.read(size, offset)
                 if data is not None:
                     return data
@@ -705,9 +706,11 @@ class KernelBinaryFile(AsyncBinaryIO):
             await self._flush_if_visible(lowest)
         raw = self._raw
         engine = raw.engine
-        await engine.pay()
+        budget = engine.budget
+        if budget.spent():
+            await budget.give_turn()
         results: list[Any] = [b""] * len(reqs)
-        misses = self._inline.read_batch(reqs, results, self._inline_batch_max, engine.overdue)
+        misses = self._inline.read_batch(reqs, results, self._inline_batch_max, budget.spent)
         if not misses:
             return results  # inline reads raise; they never leave an error in place
         for i, value in zip(misses, await raw.read_batch(reqs, misses), strict=True):
@@ -732,8 +735,9 @@ class KernelBinaryFile(AsyncBinaryIO):
                 return []
             await self._flush_if_visible(min(off for off, _ in items))
             raw = self._raw
-            engine = raw.engine
-            await engine.pay()
+            turns = raw.engine.budget
+            if turns.spent():
+                await turns.give_turn()
             results: list[Any] = [0] * len(items)
             inline = self._inline
             misses = []
@@ -745,7 +749,7 @@ class KernelBinaryFile(AsyncBinaryIO):
                     inline.enabled
                     and len(view) <= inline.max
                     and budget > 0
-                    and not (i and engine.overdue())
+                    and not (i and turns.spent())
                 ):
                     n = inline.readinto(view, off)
                     if n is not None:

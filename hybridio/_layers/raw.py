@@ -3,7 +3,7 @@
 Everything here is offset-addressed (pread/pwrite semantics) and knows nothing
 about a stream position; the buffered layer owns that.  Large requests are cut
 into ``max_chunk`` pieces and the loop gets a turn once pieces have held it for
-``YIELD_AFTER`` (``KernelEngine.pay``), because io_uring serves page-cached
+the loop's fairness budget (``_engines.fairness``), because io_uring serves page-cached
 reads -- and Linux AIO on a buffered fd serves every read -- synchronously
 inside the submit call: one 256 MiB read through aiofile holds the loop for
 140-960 ms.  Reads of ``thread_read_min`` bytes or more are one thread call.
@@ -145,7 +145,12 @@ class RawKernelFile:
         return engine
 
     def _rebind(self, old: KernelEngine) -> KernelEngine:
-        return kernel.get_engine(old.name, max_requests=self._max_requests, sqpoll=old.sqpoll)
+        return kernel.get_engine(
+            old.name,
+            max_requests=self._max_requests,
+            sqpoll=old.sqpoll,
+            submit_mode=old.submit_mode,
+        )
 
     def _check(self, value: Any) -> Any:
         if isinstance(value, OSError):
@@ -153,23 +158,31 @@ class RawKernelFile:
         return value
 
     async def _kread(self, size: int, offset: int) -> bytes:
-        engine = self.engine
-        # The budget is paid BEFORE the read: once reads that never suspend
+        engine = self._engine
+        if engine.closed or engine.loop is not asyncio.get_running_loop():
+            engine = self.engine
+        # The budget is checked BEFORE the read: once reads that never suspend
         # (page-cached io_uring completes inside the submit) have held the loop
         # for the budget, every further reader yields first, instead of all
         # ready readers doing one more read in the same turn.
-        await engine.pay()
-        data = self._check(await engine.run_one(engine.op_read(self.fd, size, offset)))
+        budget = engine.budget
+        if budget.spent():
+            await budget.give_turn()
+        data = await engine.run_one(engine.op_read(self.fd, size, offset))
+        if isinstance(data, OSError):
+            raise named(data, self.name)
         self.kernel_ops += 1
         self.kernel_bytes += len(data)
-        return bytes(data)
+        return data if type(data) is bytes else bytes(data)
 
     async def read_inline(self, size: int, offset: int) -> bytes | None:
         """A page-cache hit served in the loop thread, or None (a miss or off)."""
         inline = self.inline
         if not inline.enabled or size > inline.max:
             return None
-        await self.engine.pay()
+        budget = self.engine.budget
+        if budget.spent():
+            await budget.give_turn()
         return inline.read(size, offset)
 
     def _submit_max(self, engine: KernelEngine) -> int:
@@ -225,7 +238,9 @@ class RawKernelFile:
             return await self._direct.preadinto(view, offset)
         size = len(view)
         if self.inline.enabled and size <= self.inline.max:
-            await self.engine.pay()
+            budget = self.engine.budget
+            if budget.spent():
+                await budget.give_turn()
             n = self.inline.readinto(view, offset)
             if n is not None:
                 return n
@@ -279,7 +294,8 @@ class RawKernelFile:
         start = 0
         while start < len(indices):
             engine = self.engine
-            await engine.pay()
+            if engine.budget.spent():
+                await engine.budget.give_turn()
             limit = self._submit_max(engine)
             end = start
             nbytes = 0
@@ -341,7 +357,8 @@ class RawKernelFile:
         start = 0
         while start < len(items):
             engine = self.write_engine
-            await engine.pay()
+            if engine.budget.spent():
+                await engine.budget.give_turn()
             end = start
             nbytes = 0
             while end < len(items) and (
@@ -392,10 +409,10 @@ class RawKernelFile:
             while done < total:
                 step = min(self.max_chunk, total - done)
                 engine = self.write_engine
-                if done:
-                    # Between pieces: Linux AIO copies each buffered write
-                    # inside io_submit, so the pieces hold the loop.
-                    await engine.pay()
+                # Between pieces: Linux AIO copies each buffered write inside
+                # io_submit, so the pieces hold the loop.
+                if done and engine.budget.spent():
+                    await engine.budget.give_turn()
                 op = engine.op_write(self.fd, bytes(view[done : done + step]), offset + done)
                 landed: list[Any] = []
                 try:

@@ -1,0 +1,86 @@
+"""One fairness budget per event loop: work that does not suspend gives the loop turns.
+
+Inline page-cache reads, io_uring reads that complete inside the submit call,
+inline opens, Linux AIO writes copied inside ``io_submit``: a task doing only
+that never suspends, so without a budget it would hold the loop until it is
+done.  Every such path -- reads, writes, retries, opens, the bulk path --
+asks the same per-loop :class:`TurnBudget`, so one task's inline reads and
+another's kernel writes share one allowance instead of each having its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from typing import Final
+
+__all__ = ("BUDGET_SECONDS", "TurnBudget", "for_loop")
+
+#: How long work may hold the loop without a turn before the next piece yields.
+#: Time, not bytes: a text reader spends far more CPU per byte than a binary one.
+#: A bound of the design (no call stalls the loop more than a few ms), not a
+#: measured threshold, so it is not part of the tuning profile.
+BUDGET_SECONDS: Final = 0.001
+
+
+class TurnBudget:
+    """One event loop's allowance for work done without suspending."""
+
+    __slots__ = ("__weakref__", "_streak_start", "_turn_pending", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._turn_pending = False
+        self._streak_start = 0.0
+
+    def spent(self) -> bool:
+        """True once work has held the loop for :data:`BUDGET_SECONDS` without a turn.
+
+        The first call of a streak schedules a marker callback; the loop runs
+        it at its next turn, which ends the streak.  So the cost is one
+        ``call_soon`` per loop turn in which such work happens, and a task
+        that suspends anyway never yields twice.
+        """
+        if not self._turn_pending:
+            self._turn_pending = True
+            self._streak_start = time.monotonic()
+            self.loop.call_soon(self._mark_turn)
+            return False
+        return time.monotonic() - self._streak_start > BUDGET_SECONDS
+
+    async def give_turn(self) -> None:
+        """Yield until the allowance is back (a loop turn really happened).
+
+        Callers check :meth:`spent` first, so the common case costs no coroutine.
+        """
+        # A loop, not one yield: the tasks that yielded all resume in the same
+        # loop turn, and each must check the budget again before its work.
+        while self.spent():  # noqa: ASYNC110 - a yield, not a wait for an event
+            await asyncio.sleep(0)
+
+    def _mark_turn(self) -> None:
+        self._turn_pending = False
+
+
+_budgets: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TurnBudget] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+# The last loop's budget without a weak-dict lookup; a weak reference, so a
+# closed loop is not kept alive by it.
+_last: weakref.ref[TurnBudget] | None = None
+
+
+def for_loop(loop: asyncio.AbstractEventLoop) -> TurnBudget:
+    """The budget of *loop* (created on first use, gone with the loop)."""
+    global _last
+    last = _last() if _last is not None else None
+    if last is not None and last.loop is loop:
+        return last
+    budget = _budgets.get(loop)
+    if budget is None:
+        budget = _budgets[loop] = TurnBudget(loop)
+    _last = weakref.ref(budget)
+    return budget

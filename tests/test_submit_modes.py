@@ -1,0 +1,134 @@
+"""How single io_uring operations reach the kernel (the profile's ``submit_mode``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hybridio
+from hybridio._engines import kernel
+
+pytestmark = pytest.mark.skipif(
+    kernel.probe("uring") is not None, reason=f"io_uring unavailable: {kernel.probe('uring')}"
+)
+
+DATA = os.urandom(1 << 20)
+
+
+class CountingContext:
+    """Wraps a real caio io_uring context and counts its flushes (io_uring_enter)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
+        self.flushes = 0
+
+    def flush(self) -> int:
+        self.flushes += 1
+        return int(self._ctx.flush())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+
+async def _open(path: Path, mode: str) -> Any:
+    # Inline reads off, so every read_at is one kernel operation.
+    profile = hybridio.TuningProfile(inline_max=0, submit_mode=mode, origin="test")
+    f = await hybridio.async_open(path, "rb", strategy="kernel", backend="uring", profile=profile)
+    engine = f._raw.engine
+    assert engine.submit_mode == mode
+    counter = CountingContext(engine.ctx)
+    engine.ctx = counter
+    return f, engine, counter
+
+
+def _restore(engine: Any, counter: CountingContext) -> None:
+    engine.ctx = counter._ctx
+
+
+@pytest.mark.parametrize("mode", ["immediate", "tick", "adaptive"])
+async def test_concurrent_reads_share_io_uring_enters_per_loop_turn(
+    tmp_path: Path, mode: str
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    kernel._close_loop_engines(asyncio.get_running_loop())  # a fresh engine in this mode
+    f, engine, counter = await _open(path, mode)
+    r, w = os.pipe()
+    try:
+        # One operation that stays in flight (a pipe read waits for data), as
+        # a cold read would: the queue is not empty when the others arrive.
+        blocked = asyncio.ensure_future(engine.run_one(engine.op_read(r, 5, 0)))
+        await asyncio.sleep(0)
+        before = counter.flushes
+        offsets = [random.Random(i).randrange(0, len(DATA) - 4096) for i in range(64)]
+        got = await asyncio.wait_for(asyncio.gather(*(f.read_at(off, 4096) for off in offsets)), 30)
+        assert got == [DATA[off : off + 4096] for off in offsets]
+        flushes = counter.flushes - before
+        if mode == "immediate":
+            assert flushes == 64
+        else:
+            assert 1 <= flushes <= 4  # one per loop turn, not one per read
+        os.write(w, b"hello")
+        assert await asyncio.wait_for(blocked, 30) == b"hello"
+    finally:
+        _restore(engine, counter)
+        os.close(r)
+        os.close(w)
+        await f.close()
+
+
+@pytest.mark.parametrize("mode", ["immediate", "tick", "adaptive"])
+async def test_a_lone_read_is_flushed_at_once_except_in_tick_mode(
+    tmp_path: Path, mode: str
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    kernel._close_loop_engines(asyncio.get_running_loop())
+    f, engine, counter = await _open(path, mode)
+    try:
+        for off in range(0, 40960, 4096):
+            before = counter.flushes
+            pending = asyncio.ensure_future(f.read_at(off, 4096))
+            await asyncio.sleep(0)  # the read ran up to its submission
+            # A lone operation in "adaptive" is in the kernel before the loop turns.
+            assert counter.flushes - before == (0 if mode == "tick" else 1)
+            assert await asyncio.wait_for(pending, 30) == DATA[off : off + 4096]
+    finally:
+        _restore(engine, counter)
+        await f.close()
+
+
+@pytest.mark.parametrize("mode", ["immediate", "tick", "adaptive"])
+async def test_every_mode_reads_and_writes_what_the_stdlib_does(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    kernel._close_loop_engines(asyncio.get_running_loop())
+    rng = random.Random(mode)
+    expect = bytearray(DATA)
+    profile = hybridio.TuningProfile(inline_max=0, submit_mode=mode, origin="test")
+    async with hybridio.async_open(
+        path, "r+b", strategy="kernel", backend="uring", profile=profile
+    ) as f:
+        writes = []
+        for _ in range(32):
+            off = rng.randrange(0, len(DATA) - 512) // 512 * 512
+            writes.append((off, os.urandom(512)))
+        # Non-overlapping slots: the concurrent writes' order does not matter.
+        slots = dict(writes)
+        await asyncio.wait_for(asyncio.gather(*(f.write_at(o, d) for o, d in slots.items())), 30)
+        for off, data in slots.items():
+            expect[off : off + 512] = data
+        ranges = [(rng.randrange(0, len(DATA)), rng.randrange(1, 9000)) for _ in range(48)]
+        got = await asyncio.wait_for(asyncio.gather(*(f.read_at(o, n) for o, n in ranges)), 30)
+        assert got == [bytes(expect[o : o + n]) for o, n in ranges]
+    assert path.read_bytes() == bytes(expect)
+
+
+def test_the_profile_refuses_an_unknown_submit_mode() -> None:
+    with pytest.raises(ValueError, match="submit_mode must be one of"):
+        hybridio.TuningProfile.from_mapping({"version": 1, "submit_mode": "later"}, "test")
