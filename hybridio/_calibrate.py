@@ -29,6 +29,7 @@ import asyncio
 import dataclasses
 import importlib
 import itertools
+import math
 import os
 import platform
 import random
@@ -41,7 +42,7 @@ from typing import Any, Final, final
 from ._engines import kernel
 from ._engines.inline import InlineReader, unsupported_reason
 from ._engines.threads import default_executor_size, run_in_thread
-from ._profile import TuningProfile
+from ._profile import BUILTIN, TuningProfile
 
 __all__ = (
     "Calibration",
@@ -72,8 +73,12 @@ QUICK_CELL_SECONDS: Final = 0.15
 DEFAULT_BUDGET_MS: Final = 1.0
 #: The percentile of per-operation stalls compared with the budget (see above).
 STALL_PERCENTILE: Final = 50
-#: How much faster SQPOLL must be, everywhere, before the profile enables it.
-SQPOLL_MARGIN: Final = 1.10
+#: How much faster (geometric mean) another way of submitting must be than
+#: "adaptive" before the profile picks it ...
+SUBMIT_MARGIN: Final = 1.10
+#: ... and it must reach this share of the best way in every measured cell: a
+#: way that wins deep queues but loses shallow ones badly is not taken.
+SUBMIT_FLOOR: Final = 0.80
 #: A read-ahead within this factor of the best sequential throughput counts as
 #: "as fast"; the smallest such buffer wastes least when a seek discards it.
 READ_AHEAD_TOLERANCE: Final = 0.90
@@ -170,7 +175,7 @@ class Calibration:
     cells: list[Cell]
     large: list[Cell]
     read_ahead: list[Cell]
-    sqpoll: list[Cell]
+    submission: list[Cell]
     facts: dict[str, Any]
 
 
@@ -368,23 +373,6 @@ async def _kernel_read(engine: kernel.KernelEngine, fd: int, size: int, offset: 
     return bytes(result)
 
 
-async def _kernel_chunked(
-    engine: kernel.KernelEngine, fd: int, size: int, offset: int, chunk: int
-) -> bytes:
-    """A large read as the kernel path serves it: chunks, a yield between, one join."""
-    parts = []
-    got = 0
-    while got < size:
-        data = await _kernel_read(engine, fd, min(chunk, size - got), offset + got)
-        if not data:
-            break
-        parts.append(data)
-        got += len(data)
-        if got < size:
-            await asyncio.sleep(0)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
 def _pread_full(fd: int, size: int, offset: int) -> bytes:
     data = os.pread(fd, size, offset)
     if len(data) == size or not data:
@@ -504,7 +492,7 @@ async def calibrate(
     cells: list[Cell] = []
     large: list[Cell] = []
     read_ahead: list[Cell] = []
-    sqpoll_cells: list[Cell] = []
+    submission: list[Cell] = []
 
     tf = _TestFile(directory, file_size)
     try:
@@ -523,9 +511,9 @@ async def calibrate(
             quick,
         )
         if not quick:
-            steps += _sqpoll_plan(tf, engine, levels, seconds, rng, sqpoll_cells, facts)
+            steps += _submission_plan(tf, engine, levels, seconds, rng, submission, facts)
         else:
-            facts["sqpoll"] = "not measured in --quick mode"
+            facts["submission"] = "not measured in --quick mode"
         state = ""
         evicted_ok = True
         for index, step in enumerate(steps, 1):
@@ -542,8 +530,8 @@ async def calibrate(
         facts["eviction"] = "ok" if evicted_ok else tf.eviction_note
     finally:
         tf.close()
-    profile, reasons = derive(cells, large, read_ahead, sqpoll_cells, facts, quick=quick)
-    return Calibration(profile, reasons, cells, large, read_ahead, sqpoll_cells, facts)
+    profile, reasons = derive(cells, large, read_ahead, submission, facts, quick=quick)
+    return Calibration(profile, reasons, cells, large, read_ahead, submission, facts)
 
 
 def _plan(
@@ -592,6 +580,14 @@ def _plan(
 
         return go()
 
+    from ._layers.raw import RawKernelFile
+
+    # The kernel side of "thread vs chunks" is the real raw file, with the
+    # thread switch and inline reads out of the way.
+    chunked = RawKernelFile(
+        tf.fd, engine, str(tf.path), thread_read_min=1 << 62, sync_submit_max=1 << 62, inline_max=0
+    )
+
     def large_run(cell: Cell) -> Awaitable[None]:
         async def go() -> None:
             size = cell.size
@@ -599,7 +595,7 @@ def _plan(
             def op(offset: int) -> Coroutine[Any, Any, bytes]:
                 if cell.engine == "thread":
                     return _thread_read(tf.fd, size, offset)
-                return _kernel_chunked(engine, tf.fd, size, offset, kernel.MAX_CHUNK)
+                return chunked.pread(size, offset, inline=False)
 
             offsets = _offsets(tf.size, size, cell.cache, rng)
             cell.record(*await _drive(op, offsets, 1, seconds))
@@ -660,7 +656,18 @@ def _plan(
     return steps
 
 
-def _sqpoll_plan(
+#: The ways single io_uring reads can reach the kernel, compared by calibrate:
+#: (name, submit_mode, sqpoll).  With SQPOLL the kernel thread picks the SQEs
+#: up itself, so the flush only wakes it: the mode does not matter there.
+SUBMISSIONS: Final = (
+    ("adaptive", "adaptive", False),
+    ("immediate", "immediate", False),
+    ("tick", "tick", False),
+    ("sqpoll", "immediate", True),
+)
+
+
+def _submission_plan(
     tf: _TestFile,
     engine: kernel.KernelEngine,
     levels: Sequence[int],
@@ -669,46 +676,92 @@ def _sqpoll_plan(
     out: list[Cell],
     facts: dict[str, Any],
 ) -> list[_Step]:
-    """4 KiB reads through rings with and without SQPOLL, interleaved."""
+    """4 KiB reads through the real raw file, one io_uring ring per way of
+    submitting, interleaved: cold at every concurrency, warm (inline reads
+    off, so the ring serves them) at the lowest and highest."""
     if engine.name != "uring":
-        facts["sqpoll"] = f"not measured: the kernel backend is {engine.name}, not io_uring"
+        facts["submission"] = f"not measured: the kernel backend is {engine.name}, not io_uring"
         return []
     module = importlib.import_module("caio.linux_uring")
-    if not getattr(module, "SQPOLL_ALLOWED", False):
+    ways = [w for w in SUBMISSIONS if not w[2] or getattr(module, "SQPOLL_ALLOWED", False)]
+    if len(ways) < len(SUBMISSIONS):
         facts["sqpoll"] = "not measured: the kernel does not allow SQPOLL here"
-        return []
+    from ._layers.raw import RawKernelFile
+
     steps: list[_Step] = []
     size = 4 * KiB
-    chosen = (min(levels), max(levels))
+    shape = [("cold", level) for level in levels]
+    shape += [("warm", level) for level in (min(levels), max(levels))]
+    for cache, level in shape:
+        for name, mode, sqpoll in ways:
+            cell = Cell(f"submit-{name}", cache, size, level)
 
-    for cache in ("warm", "cold"):
-        for level in chosen:
-            for mode in ("off", "on"):
-                cell = Cell(f"sqpoll-{mode}", cache, size, level)
+            async def measure(cell: Cell = cell, mode: str = mode, sqpoll: bool = sqpoll) -> Cell:
+                loop = asyncio.get_running_loop()
+                ctx = module.Context(max_requests=BUILTIN.max_requests, sqpoll=sqpoll)
+                ring = kernel.KernelEngine(loop, "uring", ctx, submit_mode=mode)
+                try:
+                    if sqpoll and not ring.sqpoll:
+                        cell.note = "the kernel did not grant SQPOLL"
+                    inline = BUILTIN.inline_max if cell.cache == "cold" else 0
+                    raw = RawKernelFile(tf.fd, ring, str(tf.path), inline_max=inline)
 
-                async def go(cell: Cell = cell) -> Cell:
-                    loop = asyncio.get_running_loop()
-                    ctx = module.Context(
-                        max_requests=kernel.MAX_REQUESTS, sqpoll=cell.engine == "sqpoll-on"
-                    )
-                    ring = kernel.KernelEngine(loop, "uring", ctx)
-                    try:
-                        if cell.engine == "sqpoll-on" and not ring.sqpoll:
-                            cell.note = "the kernel did not grant SQPOLL"
+                    def op(offset: int) -> Coroutine[Any, Any, bytes]:
+                        return raw.pread(size, offset)
 
-                        def op(offset: int) -> Coroutine[Any, Any, bytes]:
-                            return _kernel_read(ring, tf.fd, size, offset)
+                    offsets = _offsets(tf.size, size, cell.cache, rng)
+                    cell.record(*await _drive(op, offsets, cell.concurrency, seconds))
+                finally:
+                    ring.close()
+                out.append(cell)
+                return cell
 
-                        offsets = _offsets(tf.size, size, cell.cache, rng)
-                        cell.record(*await _drive(op, offsets, cell.concurrency, seconds))
-                    finally:
-                        ring.close()
-                    out.append(cell)
-                    return cell
-
-                label = f"{cell.engine:<14} {cache:<4} {format_size(size):>7} x{level:<2}"
-                steps.append(_Step(label, cache, go))
+            label = f"{cell.engine:<16} {cache:<4} {format_size(size):>7} x{level:<2}"
+            steps.append(_Step(label, cache, measure))
     return steps
+
+
+def _choose_submission(
+    cells: Sequence[Cell], facts: dict[str, Any], quick: bool
+) -> tuple[str, bool, str]:
+    """(submit_mode, sqpoll, reason): the way with the best geometric mean over
+    the measured cells, among those never below SUBMIT_FLOOR of the others'
+    best in any cell; "adaptive" unless another is SUBMIT_MARGIN better."""
+    base = BUILTIN.submit_mode, False
+    if quick:
+        return (*base, "not measured in --quick mode: kept the default")
+    if not cells:
+        return (*base, f"{facts.get('submission', 'not measured')}: kept the default")
+    by_way: dict[str, dict[tuple[str, int], float]] = {}
+    for c in cells:
+        if c.note or c.mb_s <= 0:
+            continue
+        by_way.setdefault(c.engine.removeprefix("submit-"), {})[(c.cache, c.concurrency)] = c.mb_s
+    keys = set.intersection(*(set(v) for v in by_way.values())) if by_way else set()
+    if not keys or "adaptive" not in by_way:
+        return (*base, "no complete set of measurements: kept the default")
+    best = {k: max(v[k] for v in by_way.values()) for k in keys}
+    scores = {}
+    for way, rates in by_way.items():
+        worst = min(rates[k] / best[k] for k in keys)
+        gmean = math.exp(sum(math.log(rates[k] / by_way["adaptive"][k]) for k in keys) / len(keys))
+        scores[way] = (gmean, worst)
+    fair = {w: sc for w, sc in scores.items() if sc[1] >= SUBMIT_FLOOR}
+    pick = "adaptive"
+    for way, (gmean, _) in sorted(fair.items(), key=lambda kv: -kv[1][0]):
+        if way != "adaptive" and gmean >= SUBMIT_MARGIN:
+            pick = way
+        break
+    detail = ", ".join(
+        f"{w} {g:.2f}x (worst {x:.0%} of the best)" for w, (g, x) in sorted(scores.items())
+    )
+    reason = (
+        f"4 KiB reads, geometric mean against adaptive over {len(keys)} cells: {detail}; "
+        f"another way needs >= {SUBMIT_MARGIN:.2f}x and never < {SUBMIT_FLOOR:.0%} "
+        f"of the best: {pick}"
+    )
+    _, mode, sqpoll = next(w for w in SUBMISSIONS if w[0] == pick)
+    return mode, sqpoll, reason
 
 
 # -- picking the thresholds ---------------------------------------------------------------
@@ -722,7 +775,7 @@ def derive(
     cells: Sequence[Cell],
     large: Sequence[Cell],
     read_ahead: Sequence[Cell],
-    sqpoll: Sequence[Cell],
+    submission: Sequence[Cell],
     facts: dict[str, Any],
     *,
     quick: bool = False,
@@ -857,7 +910,7 @@ def derive(
             )
             pick = (
                 size,
-                f"one thread pread beat {format_size(kernel.MAX_CHUNK)} kernel chunks ({what})",
+                f"one thread pread beat {format_size(BUILTIN.max_chunk)} kernel chunks ({what})",
             )
             break
     if pick is not None:
@@ -904,37 +957,9 @@ def derive(
             "no read-ahead measurements: kept the default"
         )
 
-    # sqpoll: only if faster everywhere it was measured.
-    values["sqpoll"] = False
-    if quick:
-        reasons["sqpoll"] = "not measured in --quick mode: off"
-    elif not sqpoll:
-        reasons["sqpoll"] = f"{facts.get('sqpoll', 'not measured')}: off"
-    else:
-        ratios = []
-        for c in sqpoll:
-            if c.engine != "sqpoll-on":
-                continue
-            off = next(
-                (
-                    o
-                    for o in sqpoll
-                    if o.engine == "sqpoll-off"
-                    and (o.cache, o.concurrency) == (c.cache, c.concurrency)
-                ),
-                None,
-            )
-            if off is not None and off.mb_s > 0 and not c.note:
-                ratios.append((c.mb_s / off.mb_s, c.cache, c.concurrency))
-        if ratios and all(r >= SQPOLL_MARGIN for r, _, _ in ratios):
-            values["sqpoll"] = True
-            reasons["sqpoll"] = "SQPOLL was faster at every concurrency measured: on"
-        else:
-            detail = ", ".join(f"{r:.2f}x {cache} x{lvl}" for r, cache, lvl in ratios)
-            reasons["sqpoll"] = (
-                f"SQPOLL vs none at 4 KiB: {detail or 'no valid pair'}; "
-                f"on needs >= {SQPOLL_MARGIN:.2f}x everywhere: off"
-            )
+    mode, sqpoll_on, why = _choose_submission(submission, facts, quick)
+    values["submit_mode"], values["sqpoll"] = mode, sqpoll_on
+    reasons["submit_mode"] = reasons["sqpoll"] = why
 
     values["thread_pool_size"] = 0
     reasons["thread_pool_size"] = (
@@ -955,7 +980,7 @@ def derive(
         "cells": [c.to_dict() for c in cells],
         "large_reads": [c.to_dict() for c in large],
         "read_ahead": [c.to_dict() for c in read_ahead],
-        "sqpoll_cells": [c.to_dict() for c in sqpoll],
+        "submission_cells": [c.to_dict() for c in submission],
     }
     profile = dataclasses.replace(
         base, source="calibrate", origin=origin, measurements=measurements, **values

@@ -43,13 +43,17 @@ SUBMIT_MODES: Final = ("immediate", "tick", "adaptive")
 class TuningProfile:
     """Routing thresholds (bytes unless named otherwise) and where they came from."""
 
-    #: Largest positional read tried inline in the loop thread (RWF_NOWAIT).
+    #: Largest positional read tried inline in the loop thread (RWF_NOWAIT): a
+    #: 256 KiB memcpy is ~25 us, a bound on the stall.
     inline_max: int = 256 * 1024
     #: Bytes one batch may serve inline before the rest goes to the kernel.
     inline_batch_max: int = 4 << 20
     #: Largest single kernel request (bounds the loop stall of one submission).
     max_chunk: int = 1 << 20
-    #: Reads at least this large are one pread in a worker thread.
+    #: Reads at least this large are one pread in a worker thread: the syscall
+    #: runs without the GIL, so the loop keeps running while the kernel copies
+    #: into (and page-faults in) the result; in the loop thread, even in 1 MiB
+    #: chunks, allocating and joining 256 MiB held the loop for ~130 ms.
     thread_read_min: int = 8 << 20
     #: With a read backend that serves buffered reads inside the submit call
     #: (Linux AIO), at most this many bytes go into one submission and larger
@@ -179,6 +183,11 @@ def _config_dir() -> Path:
         return Path.home() / "Library" / "Application Support" / "hybridio"
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "hybridio"
+
+
+#: The built-in numbers (the dataclass defaults): what a layer uses when it is
+#: built without a plan, e.g. in a test.  The one home of every threshold.
+BUILTIN: Final = TuningProfile()
 
 
 def profile_path() -> Path:

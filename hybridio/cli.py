@@ -302,7 +302,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     _table(result.cells, "random reads", out)
     _table(result.large, "whole large reads (thread_read_min)", out)
     _table(result.read_ahead, "sequential stream reads, 16 KiB at a time (read-ahead)", out)
-    _table(result.sqpoll, "io_uring SQPOLL", out)
+    _table(result.submission, "io_uring submission (submit_mode, SQPOLL)", out)
     out.write("\nthresholds:\n")
     for key, value in saved.thresholds().items():
         reason = result.reasons.get(key, "not calibrated: the default")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import hybridio
 from hybridio._engines import kernel
+from hybridio._profile import BUILTIN
 
 SIZE = 64 * 1024
 
@@ -131,7 +132,7 @@ async def test_batches_larger_than_the_ring_are_split(
 ) -> None:
     path, payload = data_file
     _evict(path)
-    reqs = [((i * 97) % (SIZE - 512), 512) for i in range(3 * kernel.MAX_REQUESTS + 7)]
+    reqs = [((i * 97) % (SIZE - 512), 512) for i in range(3 * BUILTIN.max_requests + 7)]
     async with hybridio.async_open(path, "rb", backend=backend) as f:
         got = await f.read_many(reqs)
         assert got == [payload[o : o + s] for o, s in reqs]

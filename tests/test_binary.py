@@ -18,6 +18,7 @@ from hybridio._engines import kernel
 from hybridio._layers.buffered import KernelBinaryFile
 from hybridio._layers.raw import RawKernelFile
 from hybridio._modes import parse_mode
+from hybridio._profile import BUILTIN
 
 
 async def test_await_and_async_with_both_open(tmp_path: Path, backend: str) -> None:
@@ -303,7 +304,7 @@ async def test_buffered_writes_wait_for_flush(tmp_path: Path, backend: str) -> N
 
 async def test_large_read_and_write_are_chunked_and_exact(tmp_path: Path, backend: str) -> None:
     path = tmp_path / "big"
-    payload = os.urandom(3 * kernel.MAX_CHUNK + 12345)
+    payload = os.urandom(3 * BUILTIN.max_chunk + 12345)
     async with hybridio.async_open(path, "w+b", backend=backend) as f:
         assert await f.write(payload) == len(payload)
         await f.seek(0)

@@ -73,7 +73,14 @@ def test_quick_calibrate_writes_a_valid_profile(quick_run: tuple[Path, Any]) -> 
         assert c["mb_s"] >= 0
         assert c["stall_max_ms"] >= c["stall_p90_ms"] >= c["stall_p50_ms"] >= 0
     # every calibrated threshold is explained, and sqpoll stays off in quick mode
-    for key in ("inline_max", "max_chunk", "thread_read_min", "read_ahead", "sqpoll"):
+    for key in (
+        "inline_max",
+        "max_chunk",
+        "thread_read_min",
+        "read_ahead",
+        "sqpoll",
+        "submit_mode",
+    ):
         assert m["reasons"][key], key
     assert profile.sqpoll is False
     assert profile.thread_pool_size == 0
@@ -264,22 +271,46 @@ def test_read_ahead_ignores_cold_numbers_when_eviction_failed() -> None:
     assert derive([], [], rows, [], failed)[0].sequential_read_ahead == 64 * KiB
 
 
-def sq(mode: str, mb_s: float, level: int, cache: str = "warm") -> Cell:
-    """One SQPOLL comparison cell."""
-    return cell(f"sqpoll-{mode}", 4 * KiB, mb_s, 0.01, cache=cache, level=level)
+def way(name: str, mb_s: float, level: int, cache: str = "cold") -> Cell:
+    """One cell of the submission comparison."""
+    return cell(f"submit-{name}", 4 * KiB, mb_s, 0.01, cache=cache, level=level)
 
 
-def test_sqpoll_only_when_faster_everywhere() -> None:
-    faster = [sq("off", 100, 1), sq("on", 150, 1), sq("off", 100, 64), sq("on", 120, 64)]
-    assert derive([], [], [], faster, FACTS)[0].sqpoll is True
-    mixed = [sq("off", 100, 1), sq("on", 150, 1), sq("off", 100, 64), sq("on", 105, 64)]
-    profile, reasons = derive([], [], [], mixed, FACTS)
-    assert profile.sqpoll is False
-    assert "1.05x" in reasons["sqpoll"]
-    refused = [sq("off", 100, 1), sq("on", 150, 1)]
-    refused[1].note = "the kernel did not grant SQPOLL"
-    assert derive([], [], [], refused, FACTS)[0].sqpoll is False
-    assert derive([], [], [], faster, FACTS, quick=True)[0].sqpoll is False
+def _ways(rates: dict[str, tuple[float, float]]) -> list[Cell]:
+    # rates: way -> (depth 1, depth 64)
+    return [
+        way(w, r, lvl) for w, pair in rates.items() for lvl, r in zip((1, 64), pair, strict=True)
+    ]
+
+
+def test_submission_keeps_adaptive_unless_another_way_is_clearly_better() -> None:
+    close = _ways({"adaptive": (100, 100), "immediate": (104, 103), "tick": (90, 105)})
+    profile, reasons = derive([], [], [], close, FACTS)
+    assert (profile.submit_mode, profile.sqpoll) == ("adaptive", False)
+    assert "immediate 1." in reasons["submit_mode"]
+    tick = _ways({"adaptive": (100, 100), "immediate": (100, 60), "tick": (95, 200)})
+    assert derive([], [], [], tick, FACTS)[0].submit_mode == "tick"
+
+
+def test_submission_never_picks_a_way_that_loses_badly_somewhere() -> None:
+    # SQPOLL: 3x at depth 64 but half the speed of the best at depth 1.
+    cells = _ways({"adaptive": (100, 100), "sqpoll": (50, 300)})
+    profile, reasons = derive([], [], [], cells, FACTS)
+    assert (profile.submit_mode, profile.sqpoll) == ("adaptive", False)
+    assert "worst 50%" in reasons["sqpoll"]
+    fine = _ways({"adaptive": (100, 100), "sqpoll": (95, 300)})
+    profile = derive([], [], [], fine, FACTS)[0]
+    assert (profile.submit_mode, profile.sqpoll) == ("immediate", True)
+
+
+def test_submission_ignores_refused_sqpoll_and_quick_mode() -> None:
+    cells = _ways({"adaptive": (100, 100), "sqpoll": (150, 300)})
+    for c in cells:
+        if c.engine == "submit-sqpoll":
+            c.note = "the kernel did not grant SQPOLL"
+    assert derive([], [], [], cells, FACTS)[0].sqpoll is False
+    fine = _ways({"adaptive": (100, 100), "sqpoll": (150, 300)})
+    assert derive([], [], [], fine, FACTS, quick=True)[0].sqpoll is False
 
 
 def test_derived_profile_is_loadable(tmp_path: Path) -> None:

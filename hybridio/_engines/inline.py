@@ -5,7 +5,7 @@ while any suspended asyncio future costs ~10 us to wake up.  So positional reads
 first try ``os.preadv(fd, [buf], offset, os.RWF_NOWAIT)`` right in the loop
 thread: the kernel copies cached pages and returns, or fails at once with
 EAGAIN when a page would need disk I/O -- then, and only then, the read goes to
-the kernel engine.  Reads larger than :data:`INLINE_MAX` never take this path,
+the kernel engine.  Reads larger than the profile's ``inline_max`` never take this path,
 so no inline read holds the loop for more than a few tens of microseconds.
 
 Disabled, with the reason recorded, where it cannot work: not Linux, no
@@ -24,11 +24,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .. import _settings as settings
+from .._profile import BUILTIN
 
-__all__ = ("INLINE_MAX", "InlineReader", "unsupported_reason")
-
-#: Largest read served inline: a 256 KiB memcpy is ~25 us, a bound on the stall.
-INLINE_MAX: Final = 256 * 1024
+__all__ = ("InlineReader", "unsupported_reason")
 #: Scratch buffers up to this size are kept per file and reused.
 _SCRATCH_MAX: Final = 64 * 1024
 
@@ -74,7 +72,7 @@ class InlineReader:
     )
 
     def __init__(
-        self, fd: int, max_size: int = INLINE_MAX, *, known_reason: str | bool | None = True
+        self, fd: int, max_size: int = BUILTIN.inline_max, *, known_reason: str | bool | None = True
     ) -> None:
         self.fd = fd
         #: Reads larger than this are not tried inline (the profile's inline_max).

@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from .. import _settings as settings
+from .._profile import BUILTIN
 from . import fairness
 
 __all__ = (
@@ -60,16 +61,10 @@ _MODULES: Final = {
     "python": "caio.python_aio",
 }
 
-#: Requests one context keeps in flight; also the io_uring SQ / AIO ring size.
-MAX_REQUESTS: Final = 256
 #: Threads of caio's own pools (thread/python backends).
 POOL_SIZE: Final = 8
 #: How long a probe operation may take before the backend is declared broken.
 PROBE_TIMEOUT: Final = 5.0
-#: The largest single kernel request.  A page-cached io_uring read or a buffered
-#: Linux AIO read runs synchronously inside the submit call, so this bounds how
-#: long one submission can hold the event loop (DESIGN principle 5).
-MAX_CHUNK: Final = 1 << 20
 
 
 class BackendUnavailableError(RuntimeError):
@@ -225,9 +220,9 @@ def _probe(name: str) -> str | None:
     The context is created as the first engine will want it, and a working
     one is kept as that engine's context (see ``_spares``).
     """
-    key = _spare_key(name, MAX_REQUESTS, False)
+    key = _spare_key(name, BUILTIN.max_requests, False)
     try:
-        ctx = _create_context(name, MAX_REQUESTS)
+        ctx = _create_context(name, BUILTIN.max_requests)
     except Exception as exc:
         return _describe(exc)
     ok = False
@@ -436,7 +431,7 @@ class KernelEngine:
         #: Whether the kernel actually negotiated SQPOLL for this ring.
         self.sqpoll = bool(getattr(ctx, "sqpoll", False))
         self._inflight = 0
-        self._max = int(getattr(ctx, "max_requests", MAX_REQUESTS))
+        self._max = int(getattr(ctx, "max_requests", BUILTIN.max_requests))
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
         #: io_uring queues SQEs until a flush (io_uring_enter) submits them.
@@ -743,7 +738,7 @@ def _make_engine(
 _POOLED: Final = ("thread", "python")
 
 
-async def prepare_engine(name: str, *, max_requests: int = MAX_REQUESTS) -> None:
+async def prepare_engine(name: str, *, max_requests: int = BUILTIN.max_requests) -> None:
     """Make sure :func:`get_engine` will not build a thread-pool context in the loop.
 
     A no-op unless *name* is a pooled backend the running loop has no engine
@@ -778,7 +773,7 @@ async def prepare_engine(name: str, *, max_requests: int = MAX_REQUESTS) -> None
 def get_engine(
     backend: str | None = None,
     *,
-    max_requests: int = MAX_REQUESTS,
+    max_requests: int = BUILTIN.max_requests,
     sqpoll: bool = False,
     submit_mode: str = "adaptive",
 ) -> KernelEngine:

@@ -45,6 +45,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 from .._engines.fdlimit import release_of
 from .._errors import finish_batch
 from .._modes import FileMode
+from .._profile import BUILTIN
 from .._stats import IOStats
 from .base import (
     FAR_SEEK,
@@ -78,9 +79,6 @@ __all__ = ("KernelBinaryFile",)
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
-#: Default read-ahead / write-behind size.  Large enough that streaming costs
-#: one kernel round trip per 128 KiB, small enough to stay in L2.
-DEFAULT_BUFFER_SIZE = 128 * 1024
 #: Bytes one batch may serve inline before the rest goes to the kernel, so a
 #: huge cached batch still cannot hold the loop for long.
 INLINE_BATCH_MAX: Final = 4 << 20
@@ -115,7 +113,7 @@ class KernelBinaryFile(AsyncBinaryIO):
         fmode: FileMode,
         *,
         name: Any,
-        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        buffer_size: int = BUILTIN.read_ahead,
         closefd: bool = True,
         inline_batch_max: int = INLINE_BATCH_MAX,
     ) -> None:

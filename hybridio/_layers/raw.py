@@ -19,10 +19,11 @@ from typing import Any, Final
 
 from .._engines import kernel
 from .._engines.direct import DirectFile
-from .._engines.inline import INLINE_MAX, InlineReader
+from .._engines.inline import InlineReader
 from .._engines.kernel import KernelEngine
 from .._engines.threads import run_in_thread
 from .._errors import named
+from .._profile import BUILTIN
 from .durability import needs_full_fsync, sync_in_thread
 
 __all__ = ("RawKernelFile", "WriteProgress")
@@ -44,11 +45,6 @@ class WriteProgress:
         self.written = 0
 
 
-#: Reads at least this large are ONE ``pread`` in a worker thread.  The syscall
-#: runs without the GIL, so the loop keeps running while the kernel copies into
-#: (and page-faults in) the result; in the loop thread, even in 1 MiB chunks,
-#: allocating and joining 256 MiB held the loop for ~130 ms.
-THREAD_READ_MIN: Final = 8 << 20
 #: Linux caps one read(2) at 0x7ffff000 bytes.
 _MAX_SYSCALL_READ: Final = 0x7FFFF000
 
@@ -87,12 +83,12 @@ class RawKernelFile:
         name: Any,
         executor: Executor | None = None,
         *,
-        max_chunk: int = kernel.MAX_CHUNK,
-        thread_read_min: int = THREAD_READ_MIN,
-        sync_submit_max: int = 64 << 10,
-        inline_max: int = INLINE_MAX,
+        max_chunk: int = BUILTIN.max_chunk,
+        thread_read_min: int = BUILTIN.thread_read_min,
+        sync_submit_max: int = BUILTIN.sync_submit_max,
+        inline_max: int = BUILTIN.inline_max,
         write_engine: KernelEngine | None = None,
-        max_requests: int = kernel.MAX_REQUESTS,
+        max_requests: int = BUILTIN.max_requests,
         inline_reason: str | bool | None = True,
     ) -> None:
         self.fd = fd

@@ -54,6 +54,7 @@ from .._compression import (
 from .._engines.fdlimit import release_of
 from .._engines.threads import run_in_thread
 from .._modes import FileMode
+from .._profile import BUILTIN
 from .._stats import IOStats
 from .base import (
     FAR_SEEK,
@@ -82,12 +83,9 @@ from .base import (
 from .closing import close_once, report_lost_write
 from .durability import sync_fd
 
-__all__ = ("DEFAULT_BUFFER_SIZE", "StreamFile", "open_stream")
+__all__ = ("StreamFile", "open_stream")
 
 _T = TypeVar("_T")
-
-#: Read-ahead / write-behind size: one thread hop moves this much.
-DEFAULT_BUFFER_SIZE = 256 * 1024
 
 
 #: GzipFile writes through a BufferedWriter from 3.12 on: its readline() is
@@ -149,7 +147,7 @@ class StreamFile(AsyncBinaryIO):
         name: Any,
         mode: str,
         compression: Compression = Compression.NONE,
-        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        buffer_size: int = BUILTIN.stream_chunk,
         appending: bool = False,
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
@@ -163,7 +161,7 @@ class StreamFile(AsyncBinaryIO):
         self.compression = compression
         self._executor = executor
         self._unbuffered = buffer_size == 0
-        self._chunk = buffer_size if buffer_size > 0 else DEFAULT_BUFFER_SIZE
+        self._chunk = buffer_size if buffer_size > 0 else BUILTIN.stream_chunk
         self._compressed = compression is not Compression.NONE
         # GzipFile.write before 3.12 takes memoryview(data): its errors.
         self._legacy_gzip = compression is Compression.GZIP and not _GZIP_BUFFERED
@@ -944,7 +942,7 @@ def _open_sync(
             file, mode if "b" in mode else mode + "b", closefd=closefd, opener=opener
         )
         try:
-            size = buffering if buffering > 1 else DEFAULT_BUFFER_SIZE
+            size = buffering if buffering > 1 else BUILTIN.stream_chunk
             return StreamFile(
                 raw,
                 name=raw.name,
@@ -967,7 +965,7 @@ def _open_sync(
                 name=getattr(fileobj, "name", file),
                 mode=letter + "b",
                 compression=compression,
-                buffer_size=buffering if buffering > 1 else DEFAULT_BUFFER_SIZE,
+                buffer_size=buffering if buffering > 1 else BUILTIN.stream_chunk,
                 executor=executor,
             )
         except BaseException:
