@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ._api import AsyncOpen, async_open
+from ._api import AsyncOpen, async_open, explain
 from ._bulk import (
     ThreadedIterator,
     copy,
@@ -25,7 +25,7 @@ from ._errors import BatchError
 from ._layers.base import AsyncBinaryIO, AsyncFileBase
 from ._layers.text import AsyncTextIO
 from ._profile import TuningProfile
-from ._selector import Decision, Strategy, explain
+from ._selector import Decision, Strategy
 from ._settings import reload_settings
 from ._stats import IOStats
 

@@ -33,7 +33,16 @@ from ._layers.stream import open_stream
 from ._layers.text import AsyncTextIO
 from ._modes import FileMode, check_open_args, parse_mode
 from ._profile import TuningProfile, resolve_profile
-from ._selector import ACCESS_VALUES, Access, Plan, Strategy, gather_facts, plan
+from ._selector import (
+    ACCESS_VALUES,
+    Access,
+    Decision,
+    Plan,
+    Strategy,
+    choose,
+    gather_facts,
+    plan,
+)
 
 if TYPE_CHECKING:
     from _typeshed import OpenBinaryMode, OpenTextMode, StrOrBytesPath
@@ -204,47 +213,11 @@ def async_open(
     a temporary file that closing renames over *file*, durably; ``async with``
     left with an exception discards it (docs/bulk-and-durability.md).
     """
-    fmode = parse_mode(mode, stacklevel=3)
-    buffering = check_open_args(fmode, buffering, encoding, errors, newline)
-    if fmode.binary and buffering == 1:
-        warnings.warn(
-            "line buffering (buffering=1) isn't supported in binary mode, "
-            "the default buffer size will be used",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    file = _check_file(file)
-    if not closefd and not isinstance(file, int):
-        raise ValueError("Cannot use closefd=False with file name")
-    if backend is not None and backend not in kernel.BACKEND_NAMES:
-        raise ValueError(f"unknown backend {backend!r}; expected one of {kernel.BACKEND_NAMES}")
-    comp = Compression.coerce(compression) if compression is not None else Compression.NONE
-    if compresslevel is not None and comp is Compression.NONE:
-        raise ValueError("compresslevel is only valid with compression")
-    strat = strategy if type(strategy) is Strategy else Strategy(strategy)
-    if access not in ACCESS_VALUES:
-        raise ValueError(f"access must be one of {ACCESS_VALUES}, not {access!r}")
-    if strat is Strategy.THREAD and backend is not None:
-        raise ValueError("backend= selects a kernel backend; it cannot go with strategy=THREAD")
-    if atomic:
-        from ._atomic import check_atomic_args
-
-        check_atomic_args(file, fmode, opener)
-    prof = resolve_profile(profile)
-    request = _Request(
-        file,
-        fmode,
-        buffering,
-        closefd,
-        opener,
-        comp,
-        compresslevel,
-        backend,
-        executor,
-        strat,
-        access,
-        prof,
-    )
+    request = _request(
+        file, mode, buffering, encoding, errors, newline, closefd, opener,
+        compression, compresslevel, backend, executor, strategy, access, profile, atomic,
+    )  # fmt: skip
+    fmode = request.fmode
 
     def make_text(binary: AsyncBinaryIO, cls: type[AsyncTextIO] = AsyncTextIO) -> AsyncTextIO:
         text = cls(
@@ -252,7 +225,7 @@ def async_open(
             encoding=encoding,
             errors=errors,
             newline=newline,
-            line_buffering=buffering == 1,
+            line_buffering=request.buffering == 1,
             mode=mode,
         )
         text.plan = binary.plan
@@ -273,6 +246,115 @@ def async_open(
             raise
 
     return AsyncOpen(open_file)
+
+
+def _request(
+    file: Any,
+    mode: str,
+    buffering: int,
+    encoding: str | None,
+    errors: str | None,
+    newline: str | None,
+    closefd: bool,
+    opener: Opener | None,
+    compression: Compression | str | None,
+    compresslevel: int | None,
+    backend: str | None,
+    executor: Executor | None,
+    strategy: Strategy | str,
+    access: str,
+    profile: TuningProfile | str | os.PathLike[str] | None,
+    atomic: bool,
+) -> _Request:
+    """Every argument checked the way ``open()`` checks it, before any fd exists."""
+    fmode = parse_mode(mode, stacklevel=4)
+    buffering = check_open_args(fmode, buffering, encoding, errors, newline)
+    if fmode.binary and buffering == 1:
+        warnings.warn(
+            "line buffering (buffering=1) isn't supported in binary mode, "
+            "the default buffer size will be used",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    file = _check_file(file)
+    if not closefd and not isinstance(file, int):
+        raise ValueError("Cannot use closefd=False with file name")
+    if backend is not None and backend not in kernel.BACKEND_NAMES:
+        raise ValueError(f"unknown backend {backend!r}; expected one of {kernel.BACKEND_NAMES}")
+    comp = Compression.coerce(compression) if compression is not None else Compression.NONE
+    if compresslevel is not None and comp is Compression.NONE:
+        raise ValueError("compresslevel is only valid with compression")
+    strat = strategy if type(strategy) is Strategy else Strategy(strategy)
+    if access not in ACCESS_VALUES:
+        raise ValueError(f"access must be one of {ACCESS_VALUES}, not {access!r}")
+    if strat is Strategy.THREAD and backend is not None:
+        raise ValueError("backend= selects a kernel backend; it cannot go with strategy=THREAD")
+    if atomic:
+        from ._atomic import check_atomic_args
+
+        check_atomic_args(file, fmode, opener)
+    return _Request(
+        file,
+        fmode,
+        buffering,
+        closefd,
+        opener,
+        comp,
+        compresslevel,
+        backend,
+        executor,
+        strat,
+        access,
+        resolve_profile(profile),
+    )
+
+
+def explain(
+    file: FileArg,
+    mode: str = "r",
+    buffering: int = -1,
+    encoding: str | None = None,
+    errors: str | None = None,
+    newline: str | None = None,
+    closefd: bool = True,
+    opener: Opener | None = None,
+    *,
+    compression: Compression | str | None = None,
+    compresslevel: int | None = None,
+    backend: BackendName | None = None,
+    executor: Executor | None = None,
+    strategy: Strategy | str = Strategy.AUTO,
+    access: Access = "auto",
+    profile: TuningProfile | str | os.PathLike[str] | None = None,
+    atomic: bool = False,
+) -> Decision:
+    """What ``async_open()`` with the same arguments would use, with the reasons.
+
+    Takes ``async_open``'s arguments and defaults and refuses what it refuses,
+    with the same exceptions; nothing is opened.  ``compression="auto"`` is
+    resolved as the open resolves it (magic bytes of an existing file that is
+    read, else the suffix), so this may read 6 bytes.
+    """
+    req = _request(
+        file, mode, buffering, encoding, errors, newline, closefd, opener,
+        compression, compresslevel, backend, executor, strategy, access, profile, atomic,
+    )  # fmt: skip
+    comp = req.compression
+    if comp is Compression.AUTO:
+        from ._compression import resolve
+
+        comp = resolve(comp, req.file, req.fmode)
+    decision = choose(
+        req.file,
+        req.fmode,
+        compression=comp,
+        strategy=req.strategy,
+        access=req.access,
+        backend=req.backend,
+        profile=req.profile,
+    )
+    name = req.file if isinstance(req.file, (int, str)) else os.fsdecode(req.file)
+    return dataclasses.replace(decision, path=name, mode=mode)
 
 
 def _check_file(file: Any) -> Any:

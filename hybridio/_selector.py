@@ -17,7 +17,7 @@ thread engine -- plus what was measured here:
   opened in a thread.
 
 :func:`choose` is pure policy over facts it gathers quickly (``stat``, the
-mount table, the kernel probe); :func:`explain` returns the same
+mount table, the kernel probe); ``hybridio.explain()`` returns the same
 :class:`Decision` for users.
 """
 
@@ -32,10 +32,10 @@ import sys
 from typing import Any, Final, Literal
 
 from . import _settings as settings
-from ._compression import Compression, from_suffix
+from ._compression import Compression
 from ._engines import kernel
 from ._engines.inline import unsupported_reason
-from ._modes import FileMode, parse_mode
+from ._modes import FileMode
 from ._profile import TuningProfile, resolve_profile
 
 __all__ = (
@@ -46,7 +46,6 @@ __all__ = (
     "Plan",
     "Strategy",
     "choose",
-    "explain",
     "filesystem_type",
     "gather_facts",
     "plan",
@@ -111,6 +110,9 @@ class Decision:
     skipped_backends: dict[str, str]
     reasons: tuple[str, ...]
     profile_source: str
+    #: The file and mode asked about (set by ``explain()``; None on a plan's own).
+    path: str | int | None = None
+    mode: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the decision."""
@@ -122,7 +124,10 @@ class Decision:
 
     def __str__(self) -> str:
         engine = "kernel engine" if self.strategy is Strategy.KERNEL else "thread engine"
-        lines = [f"strategy: {self.strategy.value} ({engine})"]
+        lines = []
+        if self.path is not None:
+            lines.append(f"path: {self.path} (mode {self.mode!r})")
+        lines.append(f"strategy: {self.strategy.value} ({engine})")
         if self.backend:
             lines.append(f"kernel backend: {self.backend}")
             if self.write_backend and self.write_backend != self.backend:
@@ -633,33 +638,3 @@ def choose(
         if why_not is not None:
             found = dataclasses.replace(found, inline=False, inline_reason=why_not)
     return found.decision()
-
-
-def explain(
-    path: str | bytes | os.PathLike[Any] | int,
-    mode: str = "rb",
-    *,
-    compression: Compression | str | None = None,
-    strategy: Strategy | str = Strategy.AUTO,
-    access: str = "auto",
-    backend: str | None = None,
-    profile: TuningProfile | str | os.PathLike[str] | None = None,
-) -> Decision:
-    """What ``async_open(path, mode, ...)`` would use, with the reasons.
-
-    AUTO compression is resolved by suffix here (no file is opened); the open
-    itself also sniffs magic bytes when reading.
-    """
-    fmode = parse_mode(mode)
-    comp = Compression.NONE if compression is None else Compression(compression)
-    if comp is Compression.AUTO:
-        comp = from_suffix(path)
-    return choose(
-        path,
-        fmode,
-        compression=comp,
-        strategy=Strategy(strategy),
-        access=access,
-        backend=backend,
-        profile=resolve_profile(profile),
-    )

@@ -134,3 +134,54 @@ async def test_readinto1_refuses_a_read_only_buffer_before_reading(
         with pytest.raises(TypeError, match="read-write bytes-like object"):
             await f.readinto1(b"xx")
         assert await f.tell() == 0
+
+
+def test_explain_takes_async_opens_arguments_and_defaults() -> None:
+    import inspect
+
+    opened = inspect.signature(hybridio.async_open).parameters
+    explained = inspect.signature(hybridio.explain).parameters
+    assert list(explained) == list(opened)
+    for name, param in opened.items():
+        assert explained[name].default == param.default, name
+        assert explained[name].kind == param.kind, name
+
+
+BAD_OPENS: list[dict[str, Any]] = [
+    {"mode": "rw"},
+    {"mode": "r", "buffering": 0},
+    {"mode": "rb", "encoding": "utf-8"},
+    {"mode": "rb", "backend": "nope"},
+    {"mode": "rb", "compresslevel": 3},
+    {"mode": "rb", "access": "sideways"},
+    {"mode": "rb", "strategy": "thread", "backend": "uring"},
+    {"mode": "rb", "strategy": "nonsense"},
+    {"mode": "r", "closefd": False},
+    {"mode": "r", "compression": "rar"},
+    {"mode": "r", "atomic": True},
+]
+
+
+@pytest.mark.parametrize(
+    "kwargs", BAD_OPENS, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items())
+)
+async def test_explain_refuses_what_async_open_refuses(
+    tmp_path: Path, kwargs: dict[str, Any]
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    with pytest.raises((ValueError, TypeError)) as opened:
+        await hybridio.async_open(path, **kwargs)
+    with pytest.raises(type(opened.value)) as explained:
+        hybridio.explain(path, **kwargs)
+    assert str(explained.value) == str(opened.value)
+
+
+def test_explain_defaults_to_text_mode_like_async_open(tmp_path: Path) -> None:
+    path = tmp_path / "log.gz"
+    import gzip
+
+    path.write_bytes(gzip.compress(b"hello\n"))
+    decision = hybridio.explain(path)
+    assert decision.mode == "r"
+    assert hybridio.explain(path, compression="auto").compression == hybridio.Compression.GZIP
