@@ -836,7 +836,7 @@ class ObstoreAdapter(Adapter):
 
     def __init__(self, *, batched: bool = False) -> None:
         self.batched = batched
-        self.name = "obstore get_ranges_async" if batched else "obstore get_range_async"
+        self.name = "obstore get_ranges_async" if batched else "obstore"
         if not batched:
             self.bulk = frozenset({"read_bytes"})
 

@@ -53,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     d = Config()
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark hybridio against aiofiles, aiofile, aiomisc.io, anyio, raw caio "
-        "and the plain blocking call.",
+        description="Benchmark hybridio against aiofiles, aiofile, aiomisc.io, anyio, raw caio, "
+        "urio, turbofile, obstore's LocalStore and the plain blocking call.",
     )
     p.add_argument(
         "--quick",

@@ -20,7 +20,7 @@ PEER_ORDER = (
     "caio uring (raw, no SQPOLL, per-tick flush)",
     "urio",
     "turbofile",
-    "obstore get_range_async",
+    "obstore",
     "obstore get_ranges_async",
 )
 
@@ -422,12 +422,23 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
             "depth 64 and sequential 1 MiB reads (`python -m benchmarks --workloads kernel`, "
             "`make bench-kernel`). *x baseline* and *x best peer* are medians of "
             "per-repetition ratios; **> 1 means hybridio is faster**. The best peer is the "
-            "fastest peer making single calls (batched calls such as obstore's "
-            "`get_ranges_async` compete with hybridio's `read_many` only).",
+            "peer making single calls that hybridio compares worst against in the same "
+            "repetitions (batched calls such as obstore's `get_ranges_async` compete with "
+            "hybridio's `read_many` only); *its rate* is that peer's median.",
             "",
             _md_table(*sweep),
             "",
         ]
+        absent = [
+            k
+            for k in doc.get("kernel_sweep") or []
+            if k not in {w["key"] for w in doc["workloads"]}
+        ]
+        if absent:
+            out += [
+                f"Not in this run: {', '.join(absent)} (`make bench-kernel` runs the whole sweep).",
+                "",
+            ]
         missing = _missing_peers(doc)
         if missing:
             out += ["Peers that could not run here:", "", *(f"- {m}" for m in missing), ""]
@@ -474,6 +485,18 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
         "the kernel allows it (see the machine table): a kernel thread then polls the ring, "
         "which helps deep queues of cold reads and costs CPU that `process_time` does not see. "
         "hybridio's SQPOLL setting comes from its tuning profile.",
+        "- The raw caio variants: *no SQPOLL* asks caio for a plain ring flushed after every "
+        "submission; *per-tick flush* (`deferred=True`) flushes once per event-loop turn, so "
+        "reads issued in the same turn share one `io_uring_enter`.",
+        "- urio has no positional read: `read_at` is `seek` + `read`, one handle per "
+        "concurrent worker (its files share one io_uring ring per loop, no SQPOLL). turbofile "
+        "has `read_at` on one shared handle and serves pages already in the page cache "
+        "inline, as hybridio does. Neither has compression; turbofile files have no `fsync`.",
+        "- obstore: a `LocalStore` without prefix; `get_range_async` per read, "
+        "`get_ranges_async` for the batched row (its default coalescing: ranges less than "
+        "1 MiB apart become one request), `get_async` for whole files and `put_async` at "
+        "close for writes (objects are written whole: no text, append or fsync). Its "
+        "`copy_async` makes a hard link on a local store, so it has no copy-file row.",
         "- aiofile's `close()` runs `fdatasync` on files opened for writing: that cost is part "
         "of its write workloads, as it is for its users.",
         "- Cold reads: `posix_fadvise(POSIX_FADV_DONTNEED)` before every cell; residency is "

@@ -90,7 +90,7 @@ def test_quick_bench_runs_and_writes_json(bench_dir: Path) -> None:
     peers = {
         "urio",
         "turbofile",
-        "obstore get_range_async",
+        "obstore",
         "obstore get_ranges_async",
         "caio uring (raw, no SQPOLL)",
         "caio uring (raw, no SQPOLL, per-tick flush)",
