@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(PYVER)
 QUICK ?=
 
-.PHONY: venv test pytest lint typecheck bench bench-quick clean
+.PHONY: venv test pytest lint typecheck bench bench-quick bench-kernel clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
@@ -37,6 +37,11 @@ bench: venv
 
 bench-quick: venv
 	$(PY) -m benchmarks --quick
+
+# The kernel-path depth sweep (cold/cached 4 KiB at depths 1-64, 64 KiB at 64,
+# sequential 1 MiB) against every kernel-AIO peer: docs/benchmarks-kernel.md.
+bench-kernel: venv
+	$(PY) -m benchmarks --workloads kernel --no-plots $(if $(QUICK),--quick,--md docs/benchmarks-kernel.md)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -22,7 +22,7 @@ import importlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = (
     "Adapter",
@@ -87,6 +87,9 @@ class Adapter:
     batched: bool = False
     #: Only run in the chunk-I/O workloads (forced backends, alternative contexts).
     chunk_only: bool = False
+    #: File operations the library has no way to do, with the reason (the
+    #: workloads that need one are "n/a" rows without being run).
+    lacks: ClassVar[dict[str, str]] = {}
 
     def check(self) -> None:
         """Raise :class:`Unavailable` if the adapter cannot run here."""
@@ -580,23 +583,49 @@ class _CaioFile(BenchFile):
 
 
 class CaioAdapter(Adapter):
-    """caio's io_uring context used directly on an fd (binary, positional only)."""
+    """caio's io_uring context used directly on an fd (binary, positional only).
 
-    name = "caio uring (raw)"
+    The default row takes caio's default context (SQPOLL whenever the kernel
+    allows it); the variants ask for a plain ring (``sqpoll=False``), flushed
+    after every submission or once per loop turn (``deferred=True``): the
+    submission mechanisms the kernel engine chooses between.
+    """
+
     library = "caio"
     positional = True
 
-    def __init__(self) -> None:
+    def __init__(self, *, sqpoll: bool | None = None, deferred: bool = False) -> None:
         self._ctx: Any = None
+        self._kwargs: dict[str, Any] = {}
+        if sqpoll is not None:
+            self._kwargs["sqpoll"] = sqpoll
+        if deferred:
+            self._kwargs["deferred"] = True
+        variant = []
+        if sqpoll is False:
+            variant.append("no SQPOLL")
+        elif sqpoll:
+            variant.append("SQPOLL")
+        if deferred:
+            variant.append("per-tick flush")
+        self.name = f"caio uring (raw{', ' if variant else ''}{', '.join(variant)})"
+        # The variants are a kernel-path comparison: chunk-I/O workloads only.
+        self.chunk_only = bool(variant)
 
     def check(self) -> None:
         self._ctx_class = _caio_context_class("uring")
 
     async def setup(self) -> None:
         try:
-            self._ctx = self._ctx_class()
+            self._ctx = self._ctx_class(**self._kwargs)
         except Exception as exc:
-            raise Unavailable(f"caio uring context: {type(exc).__name__}: {exc}") from exc
+            raise Unavailable(
+                f"caio uring context({self._kwargs}): {type(exc).__name__}: {exc}"
+            ) from exc
+        if "sqpoll" in self._kwargs and bool(self._ctx.context.sqpoll) != self._kwargs["sqpoll"]:
+            self._ctx.close()
+            self._ctx = None
+            raise Unavailable(f"caio could not set up a ring with sqpoll={self._kwargs['sqpoll']}")
 
     async def teardown(self) -> None:
         if self._ctx is not None:
@@ -616,6 +645,221 @@ class CaioAdapter(Adapter):
         fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
         offset = os.fstat(fd).st_size if mode == "ab" else 0
         return _CaioFile(self._ctx, fd, offset)
+
+
+# --------------------------------------------------------------------------- urio
+
+
+class _UrioFile(_StreamFile):
+    """urio's aiofiles-style file: seek + read, and its own (io_uring) fsync."""
+
+    def __init__(self, f: Any, backend: str) -> None:
+        super().__init__(f, f.fileno)
+        self.backend = backend
+
+    async def fsync(self) -> None:
+        await self.f.fsync()
+
+
+class UrioAdapter(Adapter):
+    """urio: an aiofiles-compatible API over one io_uring ring per event loop.
+
+    Its files have no positional read: ``read_at`` is ``seek`` + ``read`` on one
+    handle per concurrent worker, like the other stream-API libraries.
+    """
+
+    name = "urio"
+    library = "urio"
+
+    def check(self) -> None:
+        self._mod = _import("urio")
+        # urio silently falls back to a thread pool without io_uring: say which.
+        kind = type(self._mod.get_backend()).__name__
+        self._backend = {"UringBackend": "io_uring", "ThreadBackend": "thread"}.get(kind, kind)
+
+    async def teardown(self) -> None:
+        # The ring and its eventfd belong to this loop: release them with it.
+        await self._mod.aclose()
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        if gzip_:
+            raise Unsupported("urio has no compression support")
+        f = await self._mod.open(path, mode, encoding=_enc(mode))
+        return _UrioFile(f, self._backend)
+
+    bulk = frozenset({"read_bytes"})
+
+    async def read_bytes(self, path: str) -> bytes:
+        return await self._mod.Path(path).read_bytes()  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- turbofile
+
+
+class _TurbofileFile(BenchFile):
+    def __init__(self, f: Any, backend: str) -> None:
+        self.f = f
+        self.backend = backend
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        # BinaryFile.read_at: positional, one handle shared by every worker.
+        method = getattr(self.f, "read_at", None)
+        if method is None:
+            raise Unsupported("turbofile text files have no read_at")
+        return await method(offset, size)  # type: ignore[no-any-return]
+
+    async def read(self, n: int = -1) -> Any:
+        return await self.f.read(n)
+
+    async def write(self, data: Any) -> int:
+        return int(await self.f.write(data))
+
+    def iter_lines(self) -> AsyncIterator[Any]:
+        return self.f.__aiter__()  # type: ignore[no-any-return]
+
+    async def fsync(self) -> None:
+        method = getattr(self.f, "fsync", None)
+        if method is None:
+            raise Unsupported("turbofile files have no fsync")
+        await method()
+
+    async def close(self) -> None:
+        await self.f.close()
+
+
+class TurbofileAdapter(Adapter):
+    """turbofile: Rust completion queues (io_uring on Linux), an aiofiles-like API,
+    positional ``read_at`` and an inline path for pages already in the cache."""
+
+    name = "turbofile"
+    library = "turbofile"
+    positional = True
+    lacks: ClassVar[dict[str, str]] = {"fsync": "turbofile files have no fsync"}
+
+    def check(self) -> None:
+        self._mod = _import("turbofile")
+        native = getattr(self._mod, "_turbofile", None)
+        name = getattr(native, "backend_name", None)
+        self._backend = str(name()) if callable(name) else "unknown"
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        if gzip_:
+            raise Unsupported("turbofile has no compression support")
+        f = await self._mod.open(path, mode, encoding=_enc(mode))
+        return _TurbofileFile(f, self._backend)
+
+    bulk = frozenset({"read_bytes"})
+
+    async def read_bytes(self, path: str) -> bytes:
+        return await self._mod.read_bytes(path)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- obstore
+
+
+class _ObstoreReader(BenchFile):
+    """An object of a ``LocalStore``: range reads, whole-object reads."""
+
+    backend = "LocalStore"
+
+    def __init__(self, mod: Any, store: Any, key: str) -> None:
+        self.mod = mod
+        self.store = store
+        self.key = key
+        self.offset = 0
+        self.size: int | None = None
+
+    async def read_at(self, offset: int, size: int) -> Any:
+        # obstore.Bytes: a zero-copy buffer (len, ==, bytes() all work).
+        return await self.mod.get_range_async(self.store, self.key, start=offset, length=size)
+
+    async def read_many(self, requests: list[tuple[int, int]]) -> list[Any]:
+        # Default coalescing (ranges < 1 MiB apart are merged), as users get it.
+        return await self.mod.get_ranges_async(  # type: ignore[no-any-return]
+            self.store,
+            self.key,
+            starts=[off for off, _ in requests],
+            lengths=[n for _, n in requests],
+        )
+
+    async def read(self, n: int = -1) -> Any:
+        if n < 0:
+            result = await self.mod.get_async(self.store, self.key)
+            data = await result.bytes_async()
+            self.offset += len(data)
+            return data
+        if self.size is None:
+            # A range past the end is an error in obstore: learn the size once.
+            self.size = int((await self.mod.head_async(self.store, self.key))["size"])
+        if self.offset >= self.size or n == 0:
+            return b""
+        data = await self.mod.get_range_async(
+            self.store, self.key, start=self.offset, length=min(n, self.size - self.offset)
+        )
+        self.offset += len(data)
+        return data
+
+    async def close(self) -> None:
+        pass
+
+
+class _ObstoreWriter(BenchFile):
+    """obstore writes whole objects: the bytes go out in one ``put_async`` at close."""
+
+    backend = "LocalStore"
+
+    def __init__(self, mod: Any, store: Any, key: str) -> None:
+        self.mod = mod
+        self.store = store
+        self.key = key
+        self.parts: list[bytes] = []
+
+    async def write(self, data: Any) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    async def close(self) -> None:
+        await self.mod.put_async(self.store, self.key, b"".join(self.parts))
+
+
+class ObstoreAdapter(Adapter):
+    """obstore's ``LocalStore``: ``get_range_async`` per read (or, batched,
+    ``get_ranges_async`` for all reads in flight), ``get_async`` / ``put_async``
+    for whole objects.  Binary only; no append, no fsync, no text."""
+
+    library = "obstore"
+    positional = True
+    lacks: ClassVar[dict[str, str]] = {
+        "fsync": "obstore writes whole objects (put): no fsync",
+        "append": "obstore has no append",
+    }
+
+    def __init__(self, *, batched: bool = False) -> None:
+        self.batched = batched
+        self.name = "obstore get_ranges_async" if batched else "obstore"
+        if not batched:
+            self.bulk = frozenset({"read_bytes"})
+
+    def check(self) -> None:
+        self._mod = _import("obstore")
+        self._store = _import("obstore.store").LocalStore()
+
+    def _key(self, path: str) -> str:
+        # A LocalStore without a prefix names files by their absolute path.
+        return os.path.abspath(path).lstrip(os.sep)
+
+    async def open(self, path: str, mode: str, *, gzip_: bool = False) -> BenchFile:
+        if gzip_ or not _binary(mode):
+            raise Unsupported("obstore stores bytes: no text mode, no compression")
+        if mode == "rb":
+            return _ObstoreReader(self._mod, self._store, self._key(path))
+        if mode == "wb":
+            return _ObstoreWriter(self._mod, self._store, self._key(path))
+        raise Unsupported(f"obstore has no mode {mode!r} (objects are written whole)")
+
+    async def read_bytes(self, path: str) -> bytes:
+        result = await self._mod.get_async(self._store, self._key(path))
+        return await result.bytes_async()  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- registry
@@ -640,4 +884,10 @@ def all_adapters() -> list[Adapter]:
         AiomiscAdapter(),
         AnyioAdapter(),
         CaioAdapter(),
+        CaioAdapter(sqpoll=False),
+        CaioAdapter(sqpoll=False, deferred=True),
+        UrioAdapter(),
+        TurbofileAdapter(),
+        ObstoreAdapter(),
+        ObstoreAdapter(batched=True),
     ]

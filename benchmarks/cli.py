@@ -16,7 +16,14 @@ from typing import Any
 from benchmarks import report, sysinfo
 from benchmarks.adapters import all_adapters
 from benchmarks.runner import run_all, summarize
-from benchmarks.workloads import Config, make_workloads, prepare_data
+from benchmarks.workloads import (
+    GROUPS,
+    Config,
+    Workload,
+    kernel_sweep_keys,
+    make_workloads,
+    prepare_data,
+)
 
 __all__ = ("main",)
 
@@ -46,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     d = Config()
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark hybridio against aiofiles, aiofile, aiomisc.io, anyio, raw caio "
-        "and the plain blocking call.",
+        description="Benchmark hybridio against aiofiles, aiofile, aiomisc.io, anyio, raw caio, "
+        "urio, turbofile, obstore's LocalStore and the plain blocking call.",
     )
     p.add_argument(
         "--quick",
@@ -85,7 +92,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--adapters", help="comma-separated substrings: run only matching adapters (+ baseline)"
     )
-    p.add_argument("--workloads", help="comma-separated substrings of workload keys")
+    p.add_argument(
+        "--workloads",
+        help="comma-separated substrings of workload keys, or group names: "
+        + ", ".join(f"{k!r}" for k in GROUPS)
+        + " (the kernel-path depth sweep: "
+        + ", ".join(kernel_sweep_keys())
+        + ")",
+    )
+    p.add_argument(
+        "--md",
+        help="also write the Markdown report here (a --workloads run never replaces "
+        "docs/benchmarks.md)",
+    )
     p.add_argument("--list", action="store_true", help="list adapters and workloads and exit")
     return p
 
@@ -97,6 +116,25 @@ def _config(args: argparse.Namespace) -> Config:
         if value is not None:
             setattr(cfg, field.name, value)
     return cfg
+
+
+def _select(
+    wanted: list[str], default: list[Workload], cfg: Config, paths: dict[str, str]
+) -> list[Workload]:
+    """The workloads *wanted* names: whole groups, then key substrings (of the
+    default workloads and of every group's), each key once, in that order."""
+    chosen: dict[str, Workload] = {}
+    extra: list[Workload] = []
+    for name, make in GROUPS.items():
+        rows = make(cfg, paths)
+        if name in wanted:
+            for w in rows:
+                chosen.setdefault(w.key, w)
+        extra += rows
+    for w in default + extra:
+        if any(s not in GROUPS and s in w.key for s in wanted):
+            chosen.setdefault(w.key, w)
+    return list(chosen.values())
 
 
 def _run(coro: Coroutine[Any, Any, Any], loop_name: str) -> Any:
@@ -135,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     workloads = make_workloads(cfg, paths, facts)
     if args.workloads:
         wanted = [s.strip() for s in args.workloads.split(",") if s.strip()]
-        workloads = [w for w in workloads if any(s in w.key for s in wanted)]
+        workloads = _select(wanted, workloads, cfg, paths)
     if args.list:
         for a in adapters:
             print(f"adapter  {a.name}")
@@ -179,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             for a in adapters
         ],
         "unavailable": unavailable,
+        "kernel_sweep": kernel_sweep_keys(),
         "workloads": summary,
     }
 
@@ -196,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     json_path = os.path.join(out_dir, "latest.json")
     report.write_json(doc, json_path)
 
-    # Plots and Markdown: always into --out; into docs/ only for a full run.
-    write_docs = not args.quick and not args.no_docs
+    # Plots and Markdown: always into --out; into docs/ only for a full run
+    # (a --workloads run would replace the whole report with a few rows).
+    write_docs = not args.quick and not args.no_docs and not args.workloads
     img_dir = os.path.join(args.docs, "img") if write_docs else os.path.join(out_dir, "img")
     note = "Plots skipped (--no-plots)."
     img_ok = False
@@ -216,5 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(os.path.dirname(md_path), exist_ok=True)
     with open(md_path, "w", encoding="utf-8") as f:
         f.write(report.markdown(doc, img_rel, note))
+    if args.md:
+        extra_md = os.path.abspath(args.md)
+        os.makedirs(os.path.dirname(extra_md), exist_ok=True)
+        extra_img = os.path.relpath(img_dir, os.path.dirname(extra_md)) if img_ok else None
+        with open(extra_md, "w", encoding="utf-8") as f:
+            f.write(report.markdown(doc, extra_img, note))
+        md_path += f" and {extra_md}"
     _progress(f"wrote {json_path} and {md_path} in {time.perf_counter() - t_start:.0f} s")
     return 0

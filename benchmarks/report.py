@@ -16,6 +16,12 @@ PEER_ORDER = (
     "aiomisc.io",
     "anyio",
     "caio uring (raw)",
+    "caio uring (raw, no SQPOLL)",
+    "caio uring (raw, no SQPOLL, per-tick flush)",
+    "urio",
+    "turbofile",
+    "obstore",
+    "obstore get_ranges_async",
 )
 
 
@@ -51,7 +57,8 @@ def fmt_ms(x: float | None) -> str:
 
 def _row_cells(row: dict[str, Any]) -> list[str]:
     if row["status"] != "ok":
-        return [row["adapter"], row["status"], "", "", "", "", "", row["reason"]]
+        status = "not available" if row["status"] == "skipped" else row["status"]
+        return [row["adapter"], status, "", "", "", "", "", row["reason"]]
     note = ""
     if row["completed"] < 1:
         note = f"capped: {row['completed']:.0%} of the job done in the time cap"
@@ -166,7 +173,7 @@ def terminal(doc: dict[str, Any]) -> str:
     for w in doc["workloads"]:
         parts.append(f"\n== {w['key']}: {w['title']} ({w['unit']}) ==")
         rows = [_row_cells(r) for r in w["results"] if r["status"] == "ok"]
-        rows += [_row_cells(r) for r in w["results"] if r["status"] == "error"]
+        rows += [_row_cells(r) for r in w["results"] if r["status"] in ("error", "skipped")]
         parts.append(_text_table(ROW_HEAD, rows))
         na = _not_applicable(w)
         if na:
@@ -178,7 +185,71 @@ def terminal(doc: dict[str, Any]) -> str:
     parts.append("\n== hybridio (AUTO) vs baseline and peers: median of per-repetition ratios ==")
     parts.append("   (>1 = hybridio faster)")
     parts.append(_text_table(head, rows))
+    sweep = _sweep_rows(doc)
+    if sweep is not None:
+        parts.append(
+            "\n== kernel path: depth sweep (hybridio against the baseline and the best peer) =="
+        )
+        parts.append(_text_table(*sweep))
+        parts.extend(f"   {line}" for line in _missing_peers(doc))
     return "\n".join(parts) + "\n"
+
+
+def _missing_peers(doc: dict[str, Any]) -> list[str]:
+    """'not available: reason' for every peer that could not run at all."""
+    roles = {a["name"]: a["role"] for a in doc.get("adapters", [])}
+    return [
+        f"{name}: not available: {why}"
+        for name, why in (doc.get("unavailable") or {}).items()
+        if roles.get(name, "peer") == "peer"
+    ]
+
+
+def _sweep_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """The kernel-path sweep: per row, hybridio against the baseline and the best
+    single-call peer (named), and read_many against the best peer of all."""
+    keys = doc.get("kernel_sweep") or []
+    by_key = {w["key"]: w for w in doc["workloads"]}
+    present = [by_key[k] for k in keys if k in by_key]
+    if not present:
+        return None
+    head = [
+        "workload",
+        "unit",
+        "hybridio",
+        "x baseline",
+        "best single-call peer",
+        "its rate",
+        "hybridio x best peer",
+        "read_many x baseline",
+        "read_many x best peer (of all)",
+    ]
+    rows: list[list[str]] = []
+    for w in present:
+        ok = {r["adapter"]: r for r in w["results"] if r["status"] == "ok"}
+        comp = w["comparisons"].get("hybridio")
+        best = w.get("best_peer")
+        row = [w["key"], w["unit"]]
+        if comp is None:
+            h = next((r for r in w["results"] if r["adapter"] == "hybridio"), None)
+            row += [f"({h['status'] if h else 'n/a'}: {h['reason'] if h else 'not run'})", "-"]
+        else:
+            row += [fmt_rate(ok["hybridio"]["median"]), fmt_ratio(comp["vs_baseline"])]
+        row += [
+            best or "-",
+            fmt_rate(ok[best]["median"]) if best in ok else "-",
+            fmt_ratio(comp["vs_best_peer"]) if comp else "-",
+        ]
+        rm = w["comparisons"].get("hybridio read_many")
+        if rm is None:
+            row += ["-", "-"]
+        else:
+            row += [
+                fmt_ratio(rm["vs_baseline"]),
+                f"{fmt_ratio(rm['vs_best_peer'])} ({rm['best_peer']})" if rm["best_peer"] else "-",
+            ]
+        rows.append(row)
+    return head, rows
 
 
 def write_json(doc: dict[str, Any], path: str) -> None:
@@ -188,6 +259,11 @@ def write_json(doc: dict[str, Any], path: str) -> None:
         json.dump(doc, f, indent=1, sort_keys=False, default=str)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def _ratio_named(comp: dict[str, Any]) -> str:
+    best = comp.get("best_peer")
+    return f"{fmt_ratio(comp['vs_best_peer'])} ({best})" if best else "-"
 
 
 def _ahead_lines(summary: list[dict[str, Any]]) -> list[str]:
@@ -311,23 +387,61 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
     ]
     head, rows = _headline_rows(doc["workloads"])
     out += [_md_table(head, rows), ""]
+    out += [
+        "*x best peer* names the fastest peer making single calls; batched calls "
+        "(obstore's `get_ranges_async`) are set against `read_many` below.",
+        "",
+    ]
+    missing = _missing_peers(doc)
+    if missing:
+        out += ["Not measured here:", "", *(f"- {m}" for m in missing), ""]
     rm = [w for w in doc["workloads"] if "hybridio read_many" in w["comparisons"]]
     if rm:
         out += ["Batched `read_many` (one call for all requests in flight):", ""]
         out.append(
             _md_table(
-                ["workload", "x baseline", "x best peer"],
+                ["workload", "x baseline", "x best peer (batched peers included)"],
                 [
                     [
                         w["key"],
                         fmt_ratio(w["comparisons"]["hybridio read_many"]["vs_baseline"]),
-                        fmt_ratio(w["comparisons"]["hybridio read_many"]["vs_best_peer"]),
+                        _ratio_named(w["comparisons"]["hybridio read_many"]),
                     ]
                     for w in rm
                 ],
             )
         )
         out.append("")
+    sweep = _sweep_rows(doc)
+    if sweep is not None:
+        out += [
+            "## Kernel path: depth sweep",
+            "",
+            "Cold (evicted before every cell) and cached 4 KiB random reads at 1, 4, 16 "
+            "and 64 concurrent single `read_at`-style calls, cached 64 KiB random reads at "
+            "depth 64 and sequential 1 MiB reads (`python -m benchmarks --workloads kernel`, "
+            "`make bench-kernel`). *x baseline* and *x best peer* are medians of "
+            "per-repetition ratios; **> 1 means hybridio is faster**. The best peer is the "
+            "peer making single calls that hybridio compares worst against in the same "
+            "repetitions (batched calls such as obstore's `get_ranges_async` compete with "
+            "hybridio's `read_many` only); *its rate* is that peer's median.",
+            "",
+            _md_table(*sweep),
+            "",
+        ]
+        absent = [
+            k
+            for k in doc.get("kernel_sweep") or []
+            if k not in {w["key"] for w in doc["workloads"]}
+        ]
+        if absent:
+            out += [
+                f"Not in this run: {', '.join(absent)} (`make bench-kernel` runs the whole sweep).",
+                "",
+            ]
+        missing = _missing_peers(doc)
+        if missing:
+            out += ["Peers that could not run here:", "", *(f"- {m}" for m in missing), ""]
     ahead = _ahead_lines(doc["workloads"])
     if ahead:
         out += ["Where hybridio is behind (by more than 5%):", "", *ahead, ""]
@@ -371,6 +485,18 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
         "the kernel allows it (see the machine table): a kernel thread then polls the ring, "
         "which helps deep queues of cold reads and costs CPU that `process_time` does not see. "
         "hybridio's SQPOLL setting comes from its tuning profile.",
+        "- The raw caio variants: *no SQPOLL* asks caio for a plain ring flushed after every "
+        "submission; *per-tick flush* (`deferred=True`) flushes once per event-loop turn, so "
+        "reads issued in the same turn share one `io_uring_enter`.",
+        "- urio has no positional read: `read_at` is `seek` + `read`, one handle per "
+        "concurrent worker (its files share one io_uring ring per loop, no SQPOLL). turbofile "
+        "has `read_at` on one shared handle and serves pages already in the page cache "
+        "inline, as hybridio does. Neither has compression; turbofile files have no `fsync`.",
+        "- obstore: a `LocalStore` without prefix; `get_range_async` per read, "
+        "`get_ranges_async` for the batched row (its default coalescing: ranges less than "
+        "1 MiB apart become one request), `get_async` for whole files and `put_async` at "
+        "close for writes (objects are written whole: no text, append or fsync). Its "
+        "`copy_async` makes a hard link on a local store, so it has no copy-file row.",
         "- aiofile's `close()` runs `fdatasync` on files opened for writing: that cost is part "
         "of its write workloads, as it is for its users.",
         "- Cold reads: `posix_fadvise(POSIX_FADV_DONTNEED)` before every cell; residency is "
@@ -402,7 +528,7 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
     for w in doc["workloads"]:
         out += [f"### {w['key']}: {w['title']} ({w['unit']})", "", w["description"], ""]
         rows_ok = [_row_cells(r) for r in w["results"] if r["status"] == "ok"]
-        rows_err = [_row_cells(r) for r in w["results"] if r["status"] == "error"]
+        rows_err = [_row_cells(r) for r in w["results"] if r["status"] in ("error", "skipped")]
         out += [_md_table(ROW_HEAD, rows_ok + rows_err), ""]
         na = _not_applicable(w)
         if na:

@@ -270,6 +270,23 @@ def _median_ratio(a: dict[int, float], b: dict[int, float]) -> float | None:
     return statistics.median(a[rep] / b[rep] for rep in common)
 
 
+def _best_peer(
+    table: dict[str, CellResult], subject: str, pool: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The peer of *pool* that *subject* compares worst against side by side
+    (lowest median per-repetition ratio); the highest median rate if *subject*
+    has no measurement."""
+    ranked: list[tuple[float, dict[str, Any]]] = []
+    if subject in table and table[subject].status == "ok":
+        for p in pool:
+            x = _median_ratio(table[subject].rates, table[p["adapter"]].rates)
+            if x is not None:
+                ranked.append((x, p))
+    if ranked:
+        return min(ranked, key=lambda t: t[0])[1]
+    return max(pool, key=lambda row: row["median"], default=None)
+
+
 def summarize(
     workloads: list[Workload], results: dict[str, dict[str, CellResult]]
 ) -> list[dict[str, Any]]:
@@ -312,20 +329,25 @@ def summarize(
                 if r.engine is not None:
                     row["engine_ops"] = r.engine
                     row["served_note"] = _engine_note(r.engine)
+            row["batched"] = r.adapter.batched
             rows.append(row)
         ok = {row["adapter"]: row for row in rows if row["status"] == "ok"}
         peers = [row for row in ok.values() if row["role"] == "peer"]
-        best_peer = max(peers, key=lambda row: row["median"], default=None)
+        single = [p for p in peers if not p["batched"]]
+
+        # hybridio's single calls are judged against peers making single calls
+        # too; read_many against every peer, batched ones included.
+        best_peer = _best_peer(table, "hybridio", single)
+        best_any = _best_peer(table, "hybridio read_many", peers)
         comparisons: dict[str, Any] = {}
-        for subject in ("hybridio", "hybridio read_many"):
+        for subject, best in (("hybridio", best_peer), ("hybridio read_many", best_any)):
             if subject not in ok:
                 continue
             sr = table[subject].rates
             comparisons[subject] = {
                 "vs_baseline": _median_ratio(sr, base_rates),
-                "vs_best_peer": (
-                    _median_ratio(sr, table[best_peer["adapter"]].rates) if best_peer else None
-                ),
+                "best_peer": best["adapter"] if best else None,
+                "vs_best_peer": (_median_ratio(sr, table[best["adapter"]].rates) if best else None),
                 "vs": {p["adapter"]: _median_ratio(sr, table[p["adapter"]].rates) for p in peers},
                 # AUTO against hybridio's own forced choices (issue: AUTO must
                 # never be much slower than the best of them).
@@ -342,6 +364,7 @@ def summarize(
                 "unit": w.unit,
                 "description": w.description,
                 "best_peer": best_peer["adapter"] if best_peer else None,
+                "best_peer_any": best_any["adapter"] if best_any else None,
                 "comparisons": comparisons,
                 "results": rows,
             }

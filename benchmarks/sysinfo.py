@@ -13,7 +13,18 @@ from typing import Any
 
 __all__ = ("evict", "filesystem_of", "machine_facts", "residency")
 
-LIBRARIES = ("hybridio", "aiofiles", "aiofile", "aiomisc", "anyio", "caio", "uvloop")
+LIBRARIES = (
+    "hybridio",
+    "aiofiles",
+    "aiofile",
+    "aiomisc",
+    "anyio",
+    "caio",
+    "uvloop",
+    "urio",
+    "turbofile",
+    "obstore",
+)
 
 
 def _libc() -> ctypes.CDLL | None:

@@ -28,7 +28,15 @@ from typing import Any
 from benchmarks import sysinfo
 from benchmarks.adapters import Adapter, BenchFile
 
-__all__ = ("Config", "Workload", "make_workloads", "prepare_data")
+__all__ = (
+    "GROUPS",
+    "Config",
+    "Workload",
+    "kernel_sweep",
+    "kernel_sweep_keys",
+    "make_workloads",
+    "prepare_data",
+)
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -117,6 +125,8 @@ class Workload:
     batched_ok: bool = False
     #: Multiplier of ``Config.cap`` for this workload's fixed job.
     cap_factor: float = 1.0
+    #: File operations the job needs (an adapter that ``lacks`` one is "n/a").
+    needs: tuple[str, ...] = ()
     description: str = ""
 
     def __init__(self, cfg: Config, paths: dict[str, str]) -> None:
@@ -129,6 +139,9 @@ class Workload:
             return "read_many applies to random reads only"
         if adapter.chunk_only and not self.chunk:
             return "alternative backend: measured in the chunk-I/O workloads only"
+        for op in self.needs:
+            if op in adapter.lacks:
+                return adapter.lacks[op]
         return None
 
     async def before_cell(self, cell: Cell) -> None:
@@ -348,6 +361,7 @@ class WriteFsync(Workload):
     key = "write-fsync"
     unit = "MiB/s"
     chunk = True
+    needs = ("fsync",)
 
     def __init__(self, cfg: Config, paths: dict[str, str]) -> None:
         super().__init__(cfg, paths)
@@ -553,6 +567,7 @@ class Mixed(Workload):
     key = "mixed"
     unit = "ops/s"
     chunk = True
+    needs = ("append",)
 
     def __init__(self, cfg: Config, paths: dict[str, str], *, large: bool = False) -> None:
         super().__init__(cfg, paths)
@@ -944,6 +959,33 @@ def prepare_data(cfg: Config, data_dir: str, log: Any) -> tuple[dict[str, str], 
             f.writelines(gz_lines)
         os.replace(tmp, paths["gz"])
     return paths, facts
+
+
+#: Queue depths of the kernel-path sweep (issue 14).
+KERNEL_DEPTHS = (1, 4, 16, 64)
+
+
+def kernel_sweep(cfg: Config, paths: dict[str, str]) -> list[Workload]:
+    """The kernel-path depth sweep (``--workloads kernel``, ``make bench-kernel``):
+    cold and cached 4 KiB random reads at each of :data:`KERNEL_DEPTHS`, cached
+    64 KiB random reads at depth 64 and sequential 1 MiB reads of the big file."""
+    rows: list[Workload] = [RandomRead(cfg, paths, 4 * KiB, d, cold=True) for d in KERNEL_DEPTHS]
+    rows += [RandomRead(cfg, paths, 4 * KiB, d, cold=False) for d in KERNEL_DEPTHS]
+    rows += [RandomRead(cfg, paths, 64 * KiB, 64, cold=False), SequentialRead(cfg, paths)]
+    return rows
+
+
+def kernel_sweep_keys() -> list[str]:
+    """The keys :func:`kernel_sweep` produces (the report's depth-sweep section)."""
+    return [f"cold4k-qd{d}" for d in KERNEL_DEPTHS] + [
+        *(f"rand4k-qd{d}" for d in KERNEL_DEPTHS),
+        "rand64k-qd64",
+        "seq1m",
+    ]
+
+
+#: Named sets of workloads ``--workloads`` accepts besides key substrings.
+GROUPS = {"kernel": kernel_sweep}
 
 
 def make_workloads(cfg: Config, paths: dict[str, str], facts: dict[str, Any]) -> list[Workload]:

@@ -84,6 +84,79 @@ def test_quick_bench_runs_and_writes_json(bench_dir: Path) -> None:
                 assert {"median", "min", "max", "served_by", "stall_max_ms"} <= set(r)
             else:
                 assert r["reason"]
+    # The io_uring peers and the raw caio variants take part: measured, or a
+    # "not available" row with the reason, never silently missing.
+    adapters = {a["name"]: a for a in doc["adapters"]}
+    peers = {
+        "urio",
+        "turbofile",
+        "obstore",
+        "obstore get_ranges_async",
+        "caio uring (raw, no SQPOLL)",
+        "caio uring (raw, no SQPOLL, per-tick flush)",
+    }
+    assert peers <= set(adapters)
+    for name in peers:
+        assert adapters[name]["available"] or adapters[name]["reason"], name
     assert (out / "report.md").exists()
     # --quick never touches the committed report.
     assert _docs_state() == before
+
+
+def _bench(args: list[str], bench_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ, PYTHONHASHSEED="0", **env)
+    full_env.pop("HYBRIDIO_BACKEND", None)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            *TINY,
+            f"--dir={bench_dir / 'data'}",
+            f"--out={bench_dir / 'out'}",
+            *args,
+        ],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_kernel_group_selects_the_depth_sweep(bench_dir: Path) -> None:
+    proc = _bench(["--list", "--workloads=kernel"], bench_dir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    keys = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("workload ")]
+    assert keys == [
+        "cold4k-qd1",
+        "cold4k-qd4",
+        "cold4k-qd16",
+        "cold4k-qd64",
+        "rand4k-qd1",
+        "rand4k-qd4",
+        "rand4k-qd16",
+        "rand4k-qd64",
+        "rand64k-qd64",
+        "seq1m",
+    ]
+
+
+def test_peer_that_cannot_import_is_a_not_available_row(bench_dir: Path) -> None:
+    # A urio that fails to import (a stand-in module first on sys.path).
+    shadow = bench_dir / "shadow"
+    shadow.mkdir()
+    (shadow / "urio.py").write_text('raise ImportError("urio wheel missing here")\n')
+    path = os.pathsep.join(filter(None, [str(shadow), os.environ.get("PYTHONPATH")]))
+    proc = _bench(["--adapters=urio", "--workloads=cold4k-qd64"], bench_dir, PYTHONPATH=path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads((bench_dir / "out" / "latest.json").read_text(encoding="utf-8"))
+    assert "urio wheel missing here" in doc["unavailable"]["urio"]
+    (w,) = doc["workloads"]
+    (row,) = (r for r in w["results"] if r["adapter"] == "urio")
+    assert row["status"] == "skipped"
+    md = (bench_dir / "out" / "report.md").read_text(encoding="utf-8")
+    assert "| urio | not available |" in md
+    assert "urio: not available: import urio failed: ImportError: urio wheel missing here" in md
+    assert "urio: not available" in proc.stdout
