@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from . import _settings as settings
+from ._engines.backends import BACKEND_NAMES
 
 __all__ = (
     "PROFILE_VERSION",
@@ -35,7 +36,7 @@ __all__ = (
 
 PROFILE_VERSION: Final = 1
 _DEFAULT_FILE: Final = Path(__file__).with_name("default_profile.json")
-_WRITE_BACKENDS: Final = ("auto", "same", "uring", "linux", "thread", "python")
+_WRITE_BACKENDS: Final = ("auto", "same", *BACKEND_NAMES)
 SUBMIT_MODES: Final = ("immediate", "tick", "adaptive")
 
 

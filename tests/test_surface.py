@@ -185,3 +185,16 @@ def test_explain_defaults_to_text_mode_like_async_open(tmp_path: Path) -> None:
     decision = hybridio.explain(path)
     assert decision.mode == "r"
     assert hybridio.explain(path, compression="auto").compression == hybridio.Compression.GZIP
+
+
+def test_backend_names_are_spelled_once() -> None:
+    import typing
+
+    from hybridio._api import BackendName
+    from hybridio._engines import backends, kernel
+
+    # The Literal type users see must list exactly the table's backends.
+    assert typing.get_args(BackendName) == backends.BACKEND_NAMES == kernel.BACKEND_NAMES
+    assert [b.name for b in backends.BACKENDS] == list(backends.BACKEND_NAMES)
+    with pytest.raises(ValueError, match="unknown kernel backend"):
+        backends.get("iocp")

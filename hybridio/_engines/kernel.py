@@ -36,7 +36,9 @@ from typing import Any, Final
 
 from .. import _settings as settings
 from .._profile import BUILTIN
+from . import backends as backends_table
 from . import fairness
+from .backends import BACKEND_NAMES
 
 __all__ = (
     "BACKEND_NAMES",
@@ -51,15 +53,6 @@ __all__ = (
 
 log = logging.getLogger("hybridio.kernel")
 
-#: The kernel backends in the order they are preferred.
-BACKEND_NAMES: Final = ("uring", "linux", "thread", "python")
-
-_MODULES: Final = {
-    "uring": "caio.linux_uring",
-    "linux": "caio.linux_aio",
-    "thread": "caio.thread_aio",
-    "python": "caio.python_aio",
-}
 
 #: Threads of caio's own pools (thread/python backends).
 POOL_SIZE: Final = 8
@@ -95,7 +88,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _load(name: str) -> types.ModuleType:
-    return importlib.import_module(_MODULES[name])
+    return importlib.import_module(backends_table.get(name).module)
 
 
 def _preload() -> None:
@@ -115,12 +108,13 @@ _preload()
 def _create_context(name: str, max_requests: int, sqpoll: bool = False) -> Any:
     """Create a raw caio context; tests replace this to inject start failures."""
     module = _load(name)
-    if name == "uring":
+    desc = backends_table.get(name)
+    if desc.sqpoll:
         # caio turns SQPOLL on whenever the kernel allows it; on a 2-vCPU VM
         # that doubled single-read latency and kept the second core busy, so
         # hybridio decides: off unless the profile or HYBRIDIO_SQPOLL=1 asks.
         return module.Context(max_requests=max_requests, sqpoll=sqpoll or sqpoll_requested())
-    if name in ("thread", "python"):
+    if desc.pooled:
         return module.Context(max_requests=max_requests, pool_size=POOL_SIZE)
     return module.Context(max_requests=max_requests)
 
@@ -130,13 +124,12 @@ def _create_context(name: str, max_requests: int, sqpoll: bool = False) -> Any:
 # io_destroy() with the GIL held (~30 ms here), which stalled the first open of
 # a process (the probe's context) and every asyncio.run() exit.  Only the
 # ring-based backends: a spare caio thread pool would keep its threads.
-_RECYCLABLE: Final = ("uring", "linux")
 _spares: dict[tuple[str, int, bool], Any] = {}
 _spares_lock = threading.Lock()
 
 
 def _spare_key(name: str, max_requests: int, sqpoll: bool) -> tuple[str, int, bool]:
-    return (name, max_requests, name == "uring" and (sqpoll or sqpoll_requested()))
+    return (name, max_requests, backends_table.get(name).sqpoll and (sqpoll or sqpoll_requested()))
 
 
 def _take_spare(key: tuple[str, int, bool]) -> Any:
@@ -146,7 +139,7 @@ def _take_spare(key: tuple[str, int, bool]) -> Any:
 
 def _recycle_or_destroy(key: tuple[str, int, bool], ctx: Any) -> None:
     """Keep *ctx* as the spare for *key* (only idle ring contexts), else destroy it."""
-    if key[0] in _RECYCLABLE:
+    if backends_table.get(key[0]).recyclable:
         with _spares_lock:
             if key not in _spares:
                 _spares[key] = ctx
@@ -183,7 +176,7 @@ def _destroy_context(name: str, ctx: Any) -> None:
 def _errno_of(name: str, op: Any, arg: Any) -> int:
     err = getattr(op, "error", 0) or 0
     if not err and isinstance(arg, int):
-        if name == "linux" and arg >= 1 << 63:
+        if backends_table.get(name).unsigned_result and arg >= 1 << 63:
             # linux_aio passes io_event.res to the callback as unsigned.
             arg -= 1 << 64
         if arg < 0:
@@ -230,6 +223,7 @@ def _probe(name: str) -> str | None:
         with tempfile.TemporaryFile() as tmp:
             fd = tmp.fileno()
             module = _load(name)
+            desc = backends_table.get(name)
             for op in (module.Operation.write(b"hybridio", fd, 0), module.Operation.read(8, fd, 0)):
                 done = threading.Event()
                 got: list[Any] = []
@@ -241,9 +235,9 @@ def _probe(name: str) -> str | None:
                 op.set_callback(callback)
                 if ctx.submit(op) != 1:
                     return "the probe operation was not accepted"
-                if name == "uring":
+                if desc.needs_flush:
                     ctx.flush()
-                if name in ("uring", "linux") and not done.is_set():
+                if desc.eventfd and not done.is_set():
                     ctx.process_events(8, 1, int(PROBE_TIMEOUT))
                 if not done.wait(PROBE_TIMEOUT):
                     return f"the probe operation did not complete within {PROBE_TIMEOUT} s"
@@ -280,8 +274,7 @@ def probe(name: str) -> str | None:
     if found is not _UNPROBED:
         return found  # type: ignore[return-value]
     global _probe_gen
-    if name not in BACKEND_NAMES:
-        raise ValueError(f"unknown kernel backend {name!r}; expected one of {BACKEND_NAMES}")
+    backends_table.get(name)  # ValueError for a name that is not a backend
     with _probe_lock:
         if name not in _probe_results:
             reason = _probe(name)
@@ -423,11 +416,12 @@ class KernelEngine:
         self._spare_key = spare_key
         self._module = _load(name)
         self._op = self._module.Operation
-        self._threaded = name in ("thread", "python")
+        desc = backends_table.get(name)
+        self._threaded = desc.threaded
         #: Linux AIO serves a buffered (non-O_DIRECT) read synchronously inside
         #: io_submit, disk wait included: a cold read holds the loop as long
         #: as the device takes, so the raw layer keeps such submissions small.
-        self.reads_in_submit = name == "linux"
+        self.reads_in_submit = desc.reads_in_submit
         #: Whether the kernel actually negotiated SQPOLL for this ring.
         self.sqpoll = bool(getattr(ctx, "sqpoll", False))
         self._inflight = 0
@@ -435,11 +429,12 @@ class KernelEngine:
         self._waiters: list[asyncio.Future[None]] = []
         self.closed = False
         #: io_uring queues SQEs until a flush (io_uring_enter) submits them.
-        self._flushes = name == "uring"
+        self._flushes = desc.needs_flush
+        self._eventfd = desc.eventfd
         #: How single operations are flushed (the profile's ``submit_mode``).
         self.submit_mode = submit_mode
         self._flush_pending = False
-        if name in ("uring", "linux"):
+        if desc.eventfd:
             loop.add_reader(ctx.fileno, self._on_readable)
 
     # -- completion plumbing -------------------------------------------------
@@ -663,7 +658,7 @@ class KernelEngine:
         if self.closed:
             return
         self.closed = True
-        if self.name in ("uring", "linux"):
+        if self._eventfd:
             try:
                 self.loop.remove_reader(self.ctx.fileno)
             except (RuntimeError, ValueError, OSError):
@@ -721,10 +716,7 @@ def _make_engine(
     if ctx is not None:
         return KernelEngine(loop, name, ctx, key, mode)
     try:
-        if sqpoll and name == "uring":
-            ctx = _create_context(name, max_requests, True)
-        else:
-            ctx = _create_context(name, max_requests)
+        ctx = _create_context(name, max_requests, sqpoll)
     except Exception as exc:
         # e.g. io_setup's EAGAIN once aio-max-nr is used up (caio#19).
         raise BackendUnavailableError(
@@ -733,18 +725,15 @@ def _make_engine(
     return KernelEngine(loop, name, ctx, key, mode)
 
 
-#: Backends whose context starts a pool of threads: 50-80 ms with the GIL
-#: mostly held, so it is built in a worker thread (see prepare_engine).
-_POOLED: Final = ("thread", "python")
-
-
 async def prepare_engine(name: str, *, max_requests: int = BUILTIN.max_requests) -> None:
     """Make sure :func:`get_engine` will not build a thread-pool context in the loop.
 
     A no-op unless *name* is a pooled backend the running loop has no engine
     for yet; then the context is created in a worker thread and handed over.
     """
-    if name not in _POOLED:
+    # A pooled context starts its threads: 50-80 ms with the GIL mostly
+    # held, so it is built in a worker thread.
+    if not backends_table.get(name).pooled:
         return
     engines = _engines.get(asyncio.get_running_loop())
     if engines is not None and name in engines and not engines[name].closed:
