@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import functools
 import operator
 import os
 import stat
@@ -230,6 +231,9 @@ def async_open(
         )
         text.plan = binary.plan
         return text
+
+    if fmode.binary and not atomic:
+        return AsyncOpen(functools.partial(_open_binary, request))
 
     async def open_file() -> Any:
         if atomic:
@@ -459,7 +463,9 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
     # gather of 10,000 opens waits instead of hitting EMFILE); its close or
     # __del__ gives the slot back.  An fd the caller passed in is theirs.
     limiter = fdlimit.LIMITER
-    slot = None if isinstance(req.file, int) else await limiter.acquire(req.file)
+    slot = None
+    if not isinstance(req.file, int):
+        slot = limiter.try_acquire() or await limiter.acquire(req.file)
     try:
         binary = await _open_binary_unlimited(req)
     except BaseException as exc:
@@ -518,7 +524,8 @@ async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
         # What open() raises for a directory, before any fd exists.
         filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
-    await kernel.prepare_engine(p.backend, max_requests=p.max_requests)
+    if kernel.needs_prepare(p.backend):
+        await kernel.prepare_engine(p.backend, max_requests=p.max_requests)
     p, engine, write_engine = _engines(p)
     # O_TRUNC on a large cached file drops its pages inside open(): that is
     # done in a thread instead (ftruncate after the open).

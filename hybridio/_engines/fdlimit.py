@@ -165,6 +165,18 @@ class FdLimiter:
 
     # -- public -----------------------------------------------------------
 
+    def try_acquire(self) -> FdSlot | None:
+        """A slot at once when one is free and nobody waits; else None (then
+        :meth:`acquire`).  The common open, without a coroutine."""
+        cap = self._cap
+        if not self._cap_known or self._waiters or (cap is not None and self.held >= cap):
+            return None
+        with self._lock:
+            if self._waiters or self._pending or (cap is not None and self.held >= cap):
+                return None
+            self.held += 1
+        return FdSlot(self)
+
     async def acquire(self, filename: Any = None) -> FdSlot:
         """A slot for one more fd; waits while hybridio holds close to the limit."""
         cap = self._cap

@@ -725,6 +725,11 @@ def _make_engine(
     return KernelEngine(loop, name, ctx, key, mode)
 
 
+def needs_prepare(name: str) -> bool:
+    """Whether :func:`prepare_engine` has work for *name* (a pooled backend)."""
+    return backends_table.get(name).pooled
+
+
 async def prepare_engine(name: str, *, max_requests: int = BUILTIN.max_requests) -> None:
     """Make sure :func:`get_engine` will not build a thread-pool context in the loop.
 

@@ -72,7 +72,7 @@ from .base import (
     wrong_direction,
 )
 from .closing import close_once, report_lost_write
-from .raw import RawKernelFile, WriteProgress
+from .raw import SPENT, RawKernelFile, WriteProgress
 
 __all__ = ("KernelBinaryFile",)
 
@@ -304,13 +304,8 @@ class KernelBinaryFile(AsyncBinaryIO):
     def _read_all_inline(self) -> bytes | None:
         """read() to EOF of a small cached rest, without suspending; None if not."""
         pos = self._pos
-        size = os.fstat(self._fd).st_size - pos
-        raw = self._raw
-        if size <= 0 or size > self._inline.max or raw.engine.budget.spent():
-            return None
-        data = self._inline.read(size, pos)
-        # A short read stopped at EOF; a full one is EOF unless the file grew.
-        if data is None or (len(data) == size and os.fstat(self._fd).st_size != pos + size):
+        data = self._raw.read_to_eof_cached(pos)
+        if data is None:
             return None
         self._pos = pos + len(data)
         self._drop_rbuf()
@@ -639,18 +634,11 @@ class KernelBinaryFile(AsyncBinaryIO):
             and not self._wbuf
         ):
             raw = self._raw
-            inline = self._inline
-            if inline.enabled:
-                # raw.read_inline(), unrolled: no coroutine unless the
-                # fairness budget is spent (checked before the read).
-                engine = raw.engine
-                budget = engine.budget
-                if budget.spent():
-                    await budget.give_turn()
-                data = inline.read(size, offset)
-                if data is not None:
-                    return data
-            return await raw.pread(size, offset, inline=False)
+            data = raw.read_cached(size, offset)
+            if type(data) is bytes:
+                return data
+            # A miss goes to the kernel; a spent budget yields, then tries again.
+            return await raw.pread(size, offset, inline=data is SPENT)
         off = check_offset(offset)
         n = check_count(size)
         self._check_read()
@@ -702,17 +690,7 @@ class KernelBinaryFile(AsyncBinaryIO):
             return []
         if self._wbuf:
             await self._flush_if_visible(lowest)
-        raw = self._raw
-        engine = raw.engine
-        budget = engine.budget
-        if budget.spent():
-            await budget.give_turn()
-        results: list[Any] = [b""] * len(reqs)
-        misses = self._inline.read_batch(reqs, results, self._inline_batch_max, budget.spent)
-        if not misses:
-            return results  # inline reads raise; they never leave an error in place
-        for i, value in zip(misses, await raw.read_batch(reqs, misses), strict=True):
-            results[i] = value
+        results = await self._raw.read_many(reqs, self._inline_batch_max)
         return finish_batch(results, return_exceptions)
 
     async def readinto_many(
@@ -732,37 +710,8 @@ class KernelBinaryFile(AsyncBinaryIO):
             if not items:
                 return []
             await self._flush_if_visible(min(off for off, _ in items))
-            raw = self._raw
-            turns = raw.engine.budget
-            if turns.spent():
-                await turns.give_turn()
-            results: list[Any] = [0] * len(items)
-            inline = self._inline
-            misses = []
-            budget = self._inline_batch_max
-            for i, ((off, _), view) in enumerate(zip(items, views, strict=False)):
-                if not len(view):
-                    continue
-                if (
-                    inline.enabled
-                    and len(view) <= inline.max
-                    and budget > 0
-                    and not (i and turns.spent())
-                ):
-                    n = inline.readinto(view, off)
-                    if n is not None:
-                        results[i] = n
-                        budget -= n
-                        continue
-                misses.append(i)
-            if misses:
-                reqs = [(off, len(view)) for (off, _), view in zip(items, views, strict=False)]
-                for i, value in zip(misses, await raw.read_batch(reqs, misses), strict=True):
-                    if isinstance(value, BaseException):
-                        results[i] = value
-                    else:
-                        views[i][: len(value)] = value
-                        results[i] = len(value)
+            pairs = [(off, view) for (off, _), view in zip(items, views, strict=True)]
+            results = await self._raw.readinto_many(pairs, self._inline_batch_max)
             return finish_batch(results, return_exceptions)
 
     async def write_many(

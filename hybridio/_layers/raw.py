@@ -26,7 +26,10 @@ from .._errors import named
 from .._profile import BUILTIN
 from .durability import needs_full_fsync, sync_in_thread
 
-__all__ = ("RawKernelFile", "WriteProgress")
+__all__ = ("SPENT", "RawKernelFile", "WriteProgress")
+
+#: :meth:`RawKernelFile.read_cached`'s answer when the loop's budget is spent.
+SPENT: Final = object()
 
 
 class WriteProgress:
@@ -170,6 +173,96 @@ class RawKernelFile:
         self.kernel_ops += 1
         self.kernel_bytes += len(data)
         return data if type(data) is bytes else bytes(data)
+
+    def read_cached(self, size: int, offset: int) -> bytes | object | None:
+        """A page-cache hit served without suspending; None on a miss (or when
+        inline reads are off for this size); :data:`SPENT` when the loop's
+        budget is spent (then :meth:`pread` yields first and tries again).
+
+        The hot path of small cached reads: no coroutine at all.
+        """
+        inline = self.inline
+        if not inline.enabled or size > inline.max:
+            return None
+        engine = self._engine
+        if engine.closed or engine.loop is not asyncio.get_running_loop():
+            engine = self.engine
+        if engine.budget.spent():
+            return SPENT
+        return inline.read(size, offset)
+
+    def read_to_eof_cached(self, offset: int) -> bytes | None:
+        """The rest of the file from *offset* if it is small and cached, read
+        without suspending; None when not (empty rest, too big, a miss, the
+        loop's budget spent)."""
+        inline = self.inline
+        size = os.fstat(self.fd).st_size - offset
+        if size <= 0 or size > inline.max or self.engine.budget.spent():
+            return None
+        data = inline.read(size, offset)
+        # A short read stopped at EOF; a full one is EOF unless the file grew.
+        if data is None or (len(data) == size and os.fstat(self.fd).st_size != offset + size):
+            return None
+        return data
+
+    async def read_many(self, reqs: list[tuple[int, int]], inline_budget: int) -> list[Any]:
+        """Read every ``(offset, size)`` of *reqs* (checked by the caller).
+
+        Cached ranges are served inline, up to *inline_budget* bytes and the
+        loop's fairness budget; the rest go to the kernel in as few submissions
+        as the ring and the per-submission bound allow.  Bytes or a named
+        OSError per request, in request order.
+        """
+        budget = self.engine.budget
+        if budget.spent():
+            await budget.give_turn()
+        results: list[Any] = [b""] * len(reqs)
+        misses = self.inline.read_batch(reqs, results, inline_budget, budget.spent)
+        if misses:
+            for i, value in zip(misses, await self.read_batch(reqs, misses), strict=True):
+                results[i] = value
+        return results
+
+    async def readinto_many(
+        self, items: list[tuple[int, memoryview]], inline_budget: int
+    ) -> list[Any]:
+        """Fill each ``(offset, view)`` (writable byte views, checked by the
+        caller); the byte count or a named OSError per item, in order."""
+        turns = self.engine.budget
+        if turns.spent():
+            await turns.give_turn()
+        results: list[Any] = [0] * len(items)
+        inline = self.inline
+        misses = []
+        budget = inline_budget
+        for i, (off, view) in enumerate(items):
+            if not len(view):
+                continue
+            if (
+                inline.enabled
+                and len(view) <= inline.max
+                and budget > 0
+                and not (i and turns.spent())
+            ):
+                n = inline.readinto(view, off)
+                if n is not None:
+                    results[i] = n
+                    budget -= n
+                    continue
+            misses.append(i)
+        if misses:
+            reqs = [(off, len(view)) for off, view in items]
+            for i, value in zip(misses, await self.read_batch(reqs, misses), strict=True):
+                if isinstance(value, BaseException):
+                    results[i] = value
+                else:
+                    items[i][1][: len(value)] = value
+                    results[i] = len(value)
+        return results
+
+    def size(self) -> int:
+        """The file's size now (``fstat``)."""
+        return os.fstat(self.fd).st_size
 
     async def read_inline(self, size: int, offset: int) -> bytes | None:
         """A page-cache hit served in the loop thread, or None (a miss or off)."""
