@@ -8,14 +8,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(PYVER)
 QUICK ?=
 
-.PHONY: venv test pytest lint typecheck bench bench-quick clean
+.PHONY: venv test pytest lint typecheck bench bench-quick docs clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
 		echo "rebuilding $(VENV) for Python $(PYVER)"; rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q -e '.[dev,bench,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -32,6 +32,11 @@ pytest: venv
 
 test: lint typecheck pytest
 
+# The documentation site, into site/; strict: a warning (a dead link, a missing
+# reference entry) fails the build. Offline once the venv is installed.
+docs: venv
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
 bench: venv
 	$(PY) -m benchmarks $(if $(QUICK),--quick,)
 
@@ -39,4 +44,4 @@ bench-quick: venv
 	$(PY) -m benchmarks --quick
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site
