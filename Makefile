@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(PYVER)
 QUICK ?=
 
-.PHONY: venv test pytest lint typecheck bench bench-quick docs clean
+.PHONY: venv test pytest lint typecheck bench bench-quick docs docs-figures clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
@@ -37,8 +37,14 @@ test: lint typecheck pytest
 docs: venv
 	$(VENV)/bin/mkdocs build --strict --site-dir site
 
+# After `make bench`: the benchmark figures quoted in README.md and docs/ are
+# regenerated from docs/benchmarks.md (tests/test_docs.py fails while they differ).
+docs-figures: venv
+	$(PY) -m tests.docfigures
+
 bench: venv
 	$(PY) -m benchmarks $(if $(QUICK),--quick,)
+	$(PY) -m tests.docfigures
 
 bench-quick: venv
 	$(PY) -m benchmarks --quick
