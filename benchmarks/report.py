@@ -613,7 +613,8 @@ def _stall_figure(plt: Any, workloads: list[dict[str, Any]]) -> Any:
     cbar.ax.set_yticklabels(["1 ms", "10 ms", "100 ms", "1 s"], fontsize=7)
     cbar.set_label("worst stall (log scale)", fontsize=7.5)
     ax.set_title(
-        "Worst event-loop stall (ms) per library and workload; hatched n/a: not applicable (not measured)",
+        "Worst event-loop stall (ms) per library and workload; "
+        "hatched n/a: not applicable (not measured)",
         fontsize=9,
     )
     return fig
