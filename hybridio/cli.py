@@ -485,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="hybridio: async file I/O routed to the engine that serves it best.",
+        epilog="info, explain and calibrate take --json. Exit status: 0 success, 1 a runtime "
+        "failure (one line on stderr), 2 bad arguments. Docs: " + SOURCE_URL + "/tree/main/docs",
     )
     parser.add_argument("--version", action="version", version=f"hybridio {_version('hybridio')}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
