@@ -1,4 +1,8 @@
-"""Benchmark figures quoted in README.md and docs/, generated from docs/benchmarks.md.
+"""Figures quoted in README.md and docs/, generated from where they were measured.
+
+Benchmark figures come from docs/benchmarks.md (``make bench``); the shipped
+profile's thresholds and reasons from hybridio/default_profile.json
+(``python -m hybridio calibrate``).
 
 A quoted figure lives between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``
 and is rendered here from the latest report, so it cannot disagree with it:
@@ -15,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "benchmarks.md"
-PAGES = [ROOT / "README.md", ROOT / "docs" / "strategies.md"]
+PROFILE = ROOT / "hybridio" / "default_profile.json"
+PAGES = [ROOT / "README.md", ROOT / "docs" / "strategies.md", ROOT / "docs" / "tuning.md"]
 BLOCK = re.compile(r"(<!-- bench:([\w-]+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.DOTALL)
 
 Table = list[dict[str, str]]
@@ -101,7 +106,26 @@ def _batched(t: dict[str, Table]) -> str:
     )
 
 
+def _size(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    for unit, shift in (("MiB", 20), ("KiB", 10)):
+        if value >= 1 << shift and value % (1 << shift) == 0:
+            return f"{value >> shift} {unit}"
+    return str(value)
+
+
+def _profile(_: dict[str, Table]) -> str:
+    import json
+
+    data = json.loads(PROFILE.read_text(encoding="utf-8"))
+    reasons = data.get("measurements", {}).get("reasons", {})
+    rows = [[f"`{k}`", _size(data[k]), reasons[k]] for k in sorted(reasons) if k in data]
+    return _md(["threshold", "value", "what calibrate measured"], rows)
+
+
 RENDER: dict[str, Callable[[dict[str, Table]], str]] = {
+    "profile": _profile,
     "headline": _headline,
     "stalls": _stalls,
     "strategies": _strategies,
