@@ -78,7 +78,14 @@ NETWORK_FILESYSTEMS: Final = frozenset(
 
 
 class Strategy(enum.Enum):
-    """Which engine serves a file: chosen by the rules (AUTO) or forced."""
+    """Which engine serves a file: chosen by the rules (AUTO) or forced.
+
+    Attributes:
+        AUTO: The rules decide (see [which strategy when](../strategies.md)).
+        KERNEL: Kernel AIO through caio, with inline page-cache reads; only
+            for seekable regular files without compression (else ValueError).
+        THREAD: Buffered blocking I/O in the library's thread pool.
+    """
 
     AUTO = "auto"
     KERNEL = "kernel"
