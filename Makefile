@@ -8,14 +8,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(PYVER)
 QUICK ?=
 
-.PHONY: venv test pytest lint typecheck bench bench-quick bench-kernel clean
+.PHONY: venv test pytest lint typecheck bench bench-quick bench-kernel docs docs-figures clean
 
 $(STAMP): pyproject.toml
 	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYVER)" ]; then \
 		echo "rebuilding $(VENV) for Python $(PYVER)"; rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m pip install -q -e '.[dev,bench,docs]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -32,8 +32,19 @@ pytest: venv
 
 test: lint typecheck pytest
 
+# The documentation site, into site/; strict: a warning (a dead link, a missing
+# reference entry) fails the build. Offline once the venv is installed.
+docs: venv
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+# After `make bench`: the benchmark figures quoted in README.md and docs/ are
+# regenerated from docs/benchmarks.md (tests/test_docs.py fails while they differ).
+docs-figures: venv
+	$(PY) -m tests.docfigures
+
 bench: venv
 	$(PY) -m benchmarks $(if $(QUICK),--quick,)
+	$(PY) -m tests.docfigures
 
 bench-quick: venv
 	$(PY) -m benchmarks --quick
@@ -44,4 +55,4 @@ bench-kernel: venv
 	$(PY) -m benchmarks --workloads kernel --no-plots $(if $(QUICK),--quick,--md docs/benchmarks-kernel.md)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

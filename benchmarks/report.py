@@ -541,6 +541,211 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
     return "\n".join(out)
 
 
+# The hybridio rows a reader needs beside AUTO: the forced engines and the batch
+# call. backend= variants are in the tables; on the chart they crowd out peers.
+_PLOT_VARIANTS = (
+    ("hybridio", "hybridio (auto)", "o", 9),
+    ("hybridio read_many", "hybridio read_many", "D", 6),
+    ("hybridio strategy=kernel", "hybridio strategy=kernel", "^", 6),
+    ("hybridio strategy=thread", "hybridio strategy=thread", "v", 6),
+)
+
+
+def _ratio_figure(plt: Any, workloads: list[dict[str, Any]]) -> Any:
+    """Headline (x best peer) and detail (x baseline) panels on shared log axes."""
+    import math
+
+    keys = [f"{w['key']} ({w['unit']})" for w in workloads]
+    n = len(workloads)
+    fig, (head, detail) = plt.subplots(
+        1,
+        2,
+        figsize=(15, 1.6 + 0.42 * n),
+        sharey=True,
+        gridspec_kw={"width_ratios": (1, 1.6)},
+        layout="constrained",
+    )
+    ys = list(range(n))
+
+    # Headline: hybridio AUTO over the best peer, one bar per workload.
+    best: list[float | None] = []
+    for w in workloads:
+        comp = w["comparisons"].get("hybridio") or {}
+        best.append(comp.get("vs_best_peer") if w.get("best_peer") else None)
+    known = [b for b in best if b]
+    # Room on both sides for the labels written past the bar ends.
+    lo = min([*known, 1.0]) / 30
+    hi = max([*known, 1.0]) * 30
+    for y, w, b in zip(ys, workloads, best, strict=True):
+        if not b:
+            head.text(1.0, y, "  no peer does this job", va="center", fontsize=8, color="0.4")
+            continue
+        color = "tab:green" if b >= 1 else "tab:orange"
+        # From 1 to the ratio: the bar's length is how far ahead or behind.
+        head.barh(y, max(b, 1.0) - min(b, 1.0), left=min(b, 1.0), color=color, height=0.6)
+        label = f" {fmt_ratio(b)} vs {w['best_peer']} "
+        head.text(
+            b,
+            y,
+            label,
+            va="center",
+            ha="left" if b >= 1 else "right",
+            fontsize=7.5,
+        )
+    head.set_xscale("log")
+    head.set_xlim(lo, hi)
+    head.axvline(1.0, color="black", linewidth=0.9)
+    head.set_yticks(ys)
+    head.set_yticklabels(keys, fontsize=8.5)
+    head.invert_yaxis()
+    head.set_xlabel(
+        "hybridio (auto) rate / the best peer's rate\n(log scale; > 1: hybridio faster)"
+    )
+    head.set_title("Headline: hybridio against the best peer per workload", fontsize=10)
+    head.grid(axis="x", which="major", color="0.9")
+    from matplotlib.patches import Patch
+
+    head.legend(
+        handles=[
+            Patch(color="tab:green", label="hybridio faster"),
+            Patch(color="tab:orange", label="the best peer faster"),
+        ],
+        loc="lower right",
+        fontsize=8,
+    )
+
+    # Detail: rate / blocking baseline of hybridio's main rows and every peer.
+    peers: list[str] = []
+    for w in workloads:
+        for r in w["results"]:
+            if r["role"] == "peer" and r["status"] == "ok" and r["adapter"] not in peers:
+                peers.append(r["adapter"])
+    peers = [p for p in PEER_ORDER if p in peers] + [p for p in peers if p not in PEER_ORDER]
+    # No green: green is hybridio's.
+    palette = ("tab:orange", "tab:blue", "tab:red", "tab:purple", "tab:brown", "tab:pink")
+    palette += ("tab:gray", "tab:olive", "tab:cyan", "black")
+    peer_colors = {p: palette[i % len(palette)] for i, p in enumerate(peers)}
+    handles: dict[str, Any] = {}
+    values: list[float] = []
+    for y, w in zip(ys, workloads, strict=True):
+        ok = {r["adapter"]: r for r in w["results"] if r["status"] == "ok"}
+        for adapter, label, marker, size in _PLOT_VARIANTS:
+            r = ok.get(adapter)
+            if r and r.get("ratio_to_baseline"):
+                v = r["ratio_to_baseline"]
+                values.append(v)
+                (h,) = detail.plot(
+                    [v],
+                    [y],
+                    marker=marker,
+                    markersize=size,
+                    color="tab:green" if adapter == "hybridio" else "darkgreen",
+                    markerfacecolor="tab:green" if adapter == "hybridio" else "none",
+                    linestyle="none",
+                    zorder=3,
+                )
+                handles.setdefault(label, h)
+        for p in peers:
+            r = ok.get(p)
+            if r and r.get("ratio_to_baseline"):
+                v = r["ratio_to_baseline"]
+                values.append(v)
+                (h,) = detail.plot(
+                    [v], [y], marker="s", markersize=5, color=peer_colors[p], linestyle="none"
+                )
+                handles.setdefault(p, h)
+    if values:
+        detail.set_xlim(
+            10 ** math.floor(math.log10(min(values)) - 0.2),
+            10 ** math.ceil(math.log10(max(values)) + 0.2),
+        )
+    detail.set_xscale("log")
+    detail.axvline(1.0, color="black", linewidth=0.9)
+    for y in ys:
+        detail.axhline(y, color="0.92", linewidth=0.6, zorder=0)
+    detail.set_xlabel(
+        "rate / the blocking call made in the coroutine (log scale; > 1: faster than it)\n"
+        "the blocking baseline holds the event loop for the whole job"
+    )
+    detail.set_title("Detail: every library against the blocking baseline", fontsize=10)
+    detail.grid(axis="x", which="major", color="0.9")
+    detail.legend(
+        handles=list(handles.values()),
+        labels=list(handles),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        frameon=False,
+    )
+    return fig
+
+
+def _stall_figure(plt: Any, workloads: list[dict[str, Any]]) -> Any:
+    """Worst loop stall per library and workload; "not applicable" is hatched grey."""
+    import math
+
+    names: list[str] = []
+    for w in workloads:
+        for r in w["results"]:
+            if r["status"] == "ok" and r["adapter"] not in names:
+                names.append(r["adapter"])
+    grid: list[list[float]] = []
+    for name in names:
+        line: list[float] = []
+        for w in workloads:
+            r = next((x for x in w["results"] if x["adapter"] == name), None)
+            line.append(r["stall_max_ms"] if r and r["status"] == "ok" else float("nan"))
+        grid.append(line)
+    fig, ax = plt.subplots(
+        figsize=(max(7.0, 3.0 + 0.75 * len(workloads)), 2.0 + 0.38 * len(names)),
+        layout="constrained",
+    )
+    cmap = plt.get_cmap("Reds").copy()
+    cmap.set_bad("white")
+    # vmin below log10(1 ms): the ~1 ms timer floor is a visible pale red, never
+    # the white of a cell that was not measured.
+    logged = [[math.log10(max(v, 0.1)) if v == v else float("nan") for v in row] for row in grid]
+    im = ax.imshow(logged, cmap=cmap, aspect="auto", vmin=-0.7, vmax=3)
+    for i, row in enumerate(grid):
+        for j, v in enumerate(row):
+            if v == v:
+                ax.text(
+                    j,
+                    i,
+                    fmt_ms(v),
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="white" if v >= 100 else "black",
+                )
+            else:
+                ax.add_patch(
+                    plt.Rectangle(
+                        (j - 0.5, i - 0.5),
+                        1,
+                        1,
+                        facecolor="0.93",
+                        hatch="///",
+                        edgecolor="0.7",
+                        linewidth=0,
+                    )
+                )
+                ax.text(j, i, "n/a", ha="center", va="center", fontsize=6, color="0.45")
+    ax.set_xticks(range(len(workloads)))
+    ax.set_xticklabels([w["key"] for w in workloads], rotation=45, ha="right", fontsize=7.5)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=7.5)
+    cbar = fig.colorbar(im, ax=ax, ticks=[0, 1, 2, 3])
+    cbar.ax.set_yticklabels(["1 ms", "10 ms", "100 ms", "1 s"], fontsize=7)
+    cbar.set_label("worst stall (log scale)", fontsize=7.5)
+    ax.set_title(
+        "Worst event-loop stall (ms) per library and workload; "
+        "hatched n/a: not applicable (not measured)",
+        fontsize=9,
+    )
+    return fig
+
+
 def plots(doc: dict[str, Any], img_dir: str) -> str | None:
     """Write the PNGs into *img_dir*; return None, or a note why they were skipped."""
     try:
@@ -557,68 +762,10 @@ def plots(doc: dict[str, Any], img_dir: str) -> str | None:
     workloads = [w for w in doc["workloads"] if any(r["status"] == "ok" for r in w["results"])]
     if not workloads:
         return "Plots skipped: no results."
-
-    # 1. Ratio to the baseline, one panel per workload.
-    n = len(workloads)
-    cols = 2
-    rows_n = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows_n, cols, figsize=(13, 2.6 * rows_n), squeeze=False)
-    for ax, w in zip(axes.flat, workloads, strict=False):
-        rs = [r for r in w["results"] if r["status"] == "ok" and r["ratio_to_baseline"]]
-        rs = [r for r in rs if r["role"] != "baseline"]
-        names = [r["label"] for r in rs]
-        vals = [r["ratio_to_baseline"] for r in rs]
-        colors = ["tab:green" if r["role"] == "hybridio" else "tab:blue" for r in rs]
-        ax.barh(range(len(vals)), vals, color=colors)
-        ax.set_yticks(range(len(vals)))
-        ax.set_yticklabels(names, fontsize=6)
-        ax.invert_yaxis()
-        ax.set_xscale("log")
-        ax.axvline(1.0, color="black", linewidth=0.8)
-        ax.set_title(f"{w['key']} ({w['unit']})", fontsize=8)
-        ax.tick_params(axis="x", labelsize=6)
-        for i, v in enumerate(vals):
-            ax.text(v, i, f" {v:.2g}", va="center", fontsize=5)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.suptitle(
-        "Rate relative to the blocking call in the coroutine (log scale; >1 = faster than it)",
-        fontsize=10,
-    )
-    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    fig = _ratio_figure(plt, workloads)
     fig.savefig(os.path.join(img_dir, "ratio_to_baseline.png"), dpi=110)
     plt.close(fig)
-
-    # 2. Worst loop stall: adapters x workloads heat map.
-    names: list[str] = []
-    for w in workloads:
-        for r in w["results"]:
-            if r["status"] == "ok" and r["adapter"] not in names:
-                names.append(r["adapter"])
-    grid: list[list[float]] = []
-    for name in names:
-        line: list[float] = []
-        for w in workloads:
-            r = next((x for x in w["results"] if x["adapter"] == name), None)
-            line.append(r["stall_max_ms"] if r and r["status"] == "ok" else float("nan"))
-        grid.append(line)
-    import math
-
-    fig, ax = plt.subplots(figsize=(max(6.0, 2.5 + 0.75 * len(workloads)), 1.6 + 0.38 * len(names)))
-    logged = [[math.log10(max(v, 0.1)) if v == v else float("nan") for v in row] for row in grid]
-    im = ax.imshow(logged, cmap="Reds", aspect="auto", vmin=0, vmax=3)
-    ax.set_xticks(range(len(workloads)))
-    ax.set_xticklabels([w["key"] for w in workloads], rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(len(names)))
-    ax.set_yticklabels(names, fontsize=7)
-    for i, row in enumerate(grid):
-        for j, v in enumerate(row):
-            if v == v:
-                ax.text(j, i, fmt_ms(v), ha="center", va="center", fontsize=6)
-    cbar = fig.colorbar(im, ax=ax)
-    cbar.set_label("log10(worst stall, ms)", fontsize=7)
-    ax.set_title("Worst event-loop stall (ms) per library and workload", fontsize=9)
-    fig.tight_layout()
+    fig = _stall_figure(plt, workloads)
     fig.savefig(os.path.join(img_dir, "loop_stall.png"), dpi=110)
     plt.close(fig)
     return None

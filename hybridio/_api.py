@@ -213,6 +213,22 @@ def async_open(
     would be chosen and why.  ``atomic=True`` (``"w"``/``"x"`` modes) writes
     a temporary file that closing renames over *file*, durably; ``async with``
     left with an exception discards it (docs/bulk-and-durability.md).
+
+    Binary modes give an [`AsyncBinaryIO`][hybridio.AsyncBinaryIO], text modes
+    an [`AsyncTextIO`][hybridio.AsyncTextIO]; the mode default is ``"r"``, as
+    for ``open()``.
+
+    ```python
+    import hybridio
+
+    async with hybridio.async_open("example.txt", "w", encoding="utf-8") as f:
+        await f.write("first line")
+    f = await hybridio.async_open("example.txt", encoding="utf-8")  # awaiting works too
+    try:
+        assert await f.read() == "first line"
+    finally:
+        await f.close()
+    ```
     """
     request = _request(
         file, mode, buffering, encoding, errors, newline, closefd, opener,

@@ -104,6 +104,20 @@ def threaded(fn: Any = None, /, *, executor: Executor | None = None) -> Any:
     awaiting task is cancelled before the function starts, it never runs; if
     it is already running, it runs to the end (threads cannot be interrupted)
     and the cancellation is raised afterwards.
+
+    ```python
+    import zlib
+    import hybridio
+
+    @hybridio.threaded
+    def checksum(path: str) -> int:
+        with open(path, "rb") as f:          # plain blocking code, in ONE thread call
+            return zlib.crc32(f.read())
+
+    with open("blob.bin", "wb") as f:
+        f.write(b"abc")
+    assert await checksum("blob.bin") == zlib.crc32(b"abc")
+    ```
     """
     if fn is None:
         return functools.partial(_decorate, executor=executor)

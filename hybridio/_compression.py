@@ -71,6 +71,14 @@ class Compression(enum.Enum):
 
     Members compare by identity; ``Compression("gzip")``, ``Compression("GZIP")``
     and the aliases ``"gz"``, ``"xz"``, ``"zst"`` ... also work.
+
+    Attributes:
+        NONE: Plain bytes (the default).
+        GZIP: ``gzip.open``'s format.
+        BZ2: ``bz2.open``'s format.
+        LZMA: ``lzma.open``'s format (xz).
+        ZSTD: Zstandard; needs the optional ``zstandard`` package (``hybridio[zstd]``).
+        AUTO: Reading: by the magic bytes, else the suffix; writing: by the suffix.
     """
 
     NONE = "none"

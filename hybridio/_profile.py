@@ -42,7 +42,53 @@ SUBMIT_MODES: Final = ("immediate", "tick", "adaptive")
 
 @dataclasses.dataclass(frozen=True)
 class TuningProfile:
-    """Routing thresholds (bytes unless named otherwise) and where they came from."""
+    """Routing thresholds (bytes unless named otherwise) and where they came from.
+
+    The profile in force is the first of: ``async_open(..., profile=...)``,
+    ``HYBRIDIO_PROFILE``, the user profile ``calibrate`` writes
+    ([`user_path()`][hybridio.TuningProfile.user_path]), the profile shipped
+    with the package; [`current()`][hybridio.TuningProfile.current] resolves it.
+
+    Attributes:
+        inline_max: Largest positional read tried inline in the loop thread (RWF_NOWAIT).
+        inline_batch_max: Bytes one batch may serve inline before the rest goes
+            to the kernel.
+        max_chunk: Largest single kernel request (bounds the loop stall of one submission).
+        thread_read_min: Reads at least this large are one pread in a worker thread.
+        sync_submit_max: With a read backend that serves buffered reads inside
+            the submit call (Linux AIO), the most bytes in one submission;
+            larger reads are one pread in a thread.
+        read_ahead: Read-ahead / write-behind buffer of kernel-served files
+            (``access="auto"``).
+        sequential_read_ahead: Read-ahead for ``access="sequential"``.
+        random_read_ahead: Read-ahead for ``access="random"`` (small: a seek discards it).
+        stream_chunk: Buffer of thread-served streams (one thread hop per buffer).
+        max_requests: Requests one kernel context keeps in flight (ring size).
+        thread_pool_size: Threads of the library's pool (0: Python's default);
+            read when the pool is first created.
+        write_backend: Kernel backend for writes and syncs: ``"auto"`` (Linux
+            AIO when reads use io_uring and Linux AIO works), ``"same"``, or a
+            backend name.
+        sqpoll: Use io_uring SQPOLL (a kernel thread polling the ring).
+        open_inline: Open files in the loop thread on local filesystems instead
+            of a thread hop.
+        truncate_in_thread_min: Opening an existing file at least this large
+            with ``"w"`` truncates it in a worker thread.
+        source: Where the numbers come from: ``"builtin"``, a file path, or ``"argument"``.
+        origin: What produced it (command, machine), as recorded by calibrate.
+        measurements: The calibration measurements behind the thresholds, if any.
+
+    ```python
+    import json
+    import hybridio
+
+    custom = hybridio.TuningProfile(inline_max=64 * 1024, origin="hand-tuned")
+    text = custom.to_json()                     # what `calibrate` writes
+    again = hybridio.TuningProfile.from_mapping(json.loads(text), source="example")
+    assert again.inline_max == 64 * 1024 and again.source == "example"
+    print(hybridio.explain("any.bin", "wb", profile=custom).thresholds["inline_max"])
+    ```
+    """
 
     #: Largest positional read tried inline in the loop thread (RWF_NOWAIT): a
     #: 256 KiB memcpy is ~25 us, a bound on the stall.

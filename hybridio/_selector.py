@@ -77,7 +77,14 @@ NETWORK_FILESYSTEMS: Final = frozenset(
 
 
 class Strategy(enum.Enum):
-    """Which engine serves a file: chosen by the rules (AUTO) or forced."""
+    """Which engine serves a file: chosen by the rules (AUTO) or forced.
+
+    Attributes:
+        AUTO: The rules decide (see [which strategy when](../strategies.md)).
+        KERNEL: Kernel AIO through caio, with inline page-cache reads; only
+            for seekable regular files without compression (else ValueError).
+        THREAD: Buffered blocking I/O in the library's thread pool.
+    """
 
     AUTO = "auto"
     KERNEL = "kernel"
@@ -94,7 +101,30 @@ class Strategy(enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
-    """What serves a file and why, in plain sentences."""
+    """What serves a file and why, in plain sentences (``str(decision)``).
+
+    Returned by [`explain()`][hybridio.explain] and kept as ``f.decision`` on
+    every opened file; ``to_dict()`` is the JSON form ``hybridio explain
+    --json`` prints.
+
+    Attributes:
+        strategy: The engine: ``Strategy.KERNEL`` or ``Strategy.THREAD``.
+        backend: The kernel backend reads use (None on the thread engine).
+        write_backend: The kernel backend writes and syncs use, when it differs.
+        compression: The resolved compression (``AUTO`` never appears here).
+        file_kind: ``"regular file"``, ``"FIFO"``, ``"character device"``,
+            ``"directory"``, ``"missing"`` (not created yet), ...
+        filesystem: The filesystem type (``"ext4"``, ``"tmpfs"``, ``"nfs4"``), if known.
+        access: The access hint: ``"auto"``, ``"random"`` or ``"sequential"``.
+        inline: Whether page-cache reads are tried inline (RWF_NOWAIT). A
+            filesystem that refuses the flag turns it off at the first read.
+        open_in_thread: Whether the open itself runs in a worker thread.
+        read_ahead: The read-ahead buffer in bytes.
+        thresholds: The tuning profile's routing numbers in force.
+        skipped_backends: Kernel backends passed over, with the reason each one was.
+        reasons: The rules that decided, as sentences.
+        profile_source: Where the thresholds come from (a file path or "builtin").
+    """
 
     strategy: Strategy
     backend: str | None

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import platform
+import stat
 import subprocess
 import sys
 import tempfile
@@ -98,12 +99,34 @@ def _sqpoll_allowed() -> bool | None:
     return None if allowed is None else bool(allowed)
 
 
+def _zstd_available() -> dict[str, Any]:
+    """Whether ``Compression.ZSTD`` works here (the optional ``zstandard`` package)."""
+    from ._compression import _zstandard
+
+    try:
+        module = _zstandard()
+    except ImportError as exc:
+        return {"available": False, "detail": str(exc)}
+    version = getattr(module, "__version__", None) or _version("zstandard")
+    return {"available": True, "detail": f"zstandard {version}"}
+
+
 def gather_info(directory: str = ".") -> dict[str, Any]:
-    """Everything ``info`` reports, as a JSON-ready dict."""
+    """Everything ``info`` reports, as a JSON-ready dict.
+
+    The filesystem and the inline-read probe are those of *directory* (a file
+    there is created, read and removed): RWF_NOWAIT support is a property of
+    the filesystem, so a tmpfs directory can say "do not work" where the
+    current directory says "work".
+    """
     from ._engines import kernel
     from ._profile import resolve_profile
 
     directory = os.path.abspath(directory)
+    if not os.path.isdir(directory):
+        raise CommandError(
+            _open_error(errno.ENOTDIR if os.path.exists(directory) else errno.ENOENT, directory)
+        )
     profile = resolve_profile()
     return {
         "hybridio": _version("hybridio"),
@@ -128,6 +151,7 @@ def gather_info(directory: str = ".") -> dict[str, Any]:
             "env": kernel.sqpoll_requested(),
             "profile": profile.sqpoll,
         },
+        "zstd": _zstd_available(),
         "directory": directory,
         "filesystem": _filesystem(directory),
         "inline": _inline_check(directory),
@@ -158,6 +182,8 @@ def _print_info(info: dict[str, Any], out: TextIO) -> None:
     why = "HYBRIDIO_SQPOLL=1" if sq["env"] else "the profile" if sq["profile"] else ""
     used = f"on ({why})" if sq["used"] else "off (HYBRIDIO_SQPOLL=1 turns it on)"
     w(f"io_uring SQPOLL: {allowed_text} by the kernel; hybridio: {used}\n")
+    zstd = info["zstd"]
+    w(f"zstd:        {'available' if zstd['available'] else 'not available'} ({zstd['detail']})\n")
     w(f"directory:   {info['directory']}\n")
     w(f"filesystem:  {info['filesystem']}\n")
     inline = info["inline"]
@@ -173,7 +199,7 @@ def _print_info(info: dict[str, Any], out: TextIO) -> None:
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print the platform, backends, inline support and the profile in force."""
-    info = gather_info(".")
+    info = gather_info(args.directory)
     if args.json:
         json.dump(info, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -185,28 +211,100 @@ def cmd_info(args: argparse.Namespace) -> int:
 # -- explain ------------------------------------------------------------------------------
 
 
+def _open_error(code: int, path: object) -> str:
+    """The message builtin ``open()`` gives for *code* on *path*."""
+    return str(OSError(code, os.strerror(code), path))
+
+
+def _existence(path: str, fmode: Any) -> str | None:
+    """What ``open(path, mode)`` would do about the file itself, as a note.
+
+    Raises CommandError with ``open()``'s own message where the open would
+    fail (a missing file to read, a directory, ``x`` on an existing file).
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if not (fmode.writing or fmode.appending or fmode.creating):
+            raise CommandError(_open_error(errno.ENOENT, path)) from None
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise CommandError(_open_error(errno.ENOENT, path)) from None
+        return f"{path} does not exist yet: mode {fmode.mode!r} creates it"
+    except OSError as exc:
+        raise CommandError(_open_error(exc.errno or errno.EIO, path)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise CommandError(_open_error(errno.EISDIR, path))
+    if fmode.creating:
+        raise CommandError(_open_error(errno.EEXIST, path))
+    return None
+
+
+def _compression_hint(path: str, fmode: Any, asked: str | None) -> tuple[str | None, str | None]:
+    """(the format *path* looks like, a hint) when no compression was asked for."""
+    from ._compression import Compression, resolve
+
+    if asked is not None:
+        return None, None
+    try:
+        found = resolve(Compression.AUTO, path, fmode)
+    except (OSError, ValueError):
+        return None, None
+    if found is Compression.NONE:
+        return None, None
+    hint = (
+        f"{path} looks {found.value}-compressed; as asked (no compression) it is served as "
+        f"raw bytes: --compression auto (async_open(..., compression='auto')) "
+        f"{'decompresses' if fmode.readable else 'compresses'} it"
+    )
+    return found.value, hint
+
+
 def cmd_explain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Print what ``async_open(PATH, MODE, ...)`` would use, and why."""
+    """Print what ``async_open(PATH, MODE, ...)`` would use, and why.
+
+    *parser* is the ``explain`` subcommand's own parser: a bad mode or an
+    impossible combination is reported with its usage line.
+    """
     import hybridio
 
-    explain = getattr(hybridio, "explain", None)
-    if explain is None:
-        raise CommandError("this hybridio has no explain() yet")
+    from ._modes import parse_mode
+
     kwargs: dict[str, Any] = {"access": args.access, "strategy": args.strategy}
     if args.compression is not None:
         kwargs["compression"] = args.compression
     if args.backend is not None:
         kwargs["backend"] = args.backend
     try:
-        decision = explain(args.path, args.mode, **kwargs)
+        fmode = parse_mode(args.mode)
+        decision = hybridio.explain(args.path, args.mode, **kwargs)
     except (ValueError, TypeError) as exc:
         # A bad mode or combination is an argument error, as argparse's are.
         parser.error(str(exc))
+    notes = [n for n in [_existence(args.path, fmode)] if n]
+    detected, hint = _compression_hint(args.path, fmode, args.compression)
+    if hint:
+        notes.append(hint)
+    inline_probe = None
+    if decision.inline:
+        # RWF_NOWAIT support belongs to the filesystem: probe the one the file is on.
+        inline_probe = _inline_check(os.path.dirname(os.path.abspath(args.path)))
+        if inline_probe["works"] is False:
+            notes.append(
+                "inline page-cache reads are planned but this filesystem refuses them "
+                f"({inline_probe['detail']}): reads go to the kernel engine instead"
+            )
     if args.json:
-        json.dump(decision.to_dict(), sys.stdout, indent=2)
+        data = {"path": args.path, "mode": args.mode, **decision.to_dict()}
+        data["detected_compression"] = detected
+        data["inline_probe"] = inline_probe
+        data["notes"] = notes
+        json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(f"{args.path} ({args.mode}):\n{decision}\n")
+        for note in notes:
+            sys.stdout.write(f"note: {note}\n")
     return 0
 
 
@@ -314,18 +412,36 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 # -- bench ----------------------------------------------------------------------------------
 
 
+SOURCE_URL = "https://github.com/hybridio/hybridio"
+
+
+def _is_hybridio_checkout(root: Path) -> bool:
+    """*root* is a source checkout of hybridio itself, with its benchmark suite.
+
+    A ``benchmarks/`` package alone proves nothing (many projects have one):
+    the checkout's pyproject.toml must name the hybridio project, and its
+    benchmark package must be the one that measures hybridio.
+    """
+    bench = root / "benchmarks"
+    if not ((bench / "__main__.py").is_file() and (bench / "__init__.py").is_file()):
+        return False
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+        suite = (bench / "__init__.py").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    named = any(line.replace(" ", "") == 'name="hybridio"' for line in pyproject.splitlines())
+    return named and "hybridio" in suite and (root / "hybridio" / "__init__.py").is_file()
+
+
 def _benchmarks_root() -> Path | None:
-    """The source checkout holding the ``benchmarks`` package, if any."""
-    candidates = [Path.cwd(), Path(__file__).resolve().parent.parent]
-    for root in candidates:
-        if (root / "benchmarks" / "__main__.py").is_file() and (
-            root / "benchmarks" / "__init__.py"
-        ).is_file():
-            return root
-    spec = importlib.util.find_spec("benchmarks")
-    if spec is not None and spec.origin and spec.submodule_search_locations:
-        root = Path(spec.origin).parent.parent
-        if (root / "benchmarks" / "__main__.py").is_file():
+    """The hybridio source checkout holding its ``benchmarks`` suite, if any.
+
+    The current directory counts only when it is a hybridio checkout; the
+    checkout this package was imported from (an editable install) also does.
+    """
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if _is_hybridio_checkout(root):
             return root
     return None
 
@@ -335,8 +451,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     root = _benchmarks_root()
     if root is None:
         raise CommandError(
-            "the benchmark suite ships with the source, not the package: "
-            "run it from a source checkout (make bench, or python -m hybridio bench there)"
+            "the benchmark suite ships with the source, not the package; get a source checkout: "
+            f"git clone {SOURCE_URL} && cd hybridio && make bench "
+            "(or python -m hybridio bench inside that checkout)"
         )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
@@ -368,21 +485,64 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="hybridio: async file I/O routed to the engine that serves it best.",
+        epilog="info, explain and calibrate take --json. Exit status: 0 success, 1 a runtime "
+        "failure (one line on stderr), 2 bad arguments. Docs: " + SOURCE_URL + "/tree/main/docs",
     )
     parser.add_argument("--version", action="version", version=f"hybridio {_version('hybridio')}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("info", help="platform, kernel backends, inline reads, profile in use")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser(
+        "info",
+        help="platform, kernel backends, zstd, inline reads, profile in use",
+        description="What hybridio can use here: kernel backends (and why any is not "
+        "available), zstd, io_uring SQPOLL, inline page-cache reads on DIRECTORY's "
+        "filesystem (probed with a temporary file there), the tuning profile.",
+    )
+    p.add_argument(
+        "directory",
+        metavar="DIR",
+        nargs="?",
+        default=".",
+        help="the directory whose filesystem is probed (default: the current one)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
-    p = sub.add_parser("explain", help="which engine would serve PATH, and why")
-    p.add_argument("path", metavar="PATH")
-    p.add_argument("mode", metavar="MODE", nargs="?", default="rb", help="as for open() (rb)")
-    p.add_argument("--access", choices=("auto", "random", "sequential"), default="auto")
-    p.add_argument("--compression", choices=[c.value for c in Compression], default=None)
-    p.add_argument("--strategy", choices=("auto", "kernel", "thread"), default="auto")
-    p.add_argument("--backend", choices=BACKEND_NAMES, default=None)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p = sub.add_parser(
+        "explain",
+        help="which engine would serve PATH, and why",
+        description="What async_open(PATH, MODE, ...) would use and why; the options are "
+        "async_open's keyword arguments, with the same defaults.",
+    )
+    p.set_defaults(subparser=p)
+    p.add_argument("path", metavar="PATH", help="the file async_open() would open")
+    p.add_argument(
+        "mode", metavar="MODE", nargs="?", default="r", help="as for open() (default: r)"
+    )
+    p.add_argument(
+        "--access",
+        choices=("auto", "random", "sequential"),
+        default="auto",
+        help="the access pattern hint: sizes the read-ahead (default: auto)",
+    )
+    p.add_argument(
+        "--compression",
+        choices=[c.value for c in Compression],
+        default=None,
+        help="compress or decompress on the fly; auto: by magic bytes, then suffix (default: none)",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=("auto", "kernel", "thread"),
+        default="auto",
+        help="force an engine instead of the rules (default: auto)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKEND_NAMES,
+        default=None,
+        help="force a kernel backend (default: the first that works, or HYBRIDIO_BACKEND)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = sub.add_parser("calibrate", help="measure the engines here, write a tuning profile")
     p.add_argument("--quick", action="store_true", help="fewer sizes and levels (< 1 minute)")
@@ -394,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help="the most one operation may hold the event loop (1 ms)",
     )
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = sub.add_parser(
         "bench",
@@ -402,7 +562,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         prefix_chars="\0",  # every argument, -h included, belongs to the suite
     )
-    p.add_argument("bench_args", nargs=argparse.REMAINDER)
+    p.add_argument(
+        "bench_args",
+        metavar="ARGS",
+        nargs=argparse.REMAINDER,
+        help="passed to python -m benchmarks (try: bench --help)",
+    )
     return parser
 
 
@@ -414,8 +579,12 @@ def _show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    # Users of the command need the message, not the library's source line.
-    (file or sys.stderr).write(f"{PROG}: warning: {message}\n")
+    # Users of the command need the message, not the library's source line; the
+    # library's own messages already start with "hybridio: ".
+    text = str(message)
+    if text.startswith(f"{PROG}: "):
+        text = text[len(PROG) + 2 :]
+    (file or sys.stderr).write(f"{PROG}: warning: {text}\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -431,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "info":
                 return cmd_info(args)
             if args.command == "explain":
-                return cmd_explain(args, parser)
+                return cmd_explain(args, args.subparser)
             if args.command == "calibrate":
                 return cmd_calibrate(args)
             return cmd_bench(args)

@@ -201,7 +201,9 @@ def test_explain_json_matches_the_library(capsys: pytest.CaptureFixture[str]) ->
     assert status == 0
     data = json.loads(out)
     expected = hybridio.explain("log.txt.gz", "w", compression="auto").to_dict()
-    assert data == json.loads(json.dumps(expected))
+    assert data["path"] == "log.txt.gz"
+    assert data["mode"] == "w"
+    assert {k: data[k] for k in expected} == json.loads(json.dumps(expected))
     assert data["strategy"] == "thread"
     assert data["compression"] == "gzip"
 
@@ -315,3 +317,210 @@ def test_bench_hands_arguments_to_the_suite(tmp_path: Path) -> None:
     bad = run_cli(tmp_path, "bench", "--no-such-option")
     assert bad.returncode == 2
     assert "--no-such-option" in bad.stderr
+
+
+# -- issue 11: explain tells what open() would do -------------------------------------------
+
+
+def test_explain_a_missing_file_fails_like_open(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(FileNotFoundError) as expected:
+        open("missing.bin")  # noqa: SIM115 - the message to match
+    status, out, err = run_main(capsys, "explain", "missing.bin")
+    assert status == 1
+    assert out == ""
+    assert err == f"hybridio: error: {expected.value}\n"
+
+
+def test_explain_a_directory_fails_like_open(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(IsADirectoryError) as expected:
+        open("adir", "rb")  # noqa: SIM115
+    status, out, err = run_main(capsys, "explain", "adir", "rb")
+    assert status == 1
+    assert out == ""
+    assert err == f"hybridio: error: {expected.value}\n"
+
+
+def test_explain_x_mode_on_an_existing_file_fails_like_open(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    Path("here.bin").write_bytes(b"")
+    status, _, err = run_main(capsys, "explain", "here.bin", "xb")
+    assert status == 1
+    assert "File exists" in err
+
+
+def test_explain_a_file_a_write_mode_would_create(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_main(capsys, "explain", "new.bin", "wb", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert any("does not exist yet" in note and "creates it" in note for note in data["notes"])
+    assert not Path("new.bin").exists()  # explained, not created
+    status, _, err = run_main(capsys, "explain", "no-such-dir/new.bin", "wb")
+    assert status == 1
+    assert "No such file or directory" in err
+
+
+def test_explain_default_mode_is_async_opens(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("t.txt").write_text("x", encoding="utf-8")
+    status, out, _ = run_main(capsys, "explain", "t.txt", "--json")
+    assert status == 0
+    assert json.loads(out)["mode"] == "r"
+    mode_default = next(a.default for a in _subparser("explain")._actions if a.dest == "mode")
+    assert mode_default == "r"
+
+
+def test_explain_hints_a_gzip_file(capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+
+    with gzip.open("log.gz", "wb") as f:
+        f.write(b"line\n")
+    status, out, _ = run_main(capsys, "explain", "log.gz")
+    assert status == 0
+    assert "gzip" in out
+    assert "--compression auto" in out
+    status, out, _ = run_main(capsys, "explain", "log.gz", "--json")
+    assert json.loads(out)["detected_compression"] == "gzip"
+    # asked for explicitly: no hint needed
+    status, out, _ = run_main(capsys, "explain", "log.gz", "--compression", "auto", "--json")
+    data = json.loads(out)
+    assert data["compression"] == "gzip"
+    assert data["detected_compression"] is None
+
+
+def test_explain_impossible_combination_prints_the_subcommand_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["explain", "x.gz", "w", "--compression", "gzip", "--strategy", "kernel"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: hybridio explain" in err
+    assert "hybridio explain: error:" in err
+
+
+def _subparser(name: str) -> Any:
+    import argparse
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name]
+
+
+@pytest.mark.parametrize("command", ["info", "explain", "calibrate", "bench"])
+def test_every_option_has_help_text(command: str) -> None:
+    parser = _subparser(command)
+    for action in parser._actions:
+        assert action.help, f"{command} {action.dest} has no help text"
+
+
+# -- issue 11: info --------------------------------------------------------------------------
+
+
+def test_info_says_whether_zstd_is_available(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    expected = importlib.util.find_spec("zstandard") is not None
+    status, out, _ = run_main(capsys, "info", "--json")
+    assert status == 0
+    assert json.loads(out)["zstd"]["available"] is expected
+    status, out, _ = run_main(capsys, "info")
+    assert ("zstd:        available" in out) is expected
+
+
+def _tmpfs_dir() -> Path | None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        return None
+    from hybridio._selector import filesystem_type
+
+    return shm if filesystem_type(str(shm)) == "tmpfs" else None
+
+
+def _nowait_refused(directory: Path) -> bool:
+    import tempfile
+
+    with tempfile.TemporaryFile(dir=directory) as f:
+        os.write(f.fileno(), b"x")
+        try:
+            os.preadv(f.fileno(), [bytearray(1)], 0, os.RWF_NOWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+    return False
+
+
+@pytest.mark.skipif(not hasattr(os, "RWF_NOWAIT"), reason="RWF_NOWAIT is Linux-only")
+def test_info_probes_the_filesystem_of_the_directory_asked_about(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    shm = _tmpfs_dir()
+    if shm is None or not _nowait_refused(shm):
+        pytest.skip("no tmpfs here that refuses RWF_NOWAIT")
+    before = set(shm.iterdir())
+    status, out, _ = run_main(capsys, "info", str(shm), "--json")
+    assert status == 0
+    info = json.loads(out)
+    assert info["directory"] == str(shm)
+    assert info["filesystem"] == "tmpfs"
+    assert info["inline"]["works"] is False
+    assert set(shm.iterdir()) == before  # the probe file is gone
+    # the same probe through explain, for a file there
+    status, out, _ = run_main(capsys, "explain", str(shm / "x.bin"), "wb", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["inline_probe"]["works"] is False
+    assert any("refuses" in note for note in data["notes"])
+
+
+def test_info_on_a_missing_directory_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run_main(capsys, "info", "nowhere")
+    assert status == 1
+    assert out == ""
+    assert "No such file or directory" in err
+
+
+def test_warnings_do_not_repeat_the_program_name(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{", encoding="utf-8")
+    proc = run_cli(tmp_path, "info", "--json", HYBRIDIO_PROFILE=str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("hybridio: warning: ")
+    assert "hybridio: warning: hybridio:" not in proc.stderr
+
+
+# -- issue 11: bench runs hybridio's own suite only ------------------------------------------
+
+
+def test_bench_outside_a_checkout_says_how_to_get_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_benchmarks_root", lambda: None)
+    status, out, err = run_main(capsys, "bench")
+    assert status == 1
+    assert out == ""
+    assert "git clone https://github.com/hybridio/hybridio" in err
+
+
+def test_bench_ignores_an_unrelated_benchmarks_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another project's checkout as the current directory: its suite must not run.
+    other = tmp_path / "other"
+    (other / "benchmarks").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    (other / "benchmarks" / "__init__.py").write_text("", encoding="utf-8")
+    (other / "benchmarks" / "__main__.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8"
+    )
+    (other / "pyproject.toml").write_text('[project]\nname = "other"\n', encoding="utf-8")
+    monkeypatch.chdir(other)
+    assert not cli._is_hybridio_checkout(other)
+    # The package itself may come from a checkout (editable install): that one is fine.
+    root = cli._benchmarks_root()
+    assert root != other
+    assert root is None or cli._is_hybridio_checkout(root)
+    assert not marker.exists()

@@ -66,7 +66,17 @@ class BackendUnavailableError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class BackendInfo:
-    """Whether one kernel backend works in this process, and why not."""
+    """Whether one kernel backend works in this process, and why not.
+
+    Attributes:
+        name: ``"uring"`` (io_uring), ``"linux"`` (Linux AIO), ``"thread"``
+            (caio's C thread pool) or ``"python"`` (caio's Python thread pool).
+        available: Whether the backend started here.
+        reason: Why not, when it did not (seccomp, ``io_uring_disabled``,
+            ``aio-max-nr``, not built for this platform, ...); None otherwise.
+        selected: Whether files opened now would use it (the first available,
+            or the one ``HYBRIDIO_BACKEND`` forces).
+    """
 
     name: str
     available: bool

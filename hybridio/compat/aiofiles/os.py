@@ -89,6 +89,10 @@ class ScandirResult:
 
 
 def _scandir_all(path: Any = None) -> ScandirResult:
+    """``await scandir(path)``: the directory's entries, read in one thread hop.
+
+    Use it as aiofiles' ``scandir``: ``with await scandir(d) as it: for entry in it``.
+    """
     with _os.scandir(path) if path is not None else _os.scandir() as it:
         return ScandirResult(list(it))
 
