@@ -569,7 +569,8 @@ def _reasons(p: Plan) -> list[str]:
         else:
             reasons.append(
                 f"reads of {p.thread_read_min} bytes or more are one pread in a thread; "
-                f"kernel requests are cut at {p.max_chunk} bytes so the loop never stalls"
+                f"kernel requests are cut at {p.max_chunk} bytes, so one submission holds "
+                "the loop briefly"
             )
         if p.write_backend != p.backend:
             if prof.write_backend == "auto":
