@@ -553,7 +553,7 @@ def _plan(
     kname = f"kernel:{engine.name}"
 
     def add(target: list[Cell], cell: Cell, run: Callable[[Cell], Awaitable[None]]) -> None:
-        async def go() -> Cell:
+        async def measure_cell() -> Cell:
             await run(cell)
             target.append(cell)
             return cell
@@ -561,13 +561,13 @@ def _plan(
         label = (
             f"{cell.engine:<14} {cell.cache:<4} {format_size(cell.size):>7} x{cell.concurrency:<2}"
         )
-        steps.append(_Step(label, cell.cache, go))
+        steps.append(_Step(label, cell.cache, measure_cell))
 
     def inline_run(cell: Cell) -> Awaitable[None]:
         return _inline_cell(tf, cell, seconds, rng)
 
     def engine_run(cell: Cell) -> Awaitable[None]:
-        async def go() -> None:
+        async def measure() -> None:
             size = cell.size
 
             def op(offset: int) -> Coroutine[Any, Any, bytes]:
@@ -578,7 +578,7 @@ def _plan(
             offsets = _offsets(tf.size, size, cell.cache, rng)
             cell.record(*await _drive(op, offsets, cell.concurrency, seconds))
 
-        return go()
+        return measure()
 
     from ._layers.raw import RawKernelFile
 
@@ -589,7 +589,7 @@ def _plan(
     )
 
     def large_run(cell: Cell) -> Awaitable[None]:
-        async def go() -> None:
+        async def measure() -> None:
             size = cell.size
 
             def op(offset: int) -> Coroutine[Any, Any, bytes]:
@@ -600,10 +600,10 @@ def _plan(
             offsets = _offsets(tf.size, size, cell.cache, rng)
             cell.record(*await _drive(op, offsets, 1, seconds))
 
-        return go()
+        return measure()
 
     def read_ahead_run(cell: Cell) -> Awaitable[None]:
-        async def go() -> None:
+        async def measure() -> None:
             from ._api import async_open
 
             # A stream read the way applications do it: small reads served from
@@ -634,7 +634,7 @@ def _plan(
             cell.record(len(stalls), elapsed, stalls, beat.worst)
             cell.nbytes = total
 
-        return go()
+        return measure()
 
     for cache in ("warm", "cold"):
         for size in sizes:

@@ -149,8 +149,8 @@ def check_mode(compression: Compression, fmode: FileMode) -> None:
         raise ValueError(f"Invalid mode: {_stripped(fmode)!r}")
 
 
-def _is_reading(compression: Compression, fmode: FileMode) -> bool:
-    del compression  # every format reads in "r" (gzip also in "r+") and writes otherwise
+def _is_reading(fmode: FileMode) -> bool:
+    # Every format reads in "r" (gzip also in "r+") and writes otherwise.
     return fmode.reading
 
 
@@ -160,7 +160,7 @@ def check_level(compression: Compression, fmode: FileMode, level: object) -> obj
     Raised before the file is opened, so a bad level neither leaks an fd nor
     truncates an existing file.  The exception types are the stdlib's.
     """
-    reading = _is_reading(compression, fmode)
+    reading = _is_reading(fmode)
     if compression is Compression.GZIP:
         if level is None:
             level = DEFAULT_LEVELS["gzip"]
@@ -259,7 +259,7 @@ def open_compressed(
     The caller owns *fileobj* and closes it after the returned object (which
     never closes it itself).  *level* was checked by :func:`check_level`.
     """
-    reading = _is_reading(compression, fmode)
+    reading = _is_reading(fmode)
     if compression is Compression.GZIP:
         gz_mode = _letter(fmode) + "b"
         return cast(

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import zstandard
 
+import hybridio
 from hybridio._compression import Compression, detect, resolve
 from hybridio._engines.threads import run_in_thread
 from hybridio._layers.stream import StreamFile, open_stream
@@ -361,10 +362,11 @@ async def test_auto_detects_by_magic_when_reading_and_suffix_when_writing(
     misnamed = tmp_path / "data.bin"
     misnamed.write_bytes(COMPRESS[fmt](PAYLOAD))
     assert resolve("auto", misnamed, parse_mode("rb")) is Compression(fmt)
-    assert await read_all(misnamed, "auto") == PAYLOAD
+    async with hybridio.async_open(misnamed, "rb", compression="auto") as g:
+        assert await g.read() == PAYLOAD
     named = tmp_path / ("new" + SUFFIX[fmt])
     assert resolve(Compression.AUTO, named, parse_mode("wb")) is Compression(fmt)
-    f = await open_stream(os.fspath(named), parse_mode("wb"), compression="auto")
+    f = await hybridio.async_open(named, "wb", compression="auto")
     await f.write(b"auto")
     await f.close()
     assert DECOMPRESS[fmt](named.read_bytes()) == b"auto"

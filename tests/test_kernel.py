@@ -25,12 +25,32 @@ def fresh_probes() -> Iterator[None]:
 def _failing_factory(failures: dict[str, BaseException]) -> Any:
     real = kernel._create_context
 
-    def create(name: str, max_requests: int) -> Any:
+    def create(name: str, max_requests: int, sqpoll: bool = False) -> Any:
         if name in failures:
             raise failures[name]
-        return real(name, max_requests)
+        return real(name, max_requests, sqpoll)
 
     return create
+
+
+@pytest.mark.usefixtures("fresh_probes")
+async def test_a_bug_in_starting_a_backend_is_raised_not_hidden_as_unavailable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A TypeError (say, a wrong argument to caio) is a bug: it must not turn
+    # into "backend unavailable" and a silent fallback to the next backend.
+    for name in kernel.BACKEND_NAMES:
+        assert kernel.probe(name) is None
+    monkeypatch.setattr(kernel, "_take_spare", lambda key: None)
+    kernel._close_loop_engines(asyncio.get_running_loop())
+    monkeypatch.setattr(
+        kernel, "_create_context", _failing_factory({"uring": TypeError("bad argument")})
+    )
+    with pytest.raises(TypeError, match="bad argument"):
+        await hybridio.async_open(tmp_path / "f", "wb", backend="uring")
+    with pytest.raises(TypeError, match="bad argument"):
+        await hybridio.async_open(tmp_path / "f", "wb", strategy="kernel")
+    assert kernel.probe("uring") is None  # not marked unavailable
 
 
 def test_backends_lists_every_candidate_in_order_with_reasons() -> None:
@@ -89,7 +109,7 @@ def test_io_setup_eagain_at_context_creation_falls_back_to_threads(
     def create(name: str, max_requests: int, sqpoll: bool = False) -> Any:
         if name in ("uring", "linux"):
             raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
-        return real(name, max_requests)
+        return real(name, max_requests, sqpoll)
 
     monkeypatch.setattr(kernel, "_create_context", create)
 

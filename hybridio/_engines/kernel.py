@@ -115,6 +115,13 @@ def _preload() -> None:
 _preload()
 
 
+#: What a backend that cannot start raises: the kernel's refusal (OSError,
+#: caio's SystemError/RuntimeError), a missing extension (ImportError).  Anything
+#: else -- a TypeError from a wrong argument -- is a bug and is not hidden as
+#: "backend unavailable".
+_START_ERRORS: Final = (OSError, SystemError, RuntimeError, ImportError, MemoryError)
+
+
 def _create_context(name: str, max_requests: int, sqpoll: bool = False) -> Any:
     """Create a raw caio context; tests replace this to inject start failures."""
     module = _load(name)
@@ -226,7 +233,7 @@ def _probe(name: str) -> str | None:
     key = _spare_key(name, BUILTIN.max_requests, False)
     try:
         ctx = _create_context(name, BUILTIN.max_requests)
-    except Exception as exc:
+    except _START_ERRORS as exc:
         return _describe(exc)
     ok = False
     try:
@@ -258,7 +265,8 @@ def _probe(name: str) -> str | None:
                 return f"the probe read returned {value!r}"
         ok = True
         return None
-    except Exception as exc:
+    except (*_START_ERRORS, ValueError) as exc:
+        # linux_aio reports a refused submission as ValueError("... [EBADF]").
         return _describe(exc)
     finally:
         try:
@@ -727,7 +735,7 @@ def _make_engine(
         return KernelEngine(loop, name, ctx, key, mode)
     try:
         ctx = _create_context(name, max_requests, sqpoll)
-    except Exception as exc:
+    except _START_ERRORS as exc:
         # e.g. io_setup's EAGAIN once aio-max-nr is used up (caio#19).
         raise BackendUnavailableError(
             f"kernel backend {name!r} failed to start: {_describe(exc)}"
@@ -765,7 +773,7 @@ async def prepare_engine(name: str, *, max_requests: int = BUILTIN.max_requests)
         ctx = await run_in_thread(
             _create_context, name, max_requests, cleanup=lambda c: _destroy_context(name, c)
         )
-    except Exception:
+    except _START_ERRORS:
         return  # get_engine tries again in the loop and reports the failure
     with _spares_lock:
         if key not in _spares:

@@ -588,12 +588,6 @@ class StreamFile(AsyncBinaryIO):
         self._rpos = end
         return buf[pos:end]
 
-    async def __anext__(self) -> bytes:
-        line = await self.readline()
-        if not line:
-            raise StopAsyncIteration
-        return line
-
     # -- writing ----------------------------------------------------------
 
     async def write(self, data: Any, /) -> int:
@@ -759,14 +753,14 @@ class StreamFile(AsyncBinaryIO):
     async def fsync(self) -> None:
         """Flush (compressor, buffer, OS) then ``fsync``: data and metadata durable."""
         check_closed(self._closed)
-        await self._call(self._sync_sync, False)
+        await self._call(self._fsync_blocking, False)
 
     async def fdatasync(self) -> None:
         """Flush then ``fdatasync`` (``fsync`` where it does not exist)."""
         check_closed(self._closed)
-        await self._call(self._sync_sync, True)
+        await self._call(self._fsync_blocking, True)
 
-    def _sync_sync(self, data_only: bool) -> None:
+    def _fsync_blocking(self, data_only: bool) -> None:
         self._flush_all_sync()
         sync_fd(self.fileno(), data_only)
 
@@ -998,14 +992,12 @@ async def open_stream(
     The open itself runs in a thread, so opening a FIFO with no peer yet does
     not block the event loop.  Mode and level errors are raised before any fd
     exists; if building the file fails after the open, the fd is released.
-    ``compression`` must be concrete here (resolve AUTO with
-    :func:`hybridio._compression.resolve` first); AUTO resolves in the thread.
+    ``compression`` must be concrete here: the caller resolves AUTO first
+    (:func:`hybridio._compression.resolve`, in a thread).
     """
     comp = Compression.coerce(compression)
     if comp is Compression.AUTO:
-        from .._compression import resolve
-
-        comp = await run_in_thread(resolve, comp, file, fmode, executor=executor)
+        raise ValueError("open_stream needs a concrete compression; resolve AUTO first")
     check_mode(comp, fmode)
     level = check_level(comp, fmode, compresslevel) if comp is not Compression.NONE else None
     return await run_in_thread(
