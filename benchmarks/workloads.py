@@ -560,6 +560,85 @@ class SmallFiles(Workload):
             shutil.rmtree(root, ignore_errors=True)
 
 
+class SmallRead(Workload):
+    """open('rb') + read() + close() of each cached small file (issue 15's web-server case)."""
+
+    key = "small-read"
+    unit = "files/s"
+
+    def __init__(self, cfg: Config, paths: dict[str, str]) -> None:
+        super().__init__(cfg, paths)
+        kib = cfg.small_size // KiB
+        self.title = f"open + read + close of {cfg.small_files:,} cached {kib} KiB files"
+        self.description = (
+            f"each of {cfg.small_files:,} page-cached {kib} KiB files: open('rb'), read(), "
+            "close, one after the other, through each library's file API; rate = files per "
+            f"second; time cap {cfg.cap * 2:g} s."
+        )
+        self.cap_factor = 2.0
+
+    async def run(self, adapter: Adapter, cell: Cell) -> None:
+        files = small_file_paths(self.cfg, self.paths)
+        size = self.cfg.small_size
+        await cell.start()
+        for p in files:
+            f = await adapter.open(p, "rb")
+            cell.note_backend(f)
+            try:
+                data = await f.read()
+            finally:
+                await f.close()
+            if len(data) != size:
+                raise RuntimeError(f"{p}: read {len(data)} bytes")
+            cell.ops += 1
+            cell.nbytes += size
+            if not cell.ops & 63 and cell.expired():
+                break
+        cell.stop()
+        cell.completed = cell.ops / len(files)
+
+
+class SmallCreate(Workload):
+    """open('wb') + write() + close() of new small files."""
+
+    key = "small-create"
+    unit = "files/s"
+    cap_factor = 2.0  # creating a file costs ~0.25 ms on ext4 even for the baseline
+
+    def __init__(self, cfg: Config, paths: dict[str, str]) -> None:
+        super().__init__(cfg, paths)
+        kib = cfg.small_size // KiB
+        self.title = f"create {cfg.small_files:,} files of {kib} KiB"
+        self.description = (
+            f"{cfg.small_files:,} x (open('wb') of a new file, write {kib} KiB, close); rate = "
+            "files per second; the directory is removed (untimed) after each cell; "
+            f"time cap {cfg.cap * 2:g} s."
+        )
+        self.payload = random.Random(12).randbytes(cfg.small_size)
+
+    async def run(self, adapter: Adapter, cell: Cell) -> None:
+        root = os.path.join(self.paths["dir"], "small-create")
+        shutil.rmtree(root, ignore_errors=True)
+        os.makedirs(root)
+        try:
+            await cell.start()
+            for i in range(self.cfg.small_files):
+                f = await adapter.open(os.path.join(root, f"f{i:05d}.bin"), "wb")
+                cell.note_backend(f)
+                try:
+                    await f.write(self.payload)
+                finally:
+                    await f.close()
+                cell.ops += 1
+                cell.nbytes += len(self.payload)
+                if not cell.ops & 63 and cell.expired():
+                    break
+            cell.stop()
+            cell.completed = cell.ops / self.cfg.small_files
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------- mixed
 
 
@@ -1005,6 +1084,8 @@ def make_workloads(cfg: Config, paths: dict[str, str], facts: dict[str, Any]) ->
         GzipWrite(cfg, paths, facts["gzip_lines"]),
         GzipRead(cfg, paths),
         SmallFiles(cfg, paths),
+        SmallRead(cfg, paths),
+        SmallCreate(cfg, paths),
         Mixed(cfg, paths),
         Mixed(cfg, paths, large=True),
         HashFile(cfg, paths),
