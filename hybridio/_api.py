@@ -66,7 +66,7 @@ class AsyncOpen(Generic[_F]):
     for everyone and an fd it already produced is closed, so nothing leaks.
     """
 
-    __slots__ = ("_exit", "_factory", "_outcome")
+    __slots__ = ("_error", "_exit", "_factory", "_result", "_state", "_waiters")
 
     def __init__(
         self,
@@ -76,22 +76,41 @@ class AsyncOpen(Generic[_F]):
         self._factory = factory
         #: How ``async with`` ends: *exit*(obj), else the object's own __aexit__.
         self._exit = exit
-        self._outcome: asyncio.Future[_F] | None = None
+        # No future unless a second awaiter comes: one open is one awaiter,
+        # and a future per open was a measurable share of a small-file open.
+        self._state = _NEW
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._waiters: list[asyncio.Future[None]] | None = None
 
     async def _open(self) -> _F:
-        if self._outcome is not None:
-            return await asyncio.shield(self._outcome)
-        outcome = self._outcome = asyncio.get_running_loop().create_future()
+        state = self._state
+        if state is _RUNNING:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await asyncio.shield(waiter)
+            state = self._state
+        if state is _DONE:
+            if self._error is not None:
+                if isinstance(self._error, asyncio.CancelledError):
+                    raise asyncio.CancelledError
+                raise self._error
+            return self._result  # type: ignore[no-any-return]
+        self._state = _RUNNING
         try:
             result = await self._factory()
         except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                outcome.cancel()
-            else:
-                outcome.set_exception(exc)
-                outcome.exception()  # retrieved: raised right here
+            self._error = exc
             raise
-        outcome.set_result(result)
+        else:
+            self._result = result
+        finally:
+            self._state = _DONE
+            for waiter in self._waiters or ():
+                if not waiter.done():
+                    waiter.set_result(None)
         return result
 
     def __await__(self) -> Generator[Any, None, _F]:
@@ -106,19 +125,18 @@ class AsyncOpen(Generic[_F]):
         exc: BaseException | None,
         tb: types.TracebackType | None,
     ) -> None:
-        outcome = self._outcome
-        if (
-            outcome is not None
-            and outcome.done()
-            and not outcome.cancelled()
-            and outcome.exception() is None
-        ):
-            obj: Any = outcome.result()
+        if self._state is _DONE and self._error is None:
+            obj: Any = self._result
             if self._exit is not None:
                 await self._exit(obj)
             else:
                 # The file's own __aexit__: an atomic file discards on an exception.
                 await obj.__aexit__(exc_type, exc, tb)
+
+
+_NEW: Any = object()
+_RUNNING: Any = object()
+_DONE: Any = object()
 
 
 @overload
@@ -447,7 +465,7 @@ def _plan_for(req: _Request, compression: Compression) -> tuple[Plan, os.stat_re
     )
 
 
-def _engines(p: Plan) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
+def _engines(p: Plan, writes: bool) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
     """The running loop's engines for *p*; a planned backend that fails to start
     (io_setup's EAGAIN once aio-max-nr is used up) falls back, and the plan says so."""
     while True:
@@ -465,7 +483,7 @@ def _engines(p: Plan) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
                 raise
             p = fallback
     write_engine = engine
-    if p.write_backend is not None and p.write_backend != p.backend:
+    if writes and p.write_backend is not None and p.write_backend != p.backend:
         try:
             write_engine = kernel.get_engine(p.write_backend, max_requests=p.max_requests)
         except kernel.BackendUnavailableError:
@@ -542,7 +560,7 @@ async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
     if kernel.needs_prepare(p.backend):
         await kernel.prepare_engine(p.backend, max_requests=p.max_requests)
-    p, engine, write_engine = _engines(p)
+    p, engine, write_engine = _engines(p, req.fmode.writable)
     # O_TRUNC on a large cached file drops its pages inside open(): that is
     # done in a thread instead (ftruncate after the open).
     defer_truncate = (

@@ -614,10 +614,12 @@ def plan(
     Raises ValueError for an impossible request (KERNEL for a compressed file
     or a FIFO) and BackendUnavailableError for a forced backend that cannot run.
     """
+    # Enum members by identity: an Enum's __hash__ is Python code, run on
+    # every open otherwise (members are singletons, so this is exact).
     key = (
         facts,
-        compression,
-        strategy,
+        id(compression),
+        id(strategy),
         access,
         backend,
         id(profile),

@@ -199,11 +199,9 @@ class RawKernelFile:
         size = os.fstat(self.fd).st_size - offset
         if size <= 0 or size > inline.max or self.engine.budget.spent():
             return None
-        data = inline.read(size, offset)
-        # A short read stopped at EOF; a full one is EOF unless the file grew.
-        if data is None or (len(data) == size and os.fstat(self.fd).st_size != offset + size):
-            return None
-        return data
+        # All `size` bytes is the file as of that fstat: a complete read-to-EOF
+        # (as if done then; a file growing meanwhile has no other answer).
+        return inline.read(size, offset)
 
     async def read_many(self, reqs: list[tuple[int, int]], inline_budget: int) -> list[Any]:
         """Read every ``(offset, size)`` of *reqs* (checked by the caller).
