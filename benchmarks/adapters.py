@@ -16,6 +16,7 @@ or from the method.  Both become a "skipped" row with the reason in the report.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
 import importlib
@@ -279,14 +280,24 @@ class HybridioAdapter(Adapter):
     positional = True
 
     def __init__(
-        self, backend: str | None = None, *, batched: bool = False, strategy: str | None = None
+        self,
+        backend: str | None = None,
+        *,
+        batched: bool = False,
+        strategy: str | None = None,
+        submit: str | None = None,
     ) -> None:
         self.forced = backend
         self.strategy = strategy
         self.batched = batched
+        #: A way of submitting io_uring reads other than the profile's (the
+        #: depth sweep compares them): "immediate", "tick", "adaptive", "sqpoll".
+        self.submit = submit
         # Forced strategies run every workload: AUTO is judged against them.
-        self.chunk_only = backend is not None
-        if batched:
+        self.chunk_only = backend is not None or submit is not None
+        if submit is not None:
+            self.name = f"hybridio submit={submit}"
+        elif batched:
             self.name = "hybridio read_many"
         elif strategy is not None:
             self.name = f"hybridio strategy={strategy}"
@@ -295,6 +306,7 @@ class HybridioAdapter(Adapter):
         else:
             self.name = f"hybridio backend={backend}"
         self._mod: Any = None
+        self._profile: Any = None
         self._opened: list[_HybridioFile] = []
 
     def take_stats(self) -> dict[str, int] | None:
@@ -342,6 +354,16 @@ class HybridioAdapter(Adapter):
             kwargs["backend"] = self.forced
         if self.strategy is not None:
             kwargs["strategy"] = self.strategy
+        if self.submit is not None:
+            if self._profile is None:  # one object: plans are cached by profile identity
+                current = self._mod.TuningProfile.current()
+                self._profile = dataclasses.replace(
+                    current,
+                    submit_mode="immediate" if self.submit == "sqpoll" else self.submit,
+                    sqpoll=self.submit == "sqpoll",
+                    source=f"{current.source} + submit={self.submit}",
+                )
+            kwargs["profile"] = self._profile
         try:
             f = await self._mod.async_open(path, mode, **kwargs)
         except TypeError as exc:
@@ -877,6 +899,10 @@ def all_adapters() -> list[Adapter]:
         HybridioAdapter("linux"),
         HybridioAdapter("thread"),
         HybridioAdapter("python"),
+        HybridioAdapter(submit="immediate"),
+        HybridioAdapter(submit="tick"),
+        HybridioAdapter(submit="adaptive"),
+        HybridioAdapter(submit="sqpoll"),
         AiofilesAdapter(),
         AiofileAdapter("uring"),
         AiofileAdapter("linux"),

@@ -132,3 +132,19 @@ async def test_every_mode_reads_and_writes_what_the_stdlib_does(tmp_path: Path, 
 def test_the_profile_refuses_an_unknown_submit_mode() -> None:
     with pytest.raises(ValueError, match="submit_mode must be one of"):
         hybridio.TuningProfile.from_mapping({"version": 1, "submit_mode": "later"}, "test")
+
+
+async def test_a_profile_with_another_submit_mode_gets_its_own_engine(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    modes = {}
+    for mode in ("tick", "immediate", "tick"):
+        profile = hybridio.TuningProfile(submit_mode=mode, origin="test")
+        async with hybridio.async_open(
+            path, "rb", strategy="kernel", backend="uring", profile=profile
+        ) as f:
+            engine = f._raw.engine
+            assert engine.submit_mode == mode  # not the first profile's engine
+            assert modes.setdefault(mode, engine) is engine  # one per configuration
+            assert await f.read_at(5, 10) == DATA[5:15]
+    assert modes["tick"] is not modes["immediate"]

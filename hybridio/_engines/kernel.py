@@ -692,12 +692,15 @@ class KernelEngine:
 _NOT_SUBMITTED: Final = object()
 
 # loop -> {backend name -> engine}
-_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, KernelEngine]] = (
+# An engine per (backend, SQPOLL, submit mode): a profile asking for another
+# configuration gets its own ring instead of silently sharing the first one.
+_EngineKey = tuple[str, bool, str]
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_EngineKey, KernelEngine]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-_last: tuple[asyncio.AbstractEventLoop, dict[str, KernelEngine]] | None = None
+_last: tuple[asyncio.AbstractEventLoop, dict[_EngineKey, KernelEngine]] | None = None
 
 
 def _close_loop_engines(loop: asyncio.AbstractEventLoop) -> None:
@@ -759,7 +762,7 @@ async def prepare_engine(name: str, *, max_requests: int = BUILTIN.max_requests)
     if not backends_table.get(name).pooled:
         return
     engines = _engines.get(asyncio.get_running_loop())
-    if engines is not None and name in engines and not engines[name].closed:
+    if engines is not None and any(k[0] == name and not e.closed for k, e in engines.items()):
         return
     if probe(name) is not None:
         return  # get_engine raises with the reason
@@ -813,7 +816,8 @@ def get_engine(
     name = backend or requested_backend() or pick_backend()[0]
     if name is None:  # pragma: no cover - python_aio always works
         raise BackendUnavailableError("no kernel backend works here")
-    engine = engines.get(name)
+    key = (name, backends_table.get(name).sqpoll and (sqpoll or sqpoll_requested()), submit_mode)
+    engine = engines.get(key)
     if engine is None or engine.closed:
-        engine = engines[name] = _make_engine(loop, name, max_requests, sqpoll, submit_mode)
+        engine = engines[key] = _make_engine(loop, name, max_requests, sqpoll, submit_mode)
     return engine
