@@ -424,3 +424,37 @@ def test_writes_encode_like_textiowrapper(
     theirs.flush()
     assert bytes(ours) == raw.getvalue()
     assert codecs.lookup(encoding).name == codec.name
+
+
+_WARN_SCRIPT = """
+import warnings
+from hybridio._layers.text import AsyncTextIO
+
+class Buffer:
+    mode = "rb"
+    closed = True  # nothing to close at exit
+    def readable(self): return True
+    def writable(self): return False
+    def seekable(self): return True
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    AsyncTextIO(Buffer())  # line 14
+print(*[(w.category.__name__, w.filename, w.lineno) for w in caught])
+"""
+
+
+def test_missing_encoding_warning_blames_the_caller_of_asynctextio() -> None:
+    """With -X warn_default_encoding, AsyncTextIO(buffer) without an encoding warns at
+    the line that made it, as TextIOWrapper does (not inside hybridio)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-X", "warn_default_encoding", "-c", _WARN_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "('EncodingWarning', '<string>', 14)", out.stdout + out.stderr

@@ -136,7 +136,7 @@ class AsyncTextIO(AsyncFileBase):
         *,
         mode: str | None = None,
     ) -> None:
-        encoding, errors, codec = check_text_args(encoding, errors, newline, stacklevel=3)
+        encoding, errors, codec = check_text_args(encoding, errors, newline)
         self._buffer = buffer
         self._encoding = encoding
         self._errors = errors
