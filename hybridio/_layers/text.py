@@ -42,7 +42,15 @@ from .base import (
     unsupported,
 )
 from .closing import close_once
-from .textcore import LineScan, Newlines, TextReader, TextWriter, check_text_args, unpack_cookie
+from .textcore import (
+    LineScan,
+    Newlines,
+    TextReader,
+    TextWriter,
+    check_text_args,
+    join_pending,
+    unpack_cookie,
+)
 
 __all__ = ("AsyncTextIO",)
 
@@ -108,6 +116,9 @@ class AsyncTextIO(AsyncFileBase):
         "_line_buffering",
         "_lock",
         "_newlines",
+        "_pending",
+        "_pending_count",
+        "_pending_has_bytes",
         "_readable",
         "_reader",
         "_seekable",
@@ -163,6 +174,10 @@ class AsyncTextIO(AsyncFileBase):
         # _wfast_now: ... and no slow operation is in progress (the one flag
         # the fast path tests).
         self._wfast = self._wfast_now = self._write_fast_ok
+        # Writes not yet handed to the binary layer (see TextWriter.encode).
+        self._pending: list[str | bytes] = []
+        self._pending_count = 0
+        self._pending_has_bytes = False
         self._lock = asyncio.Lock()
         self._busy = False
         self._close_task: asyncio.Task[None] | None = None
@@ -263,10 +278,9 @@ class AsyncTextIO(AsyncFileBase):
         # The hot path: no lock, no suspension, no encoding (C's pending_bytes).
         if self._wfast_now and type(s) is str and s.isascii():
             n = len(s)
-            writer = self._writer
-            writer.pending.append(s)
-            writer.count += n
-            if writer.count > _PENDING_LIMIT:
+            self._pending.append(s)
+            self._pending_count += n
+            if self._pending_count > _PENDING_LIMIT:
                 async with _Exclusive(self):
                     await self._flush_pending()
             return n
@@ -281,9 +295,12 @@ class AsyncTextIO(AsyncFileBase):
             if not self._writable:
                 raise unsupported("not writable")
             text, needflush = self._newlines.for_write(s, self._line_buffering)
-            writer = self._writer
-            writer.add(text)
-            if writer.count > _PENDING_LIMIT or needflush or self._write_through:
+            item = self._writer.encode(text)
+            self._pending.append(item)
+            if type(item) is bytes:
+                self._pending_has_bytes = True
+            self._pending_count += len(text)
+            if self._pending_count > _PENDING_LIMIT or needflush or self._write_through:
                 await self._flush_pending()
             if needflush:
                 await self._buffer.flush()
@@ -291,10 +308,18 @@ class AsyncTextIO(AsyncFileBase):
             self._wfast = self._write_fast_ok
             return len(s)
 
+    def _take_pending_bytes(self) -> bytes:
+        """The pending writes as one bytes object; the pending state is reset."""
+        data = join_pending(self._pending, self._pending_has_bytes)
+        self._pending = []
+        self._pending_count = 0
+        self._pending_has_bytes = False
+        return data
+
     async def _flush_pending(self) -> None:
         """Hand pending writes to the binary layer (caller holds the lock)."""
-        if self._writer.pending:
-            await self._buffer.write(self._writer.take())
+        if self._pending:
+            await self._buffer.write(self._take_pending_bytes())
 
     async def writelines(self, lines: Iterable[str], /) -> None:
         """Write each string of *lines* (no newlines added)."""
@@ -348,7 +373,7 @@ class AsyncTextIO(AsyncFileBase):
         check_closed(self.closed)
         if not self._readable:
             raise unsupported("not readable")
-        if self._writer.pending:
+        if self._pending:
             await self._flush_pending()
         self._reader.ensure_decoder()
 
@@ -573,7 +598,7 @@ class AsyncTextIO(AsyncFileBase):
         finally:
             # As TextIOWrapper's finaliser: pending text is written, then the
             # binary file closed -- here with blocking calls, as no loop may run.
-            tail = self._writer.take()
+            tail = self._take_pending_bytes()
             close_at_gc = getattr(buffer, "_close_at_gc", None)
             if close_at_gc is not None:
                 close_at_gc(tail)

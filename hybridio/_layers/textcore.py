@@ -28,6 +28,7 @@ __all__ = (
     "TextReader",
     "TextWriter",
     "check_text_args",
+    "join_pending",
     "pack_cookie",
     "reconstruct_cookie",
     "unpack_cookie",
@@ -559,25 +560,22 @@ class LineScan:
 
 
 class TextWriter:
-    """The write side of a text file: the encoder and the text written but
-    not yet handed to the binary layer.
+    """The write side of a text file: the encoder, and what a written text
+    becomes until the shell hands it to the binary layer.
 
-    ``pending`` holds ASCII ``str`` (encoded later, in one go, when the codec
-    is ASCII-compatible) or already-encoded ``bytes``, in order; the shell's
-    write fast path appends to it directly.
+    With an ASCII-compatible codec, ASCII text stays ``str`` (encoded later,
+    in one go, by :func:`join_pending`: C's ``pending_bytes``); anything else
+    is encoded at once, so encoding errors surface at ``write()``.
     """
 
-    __slots__ = ("ascii_fast", "count", "encoder", "encoding", "errors", "has_bytes", "pending")
+    __slots__ = ("ascii_fast", "encoder", "encoding", "errors")
 
     def __init__(self, encoding: str, errors: str, codec: codecs.CodecInfo) -> None:
         self.encoding = encoding
         self.errors = errors
+        #: The codec encodes ASCII text as itself.
         self.ascii_fast = codec.name in _ASCII_COMPATIBLE
         self.encoder: Any = None
-        self.pending: list[str | bytes] = []
-        #: Characters pending.
-        self.count = 0
-        self.has_bytes = False
 
     def start(self) -> None:
         """Make the encoder (a BOM-writing one: see :meth:`reset_encoder`)."""
@@ -594,23 +592,17 @@ class TextWriter:
         else:
             encoder.setstate(0)
 
-    def add(self, text: str) -> None:
-        """Queue *text* (newlines already translated); encoding errors raise
-        here, as they do at TextIOWrapper.write()."""
+    def encode(self, text: str) -> str | bytes:
+        """What to queue for *text* (newlines already translated): *text*
+        itself when :func:`join_pending` can encode it later, else its bytes."""
         if self.ascii_fast and text.isascii():
-            self.pending.append(text)
-        else:
-            self.pending.append(self.encoder.encode(text))
-            self.has_bytes = True
-        self.count += len(text)
+            return text
+        data: bytes = self.encoder.encode(text)
+        return data
 
-    def take(self) -> bytes:
-        """The pending writes as one bytes object; the pending state is reset."""
-        pending = self.pending
-        has_bytes = self.has_bytes
-        self.pending = []
-        self.count = 0
-        self.has_bytes = False
-        if has_bytes:
-            return b"".join(p if isinstance(p, bytes) else p.encode("ascii") for p in pending)
-        return "".join(pending).encode("ascii")  # type: ignore[arg-type]
+
+def join_pending(pending: list[str | bytes], has_bytes: bool) -> bytes:
+    """The queued writes as one bytes object (*has_bytes*: some are bytes)."""
+    if has_bytes:
+        return b"".join(p if isinstance(p, bytes) else p.encode("ascii") for p in pending)
+    return "".join(pending).encode("ascii")  # type: ignore[arg-type]
