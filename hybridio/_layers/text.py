@@ -547,8 +547,7 @@ class AsyncTextIO(AsyncFileBase):
         await self._buffer.seek(start_pos)
         self._wfast = False
         reader = self._reader
-        need_decoder = bool(dec_flags or chars_to_skip)
-        decoder = reader.restart(start_pos, dec_flags, self._readable, need_decoder)
+        decoder = reader.restart(start_pos, dec_flags, self._readable)
         if chars_to_skip:
             # The binary read comes first: on a write-only file it is what refuses.
             input_chunk = await self._buffer.read(bytes_to_feed)

@@ -200,6 +200,17 @@ def unpack_cookie(cookie: int) -> tuple[int, int, int, bool, int]:
     return position, dec_flags, bytes_to_feed, need_eof, chars_to_skip
 
 
+def _c_flags(flags: int) -> int:
+    """Decoder flags as C's tell() parses them: a C ``int``.  Some decoders
+    (iso-2022-jp after an error) report more; C refuses them rather than
+    pack a cookie that would seek to another state."""
+    if flags > 0x7FFFFFFF:
+        raise OverflowError("signed integer is greater than maximum")
+    if flags < -0x80000000:
+        raise OverflowError("signed integer is less than minimum")
+    return flags
+
+
 def reconstruct_cookie(
     decoder: Any,
     position: int,
@@ -241,6 +252,7 @@ def _skip_safely(
         n = len(decoder.decode(next_input[:skip_bytes]))
         if n <= chars_to_skip:
             b, d = decoder.getstate()
+            d = _c_flags(d)
             if not b:
                 # Before the target and no bytes buffered in the decoder: OK.
                 return skip_bytes, d, chars_to_skip - n
@@ -267,6 +279,7 @@ def _feed_bytewise(
         bytes_fed += 1
         chars_decoded += len(decoder.decode(rest[i : i + 1]))
         dec_buffer, dec_flags = decoder.getstate()
+        dec_flags = _c_flags(dec_flags)
         if not dec_buffer and chars_decoded <= chars_to_skip:
             start_pos += bytes_fed
             chars_to_skip -= chars_decoded
@@ -450,6 +463,7 @@ class TextReader:
             return position
         # Skip backward to the snapshot point (see feed).
         dec_flags, next_input = self.snapshot
+        dec_flags = _c_flags(dec_flags)
         position -= len(next_input)
         # How many decoded characters have been used up since the snapshot?
         chars_to_skip = self.decoded_chars_used
@@ -459,15 +473,19 @@ class TextReader:
             decoder, position, dec_flags, next_input, chars_to_skip, self.b2cratio
         )
 
-    def restart(self, start_pos: int, dec_flags: int, readable: bool, need_decoder: bool) -> Any:
+    def restart(self, start_pos: int, dec_flags: int, readable: bool) -> Any:
         """``seek(cookie)`` after the binary seek to *start_pos*: nothing
         decoded, the decoder in state ``(b"", dec_flags)``; the decoder, or
-        None when there is none (one is made if *need_decoder* on a
-        *readable* file)."""
+        None on a file that is not *readable*.
+
+        The decoder is made here if the file has none yet, as the C
+        TextIOWrapper has one from the start: a fresh utf-16 decoder expects
+        a BOM, one set to ``(b"", 0)`` does not.
+        """
         self.set_decoded_chars("")
         self.snapshot = None
         decoder = self.decoder
-        if decoder is None and readable and need_decoder:
+        if decoder is None and readable:
             decoder = self.get_decoder()
         if decoder is not None:
             if start_pos == 0 and dec_flags == 0:
