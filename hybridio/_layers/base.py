@@ -1,7 +1,7 @@
 """The public file protocol shared by every layer, and the stdlib's small checks.
 
 Every binary file hybridio hands out is an :class:`AsyncBinaryIO`, whichever
-engine serves it; every text file is an ``AsyncTextIO`` (``layers/text.py``).
+engine serves it; every text file is an ``AsyncTextIO`` (``_layers/text.py``).
 The checks below raise exactly what ``_pyio``/``_compression`` raise, so one set
 of messages is used by every layer.
 """
