@@ -209,25 +209,20 @@ def _enc(mode: str) -> str | None:
 # --------------------------------------------------------------------------- hybridio
 
 
-class _HybridioFile(BenchFile):
+class _AwaitedFile(BenchFile):
+    """A file whose read/write/fsync/close are coroutines and which has a
+    positional ``read_at`` (hybridio, turbofile); *label* names it in errors."""
+
+    label = "this library's"
+
     def __init__(self, f: Any) -> None:
         self.f = f
-        backend = getattr(f, "backend", None)
-        if backend is None:
-            backend = getattr(getattr(f, "buffer", None), "backend", None)
-        self.backend = str(backend) if backend is not None else "unknown"
 
     async def read_at(self, offset: int, size: int) -> bytes:
         method = getattr(self.f, "read_at", None)
         if method is None:
-            raise Unsupported("hybridio file has no read_at")
+            raise Unsupported(f"{self.label} file has no read_at")
         return await method(offset, size)  # type: ignore[no-any-return]
-
-    async def read_many(self, requests: list[tuple[int, int]]) -> list[bytes]:
-        method = getattr(self.f, "read_many", None)
-        if method is None:
-            raise Unsupported("hybridio file has no read_many (not landed yet)")
-        return await method(requests)  # type: ignore[no-any-return]
 
     async def read(self, n: int = -1) -> Any:
         return await self.f.read(n)
@@ -241,11 +236,28 @@ class _HybridioFile(BenchFile):
     async def fsync(self) -> None:
         method = getattr(self.f, "fsync", None)
         if method is None:
-            raise Unsupported("hybridio file has no fsync")
+            raise Unsupported(f"{self.label} file has no fsync")
         await method()
 
     async def close(self) -> None:
         await self.f.close()
+
+
+class _HybridioFile(_AwaitedFile):
+    label = "hybridio"
+
+    def __init__(self, f: Any) -> None:
+        super().__init__(f)
+        backend = getattr(f, "backend", None)
+        if backend is None:
+            backend = getattr(getattr(f, "buffer", None), "backend", None)
+        self.backend = str(backend) if backend is not None else "unknown"
+
+    async def read_many(self, requests: list[tuple[int, int]]) -> list[bytes]:
+        method = getattr(self.f, "read_many", None)
+        if method is None:
+            raise Unsupported("hybridio file has no read_many (not landed yet)")
+        return await method(requests)  # type: ignore[no-any-return]
 
     def stats(self) -> dict[str, int] | None:
         """hybridio's per-file counters (``f.stats``): what really served the I/O."""
@@ -718,35 +730,13 @@ class UrioAdapter(Adapter):
 # --------------------------------------------------------------------------- turbofile
 
 
-class _TurbofileFile(BenchFile):
+class _TurbofileFile(_AwaitedFile):
+    # read_at is BinaryFile.read_at: positional, one handle shared by every worker.
+    label = "turbofile"
+
     def __init__(self, f: Any, backend: str) -> None:
-        self.f = f
+        super().__init__(f)
         self.backend = backend
-
-    async def read_at(self, offset: int, size: int) -> bytes:
-        # BinaryFile.read_at: positional, one handle shared by every worker.
-        method = getattr(self.f, "read_at", None)
-        if method is None:
-            raise Unsupported("turbofile text files have no read_at")
-        return await method(offset, size)  # type: ignore[no-any-return]
-
-    async def read(self, n: int = -1) -> Any:
-        return await self.f.read(n)
-
-    async def write(self, data: Any) -> int:
-        return int(await self.f.write(data))
-
-    def iter_lines(self) -> AsyncIterator[Any]:
-        return self.f.__aiter__()  # type: ignore[no-any-return]
-
-    async def fsync(self) -> None:
-        method = getattr(self.f, "fsync", None)
-        if method is None:
-            raise Unsupported("turbofile files have no fsync")
-        await method()
-
-    async def close(self) -> None:
-        await self.f.close()
 
 
 class TurbofileAdapter(Adapter):

@@ -507,6 +507,25 @@ class GzipRead(GzipBase):
 # --------------------------------------------------------------------------- small files
 
 
+async def _create_files(
+    adapter: Adapter, cell: Cell, root: str, n: int, payload: bytes, cap: float
+) -> list[str]:
+    """open('wb') + write + close of up to *n* new files in *root*, until *cap* s."""
+    created: list[str] = []
+    for i in range(n):
+        p = os.path.join(root, f"f{i:05d}.bin")
+        f = await adapter.open(p, "wb")
+        cell.note_backend(f)
+        try:
+            await f.write(payload)
+        finally:
+            await f.close()
+        created.append(p)
+        if cell.expired(cap):
+            break
+    return created
+
+
 class SmallFiles(Workload):
     key = "small-files"
     unit = "files/s"
@@ -528,19 +547,8 @@ class SmallFiles(Workload):
         os.makedirs(root)
         n = self.cfg.small_files
         try:
-            created: list[str] = []
             await cell.start()
-            for i in range(n):
-                p = os.path.join(root, f"f{i:05d}.bin")
-                f = await adapter.open(p, "wb")
-                cell.note_backend(f)
-                try:
-                    await f.write(self.payload)
-                finally:
-                    await f.close()
-                created.append(p)
-                if cell.expired(cell.cap / 2):
-                    break
+            created = await _create_files(adapter, cell, root, n, self.payload, cell.cap / 2)
             read = 0
             for p in created:
                 f = await adapter.open(p, "rb")
@@ -622,18 +630,12 @@ class SmallCreate(Workload):
         os.makedirs(root)
         try:
             await cell.start()
-            for i in range(self.cfg.small_files):
-                f = await adapter.open(os.path.join(root, f"f{i:05d}.bin"), "wb")
-                cell.note_backend(f)
-                try:
-                    await f.write(self.payload)
-                finally:
-                    await f.close()
-                cell.ops += 1
-                cell.nbytes += len(self.payload)
-                if not cell.ops & 63 and cell.expired():
-                    break
+            created = await _create_files(
+                adapter, cell, root, self.cfg.small_files, self.payload, cell.budget
+            )
             cell.stop()
+            cell.ops = len(created)
+            cell.nbytes = len(created) * len(self.payload)
             cell.completed = cell.ops / self.cfg.small_files
         finally:
             shutil.rmtree(root, ignore_errors=True)
