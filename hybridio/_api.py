@@ -471,7 +471,11 @@ def _engines(p: Plan, writes: bool) -> tuple[Plan, kernel.KernelEngine, kernel.K
     while True:
         try:
             engine = kernel.get_engine(
-                p.backend, max_requests=p.max_requests, sqpoll=p.sqpoll, submit_mode=p.submit_mode
+                p.backend,
+                max_requests=p.max_requests,
+                sqpoll=p.sqpoll,
+                submit_mode=p.submit_mode,
+                sqpoll_depth=p.sqpoll_depth,
             )
             break
         except kernel.BackendUnavailableError as exc:

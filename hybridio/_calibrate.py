@@ -657,13 +657,16 @@ def _plan(
 
 
 #: The ways single io_uring reads can reach the kernel, compared by calibrate:
-#: (name, submit_mode, sqpoll).  With SQPOLL the kernel thread picks the SQEs
-#: up itself, so the flush only wakes it: the mode does not matter there.
+#: (name, submit_mode, sqpoll, sqpoll_depth).  With SQPOLL the kernel thread
+#: picks the SQEs up itself, so the flush only wakes it: the mode does not
+#: matter there.  "deep16" is adaptive with a second, SQPOLL ring past 16 in
+#: flight: SQPOLL for deep queues only.
 SUBMISSIONS: Final = (
-    ("adaptive", "adaptive", False),
-    ("immediate", "immediate", False),
-    ("tick", "tick", False),
-    ("sqpoll", "immediate", True),
+    ("adaptive", "adaptive", False, 0),
+    ("immediate", "immediate", False, 0),
+    ("tick", "tick", False, 0),
+    ("sqpoll", "immediate", True, 0),
+    ("deep16", "adaptive", False, 16),
 )
 
 
@@ -683,7 +686,8 @@ def _submission_plan(
         facts["submission"] = f"not measured: the kernel backend is {engine.name}, not io_uring"
         return []
     module = importlib.import_module("caio.linux_uring")
-    ways = [w for w in SUBMISSIONS if not w[2] or getattr(module, "SQPOLL_ALLOWED", False)]
+    allowed = getattr(module, "SQPOLL_ALLOWED", False)
+    ways = [w for w in SUBMISSIONS if allowed or not (w[2] or w[3])]
     if len(ways) < len(SUBMISSIONS):
         facts["sqpoll"] = "not measured: the kernel does not allow SQPOLL here"
     from ._layers.raw import RawKernelFile
@@ -693,13 +697,15 @@ def _submission_plan(
     shape = [("cold", level) for level in levels]
     shape += [("warm", level) for level in (min(levels), max(levels))]
     for cache, level in shape:
-        for name, mode, sqpoll in ways:
+        for name, mode, sqpoll, depth in ways:
             cell = Cell(f"submit-{name}", cache, size, level)
 
-            async def measure(cell: Cell = cell, mode: str = mode, sqpoll: bool = sqpoll) -> Cell:
+            async def measure(
+                cell: Cell = cell, mode: str = mode, sqpoll: bool = sqpoll, depth: int = depth
+            ) -> Cell:
                 loop = asyncio.get_running_loop()
                 ctx = module.Context(max_requests=BUILTIN.max_requests, sqpoll=sqpoll)
-                ring = kernel.KernelEngine(loop, "uring", ctx, submit_mode=mode)
+                ring = kernel.KernelEngine(loop, "uring", ctx, submit_mode=mode, sqpoll_depth=depth)
                 try:
                     if sqpoll and not ring.sqpoll:
                         cell.note = "the kernel did not grant SQPOLL"
@@ -723,11 +729,11 @@ def _submission_plan(
 
 def _choose_submission(
     cells: Sequence[Cell], facts: dict[str, Any], quick: bool
-) -> tuple[str, bool, str]:
-    """(submit_mode, sqpoll, reason): the way with the best geometric mean over
+) -> tuple[str, bool, int, str]:
+    """(submit_mode, sqpoll, sqpoll_depth, reason): the way with the best geometric mean over
     the measured cells, among those never below SUBMIT_FLOOR of the others'
     best in any cell; "adaptive" unless another is SUBMIT_MARGIN better."""
-    base = BUILTIN.submit_mode, False
+    base = BUILTIN.submit_mode, False, BUILTIN.sqpoll_depth
     if quick:
         return (*base, "not measured in --quick mode: kept the default")
     if not cells:
@@ -760,8 +766,8 @@ def _choose_submission(
         f"another way needs >= {SUBMIT_MARGIN:.2f}x and never < {SUBMIT_FLOOR:.0%} "
         f"of the best: {pick}"
     )
-    _, mode, sqpoll = next(w for w in SUBMISSIONS if w[0] == pick)
-    return mode, sqpoll, reason
+    _, mode, sqpoll, depth = next(w for w in SUBMISSIONS if w[0] == pick)
+    return mode, sqpoll, depth, reason
 
 
 # -- picking the thresholds ---------------------------------------------------------------
@@ -957,9 +963,9 @@ def derive(
             "no read-ahead measurements: kept the default"
         )
 
-    mode, sqpoll_on, why = _choose_submission(submission, facts, quick)
-    values["submit_mode"], values["sqpoll"] = mode, sqpoll_on
-    reasons["submit_mode"] = reasons["sqpoll"] = why
+    mode, sqpoll_on, depth, why = _choose_submission(submission, facts, quick)
+    values["submit_mode"], values["sqpoll"], values["sqpoll_depth"] = mode, sqpoll_on, depth
+    reasons["submit_mode"] = reasons["sqpoll"] = reasons["sqpoll_depth"] = why
 
     values["thread_pool_size"] = 0
     reasons["thread_pool_size"] = (

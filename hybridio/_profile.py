@@ -131,6 +131,9 @@ class TuningProfile:
     #: io_uring_enter per operation), "tick" (the operations of one loop turn
     #: share one), "adaptive" (a lone operation at once, the rest per turn).
     submit_mode: str = "adaptive"
+    #: Past this many io_uring operations in flight, single ones go to a second
+    #: ring with SQPOLL (0: never).  ``calibrate`` measures whether that pays.
+    sqpoll_depth: int = 0
     #: Open files in the loop thread on local filesystems (a few us) instead of
     #: a thread hop (~95 us here).
     open_inline: bool = True

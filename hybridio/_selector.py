@@ -375,6 +375,7 @@ class Plan:
     max_requests: int
     sqpoll: bool
     submit_mode: str
+    sqpoll_depth: int
     stream_chunk: int
     truncate_in_thread_min: int
     skipped: tuple[tuple[str, str], ...]
@@ -512,6 +513,7 @@ def _decide(
         max_requests=prof.max_requests,
         sqpoll=prof.sqpoll,
         submit_mode=prof.submit_mode,
+        sqpoll_depth=prof.sqpoll_depth,
         stream_chunk=prof.stream_chunk,
         truncate_in_thread_min=prof.truncate_in_thread_min,
         skipped=tuple(skipped.items()),

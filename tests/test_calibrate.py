@@ -401,3 +401,14 @@ def test_format_size() -> None:
     assert cal.format_size(4 << 20) == "4 MiB"
     assert cal.format_size(100) == "100 B"
     assert cal.format_size(3 << 30) == "3 GiB"
+
+
+def test_submission_takes_a_sqpoll_ring_for_deep_queues_when_that_wins_without_losing() -> None:
+    # SQPOLL alone loses shallow queues badly; a second SQPOLL ring past 16 in
+    # flight keeps the shallow rate and takes the deep win.
+    cells = _ways(
+        {"adaptive": (100, 100), "sqpoll": (40, 250), "deep16": (98, 240), "immediate": (99, 90)}
+    )
+    profile, reasons = derive([], [], [], cells, FACTS)
+    assert (profile.submit_mode, profile.sqpoll, profile.sqpoll_depth) == ("adaptive", False, 16)
+    assert "deep16" in reasons["sqpoll_depth"]

@@ -20,6 +20,12 @@ pytestmark = pytest.mark.skipif(
 DATA = os.urandom(1 << 20)
 
 
+def caio_sqpoll_allowed() -> bool:
+    import caio.linux_uring
+
+    return bool(getattr(caio.linux_uring, "SQPOLL_ALLOWED", False))
+
+
 class CountingContext:
     """Wraps a real caio io_uring context and counts its flushes (io_uring_enter)."""
 
@@ -148,3 +154,37 @@ async def test_a_profile_with_another_submit_mode_gets_its_own_engine(tmp_path: 
             assert modes.setdefault(mode, engine) is engine  # one per configuration
             assert await f.read_at(5, 10) == DATA[5:15]
     assert modes["tick"] is not modes["immediate"]
+
+
+async def test_past_sqpoll_depth_single_reads_go_to_a_second_sqpoll_ring(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    profile = hybridio.TuningProfile(inline_max=0, sqpoll_depth=4, origin="test")
+    async with hybridio.async_open(
+        path, "rb", strategy="kernel", backend="uring", profile=profile
+    ) as f:
+        engine = f._raw.engine
+        assert engine.sqpoll_depth == 4 and not engine.sqpoll
+        r, w = os.pipe()
+        try:
+            # Five operations that stay in flight fill the first ring past its depth.
+            blocked = [
+                asyncio.ensure_future(engine.run_one(engine.op_read(r, 1, 0))) for _ in range(5)
+            ]
+            await asyncio.sleep(0)
+            offsets = [random.Random(i).randrange(0, len(DATA) - 4096) for i in range(16)]
+            got = await asyncio.wait_for(
+                asyncio.gather(*(f.read_at(off, 4096) for off in offsets)), 30
+            )
+            assert got == [DATA[off : off + 4096] for off in offsets]
+            deep = engine._deep
+            assert deep is not None
+            # A second ring with SQPOLL, or this one when the kernel refused SQPOLL.
+            assert deep.sqpoll if deep is not engine else engine.sqpoll_depth == 0
+            if caio_sqpoll_allowed():
+                assert deep is not engine and deep.submit_mode == "immediate"
+            os.write(w, b"x" * 5)
+            assert await asyncio.wait_for(asyncio.gather(*blocked), 30) == [b"x"] * 5
+        finally:
+            os.close(r)
+            os.close(w)

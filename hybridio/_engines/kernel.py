@@ -425,6 +425,7 @@ class KernelEngine:
         ctx: Any,
         spare_key: tuple[str, int, bool] | None = None,
         submit_mode: str = "adaptive",
+        sqpoll_depth: int = 0,
     ) -> None:
         self.loop = loop
         #: The loop's fairness budget (shared by every engine and path of it).
@@ -451,6 +452,11 @@ class KernelEngine:
         self._eventfd = desc.eventfd
         #: How single operations are flushed (the profile's ``submit_mode``).
         self.submit_mode = submit_mode
+        #: Past this many operations in flight, single operations go to a second,
+        #: SQPOLL ring (0: never): SQPOLL won deep cold queues here and lost
+        #: shallow ones badly, so one ring cannot serve both.
+        self.sqpoll_depth = sqpoll_depth if desc.sqpoll and not self.sqpoll else 0
+        self._deep: KernelEngine | None = None
         self._flush_pending = False
         if desc.eventfd:
             loop.add_reader(ctx.fileno, self._on_readable)
@@ -593,6 +599,10 @@ class KernelEngine:
         """
         if self.closed:
             raise RuntimeError("the kernel engine of this event loop is closed")
+        if self.sqpoll_depth:
+            deep = self._deep
+            if self._inflight + (deep._inflight if deep is not None else 0) >= self.sqpoll_depth:
+                return await self._deep_ring().run_one(op, landed)
         if self._inflight >= self._max:
             await self._acquire(1)  # cancelled here: nothing was submitted
         batch = self._start((op,), True)
@@ -647,6 +657,22 @@ class KernelEngine:
                 await asyncio.sleep(0)
         return results
 
+    def _deep_ring(self) -> KernelEngine:
+        deep = self._deep
+        if deep is None or deep.closed:
+            try:
+                deep = get_engine(
+                    self.name, max_requests=self._max, sqpoll=True, submit_mode="immediate"
+                )
+            except BackendUnavailableError:
+                deep = self
+            if not deep.sqpoll:
+                # The kernel did not grant SQPOLL: this ring serves every depth.
+                self.sqpoll_depth = 0
+                deep = self
+            self._deep = deep
+        return deep
+
     def _cancel(self, batch: _Batch) -> None:
         for slot, op in enumerate(batch.ops):
             if batch.args[slot] is None:
@@ -694,7 +720,7 @@ _NOT_SUBMITTED: Final = object()
 # loop -> {backend name -> engine}
 # An engine per (backend, SQPOLL, submit mode): a profile asking for another
 # configuration gets its own ring instead of silently sharing the first one.
-_EngineKey = tuple[str, bool, str]
+_EngineKey = tuple[str, bool, str, int]
 _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_EngineKey, KernelEngine]] = (
     weakref.WeakKeyDictionary()
 )
@@ -727,7 +753,12 @@ def _hook_loop_close(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _make_engine(
-    loop: asyncio.AbstractEventLoop, name: str, max_requests: int, sqpoll: bool, mode: str
+    loop: asyncio.AbstractEventLoop,
+    name: str,
+    max_requests: int,
+    sqpoll: bool,
+    mode: str,
+    sqpoll_depth: int = 0,
 ) -> KernelEngine:
     reason = probe(name)
     if reason is not None:
@@ -735,7 +766,7 @@ def _make_engine(
     key = _spare_key(name, max_requests, sqpoll)
     ctx = _take_spare(key)
     if ctx is not None:
-        return KernelEngine(loop, name, ctx, key, mode)
+        return KernelEngine(loop, name, ctx, key, mode, sqpoll_depth)
     try:
         ctx = _create_context(name, max_requests, sqpoll)
     except _START_ERRORS as exc:
@@ -743,7 +774,7 @@ def _make_engine(
         raise BackendUnavailableError(
             f"kernel backend {name!r} failed to start: {_describe(exc)}"
         ) from exc
-    return KernelEngine(loop, name, ctx, key, mode)
+    return KernelEngine(loop, name, ctx, key, mode, sqpoll_depth)
 
 
 def needs_prepare(name: str) -> bool:
@@ -791,6 +822,7 @@ def get_engine(
     max_requests: int = BUILTIN.max_requests,
     sqpoll: bool = False,
     submit_mode: str = "adaptive",
+    sqpoll_depth: int = 0,
 ) -> KernelEngine:
     """The engine of the running loop for *backend* (None: ``HYBRIDIO_BACKEND``,
     else :func:`pick_backend`'s choice).
@@ -816,8 +848,15 @@ def get_engine(
     name = backend or requested_backend() or pick_backend()[0]
     if name is None:  # pragma: no cover - python_aio always works
         raise BackendUnavailableError("no kernel backend works here")
-    key = (name, backends_table.get(name).sqpoll and (sqpoll or sqpoll_requested()), submit_mode)
+    key = (
+        name,
+        backends_table.get(name).sqpoll and (sqpoll or sqpoll_requested()),
+        submit_mode,
+        sqpoll_depth,
+    )
     engine = engines.get(key)
     if engine is None or engine.closed:
-        engine = engines[key] = _make_engine(loop, name, max_requests, sqpoll, submit_mode)
+        engine = engines[key] = _make_engine(
+            loop, name, max_requests, sqpoll, submit_mode, sqpoll_depth
+        )
     return engine

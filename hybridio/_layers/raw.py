@@ -149,6 +149,7 @@ class RawKernelFile:
             max_requests=self._max_requests,
             sqpoll=old.sqpoll,
             submit_mode=old.submit_mode,
+            sqpoll_depth=old.sqpoll_depth,
         )
 
     def _check(self, value: Any) -> Any:
