@@ -2,7 +2,8 @@
 
 Blocks of one file share a namespace and run in order, in a fresh temporary
 directory; top-level ``await`` is allowed (each such block runs in its own
-event loop).  A block preceded by ``<!-- not-run -->`` is shown, not run.
+event loop).  A block preceded by ``<!-- not-run -->`` is shown, not run.  A file that starts
+with ``<!-- needs-python: 3.12 -->`` is skipped on an older interpreter.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import asyncio
 import inspect
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+NEEDS = re.compile(r"<!-- needs-python: (\d+)\.(\d+) -->")
 BLOCK = re.compile(r"(<!-- not-run -->\s*)?```python\n(.*?)```", re.DOTALL)
 
 
@@ -36,6 +39,9 @@ def _blocks(path: Path) -> list[tuple[int, str]]:
 def test_documentation_examples_run(
     doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    needs = NEEDS.match(doc.read_text(encoding="utf-8"))
+    if needs and sys.version_info < (int(needs[1]), int(needs[2])):
+        pytest.skip(f"{doc.name} needs Python >= {needs[1]}.{needs[2]}")
     blocks = _blocks(doc)
     if not blocks:
         pytest.skip(f"{doc.name} has no python blocks")
