@@ -164,7 +164,8 @@ class FileSystem(AsyncFileSystem):
         """What this filesystem calls the machine path *real*."""
         if self.root is None:
             return real
-        return os.path.relpath(real, self.root).replace(os.sep, "/").removeprefix(".")
+        rel = os.path.relpath(real, self.root).replace(os.sep, "/")
+        return "" if rel == "." else rel
 
     async def _parent_dirs(self, real: str) -> None:
         if self.auto_mkdir:

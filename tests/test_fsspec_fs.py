@@ -147,9 +147,11 @@ def rooted(tmp_path: Path) -> tuple[FileSystem, Path]:
 def test_a_root_keeps_every_path_inside(rooted: tuple[FileSystem, Path]) -> None:
     fs, tmp = rooted
     fs.pipe_file("/a/b", b"inside")  # "/" is the root itself
+    fs.pipe_file(".hidden", b"dot")
     assert (tmp / "root" / "a" / "b").read_bytes() == b"inside"
     assert fs.cat_file("a/b") == b"inside"
-    assert sorted(fs.ls("", detail=False)) == ["a", "dirlink", "filelink"]
+    assert sorted(fs.ls("", detail=False)) == [".hidden", "a", "dirlink", "filelink"]
+    assert fs.info("/")["name"] == ""
     assert fs.ls("a", detail=False) == ["a/b"]
     assert fs.info("a/b")["name"] == "a/b"
     for bad in ("../outside/secret", "a/../../outside/secret"):
