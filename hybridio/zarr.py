@@ -392,6 +392,33 @@ class Store(_ZarrStore):
         root = self._real_root
         return real == root or real.startswith(root + "/") or root == "/"
 
+    def _dir_inside(self, head: str) -> bool:
+        """Whether the directory *head* (relative) stays inside the root.
+
+        Walks down from the root with one ``lstat`` per directory not yet
+        checked: a missing directory ends the walk (what the store creates
+        below it is a real directory), a symlink is resolved in full.
+        """
+        path = self.root
+        for part in head.split("/"):
+            if not part or part == ".":
+                continue
+            path = f"{path}/{part}"
+            if path in self._dirs_ok:
+                continue
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return True
+            if stat.S_ISLNK(st.st_mode):
+                return self._inside(f"{self.root}/{head}")
+            if not stat.S_ISDIR(st.st_mode):
+                return True  # opening below a file fails with NotADirectoryError
+            if len(self._dirs_ok) >= 4096:
+                self._dirs_ok.clear()
+            self._dirs_ok.add(path)
+        return True
+
     def _path(self, key: str) -> str:
         """The path of *key*, refused if it would leave the root."""
         _check_key(key)
@@ -399,15 +426,9 @@ class Store(_ZarrStore):
         if not key:
             return self.root
         path = f"{self.root}/{key}"
-        head = os.path.dirname(path)
-        if head not in self._dirs_ok:
-            if not self._inside(head):
-                raise PermissionError(
-                    errno.EACCES, f"key {key!r} leads outside the store root", path
-                )
-            if len(self._dirs_ok) >= 4096:
-                self._dirs_ok.clear()
-            self._dirs_ok.add(head)
+        head = key.rpartition("/")[0]
+        if head and not self._dir_inside(head):
+            raise PermissionError(errno.EACCES, f"key {key!r} leads outside the store root", path)
         try:
             st = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
