@@ -236,7 +236,7 @@ def test_unclosed_store_releases_its_handles_when_collected(tmp_path: Path) -> N
     assert _fds() == before
 
 
-def test_pickled_store_reads_in_a_new_process_state(tmp_path: Path) -> None:
+def test_a_pickled_store_keeps_its_root_and_options(tmp_path: Path) -> None:
     store = Store(tmp_path, read_only=True, max_open_files=7, durable=True)
     copy = pickle.loads(pickle.dumps(store))
     assert copy == store and copy.read_only and copy.max_open_files == 7 and copy.durable
