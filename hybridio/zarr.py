@@ -109,6 +109,28 @@ def _span(request: ByteRequest | None, size: int) -> tuple[int, int]:
     raise TypeError(f"Unexpected byte_range, got {request!r}.")
 
 
+# Ranges of one file this close are read together, up to this many bytes.
+_MERGE_GAP = 128 * 1024
+_MERGE_MAX = 4 << 20
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int, list[int]]]:
+    """Group the non-empty *spans* by offset: ``(start, end, span indexes)``."""
+    order = sorted((i for i, (_, n) in enumerate(spans) if n > 0), key=lambda i: spans[i][0])
+    groups: list[tuple[int, int, list[int]]] = []
+    for i in order:
+        offset, length = spans[i]
+        end = offset + length
+        if groups:
+            start, last, members = groups[-1]
+            if offset - last <= _MERGE_GAP and max(last, end) - start <= _MERGE_MAX:
+                members.append(i)
+                groups[-1] = (start, max(last, end), members)
+                continue
+        groups.append((offset, end, [i]))
+    return groups
+
+
 def _check_key(key: str) -> None:
     """Refuse a key that names something outside the root by its spelling."""
     if not isinstance(key, str):
@@ -504,19 +526,34 @@ class Store(_ZarrStore):
 
     async def _read_ranges(
         self, path: str, requests: Sequence[ByteRequest | None]
-    ) -> list[bytes] | None:
-        """Every request's bytes of *path* with ONE ``read_many``; None if missing."""
+    ) -> list[bytes | memoryview] | None:
+        """Every request's bytes of *path* with ONE ``read_many``; None if missing.
+
+        Ranges closer than ``_MERGE_GAP`` are read as one (up to
+        ``_MERGE_MAX`` bytes) and handed out as views of it: the inner chunks
+        of a shard are usually adjacent, and one large read costs less than
+        many small ones.
+        """
         handle = await self._acquire(path)
         if handle is None:
             return None
         try:
             spans = [_span(r, handle.size) for r in requests]
-            wanted = [s for s in spans if s[1] > 0]
-            data = await handle.file.read_many(wanted) if wanted else []
+            groups = _merge(spans)
+            ranges = [(start, end - start) for start, end, _ in groups]
+            data = await handle.file.read_many(ranges) if ranges else []
         finally:
             await self._release(handle)
-        it = iter(data)
-        return [next(it) if n > 0 else b"" for _, n in spans]
+        out: list[bytes | memoryview] = [b""] * len(spans)
+        for (start, _, members), blob in zip(groups, data, strict=True):
+            if len(members) == 1 and spans[members[0]][0] == start:
+                out[members[0]] = blob
+                continue
+            view = memoryview(blob)
+            for i in members:
+                offset, length = spans[i]
+                out[i] = view[offset - start : offset - start + length]
+        return out
 
     # ------------------------------------------------------------------ reads
 

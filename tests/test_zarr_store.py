@@ -156,7 +156,31 @@ async def test_get_partial_values_is_one_read_many_per_file_in_order(
         b,
         a[0:3],
     ]
-    assert sorted(counting) == sorted([[(10, 10), (1000, 24), (0, 3)], [(1019, 5), (0, 1024)]])
+    # One read_many per file; ranges this close are read as one.
+    assert counting == [[(0, 1024)], [(0, 1024)]]
+    store.close()
+
+
+async def test_far_apart_ranges_stay_separate_reads_of_one_read_many(
+    tmp_path: Path, counting: list[list[tuple[int, int]]]
+) -> None:
+    store = await Store.open(tmp_path)
+    data = os.urandom(1 << 20)
+    await store.set("shard", cpu.Buffer.from_bytes(data))
+    requests = [
+        ("shard", RangeByteRequest(900_000, 900_100)),
+        ("shard", RangeByteRequest(0, 100)),
+        ("shard", RangeByteRequest(150, 250)),
+        ("shard", SuffixByteRequest(10)),
+    ]
+    got = await store.get_partial_values(PROTO, requests)
+    assert [g.to_bytes() for g in got if g is not None] == [
+        data[900_000:900_100],
+        data[:100],
+        data[150:250],
+        data[-10:],
+    ]
+    assert counting == [[(0, 250), (900_000, 100), ((1 << 20) - 10, 10)]]
     store.close()
 
 
