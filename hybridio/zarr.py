@@ -109,12 +109,15 @@ def _span(request: ByteRequest | None, size: int) -> tuple[int, int]:
     raise TypeError(f"Unexpected byte_range, got {request!r}.")
 
 
-# Ranges of one file this close are read together, up to this many bytes.
-_MERGE_GAP = 128 * 1024
-_MERGE_MAX = 4 << 20
+# Ranges of one file this close are read together, up to this many bytes
+# (zarr's own coalescing defaults, Store.get_ranges).
+_MERGE_GAP = 1 << 20
+_MERGE_MAX = 16 << 20
 
 
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int, list[int]]]:
+def _merge(
+    spans: list[tuple[int, int]], gap: int = _MERGE_GAP, most: int = _MERGE_MAX
+) -> list[tuple[int, int, list[int]]]:
     """Group the non-empty *spans* by offset: ``(start, end, span indexes)``."""
     order = sorted((i for i, (_, n) in enumerate(spans) if n > 0), key=lambda i: spans[i][0])
     groups: list[tuple[int, int, list[int]]] = []
@@ -123,7 +126,7 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int, list[int]]]:
         end = offset + length
         if groups:
             start, last, members = groups[-1]
-            if offset - last <= _MERGE_GAP and max(last, end) - start <= _MERGE_MAX:
+            if offset - last <= gap and max(last, end) - start <= most:
                 members.append(i)
                 groups[-1] = (start, max(last, end), members)
                 continue
@@ -525,12 +528,16 @@ class Store(_ZarrStore):
             await handle.file.close()
 
     async def _read_ranges(
-        self, path: str, requests: Sequence[ByteRequest | None]
+        self,
+        path: str,
+        requests: Sequence[ByteRequest | None],
+        gap: int = _MERGE_GAP,
+        most: int = _MERGE_MAX,
     ) -> list[bytes | memoryview] | None:
         """Every request's bytes of *path* with ONE ``read_many``; None if missing.
 
-        Ranges closer than ``_MERGE_GAP`` are read as one (up to
-        ``_MERGE_MAX`` bytes) and handed out as views of it: the inner chunks
+        Ranges at most *gap* bytes apart are read as one range (of at most
+        *most* bytes) of that ``read_many`` and handed out as views of it: the inner chunks
         of a shard are usually adjacent, and one large read costs less than
         many small ones.
         """
@@ -539,7 +546,7 @@ class Store(_ZarrStore):
             return None
         try:
             spans = [_span(r, handle.size) for r in requests]
-            groups = _merge(spans)
+            groups = _merge(spans, gap, most)
             ranges = [(start, end - start) for start, end, _ in groups]
             data = await handle.file.read_many(ranges) if ranges else []
         finally:
@@ -623,16 +630,18 @@ class Store(_ZarrStore):
     ) -> AsyncIterator[Sequence[tuple[int, Buffer | None]]]:
         """All of *byte_ranges* of *key* in ONE ``read_many``, yielded as one batch.
 
-        No coalescing is needed: the batch is one kernel submission (or inline
-        reads from the page cache), so the ``max_*`` arguments are accepted for
-        the ABC's signature and not used.  A missing key raises a
+        Ranges at most *max_gap_bytes* apart are merged into one range of that
+        ``read_many`` (up to *max_coalesced_bytes*); ``max_concurrency`` is
+        accepted for the ABC's signature: the batch is one submission.  A missing key raises a
         ``BaseExceptionGroup`` holding FileNotFoundError, as ``Store.get_ranges``.
         """
         await self._ensure_open()
         for r in byte_ranges:
             if r is not None:
                 _span(r, 0)
-        values = await self._read_ranges(self._path(key), byte_ranges)
+        values = await self._read_ranges(
+            self._path(key), byte_ranges, max_gap_bytes, max_coalesced_bytes
+        )
         if values is None:
             missing = FileNotFoundError(key)
             if sys.version_info >= (3, 11):  # noqa: UP036 - always true; mypy checks as 3.10
