@@ -230,7 +230,19 @@ def main(argv: list[str] | None = None) -> int:
         doc["stalls"] = stalls.measure(data_dir, cfg.reps)
         doc["duration_s"] = round(time.perf_counter() - t_start, 1)
 
+    if not args.workloads or "chunk" in args.workloads:
+        # Zarr stores side by side (benchmarks/chunkstores.py).
+        from benchmarks import chunkstores
+
+        _progress("chunk stores: hybridio.zarr.Store, LocalStore, ObjectStore")
+        doc["chunkstores"] = chunkstores.run(data_dir, args.quick, _progress)
+        doc["duration_s"] = round(time.perf_counter() - t_start, 1)
+
     print(report.terminal(doc))
+    if "rows" in doc.get("chunkstores", {}):
+        from benchmarks.chunkstores import terminal
+
+        print(terminal(doc["chunkstores"]))
     os.makedirs(out_dir, exist_ok=True)
     json_path = os.path.join(out_dir, "latest.json")
     report.write_json(doc, json_path)

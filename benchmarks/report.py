@@ -521,6 +521,10 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
             ),
             "",
         ]
+    if doc.get("chunkstores"):
+        from benchmarks.chunkstores import markdown as chunkstores_markdown
+
+        out += chunkstores_markdown(doc["chunkstores"])
     out += [
         "## Workloads in detail",
         "",

@@ -8,7 +8,8 @@
   file must work.
 - Every ``python`` block in a docstring of a public name runs (the API
   reference shows them).
-- A block preceded by ``<!-- not-run -->`` is shown, not run.
+- A block preceded by ``<!-- not-run -->`` is shown, not run; a page that starts
+  with ``<!-- needs-python: 3.12 -->`` is skipped on an older interpreter.
 - Benchmark figures in README.md and docs/ are generated from
   docs/benchmarks.md (tests/docfigures.py) and must match it.
 - ``mkdocs build --strict`` passes: no dead link, no broken reference entry.
@@ -37,6 +38,7 @@ from tests import docfigures
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").rglob("*.md"))
+NEEDS = re.compile(r"<!-- needs-python: (\d+)\.(\d+) -->")
 BLOCK = re.compile(r"(<!-- not-run -->\s*)?```python\n(.*?)```", re.DOTALL)
 PROJECT_URL = "https://github.com/hybridio/hybridio"
 
@@ -51,6 +53,8 @@ REFERENCE_MODULES = (
     "hybridio.compat.aiofiles.tempfile",
     "hybridio.compat.aiofile",
     "hybridio.compat.aiomisc",
+    "hybridio.zarr",
+    "hybridio.fsspec",
 )
 
 
@@ -98,7 +102,11 @@ def test_the_guides_have_examples() -> None:
 def test_documentation_examples_run(
     doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    blocks = _blocks(doc.read_text(encoding="utf-8"))
+    text = doc.read_text(encoding="utf-8")
+    needs = NEEDS.match(text)
+    if needs and sys.version_info < (int(needs[1]), int(needs[2])):
+        pytest.skip(f"{doc.name} needs Python >= {needs[1]}.{needs[2]}")
+    blocks = _blocks(text)
     monkeypatch.chdir(tmp_path)
     _run_blocks(blocks, str(doc), f"doc_{doc.stem}")
     assert os.getcwd() == str(tmp_path)
