@@ -41,7 +41,7 @@ from typing import Any, Final, final
 
 from ._engines import kernel
 from ._engines.inline import InlineReader, unsupported_reason
-from ._engines.threads import default_executor_size, run_in_thread
+from ._engines.threads import default_executor_size
 from ._profile import BUILTIN, TuningProfile
 
 __all__ = (
@@ -366,32 +366,6 @@ def _offsets(file_size: int, size: int, cache: str, rng: random.Random) -> Itera
 # -- the engines as calibrate drives them -------------------------------------------------
 
 
-async def _kernel_read(engine: kernel.KernelEngine, fd: int, size: int, offset: int) -> bytes:
-    result = (await engine.run([engine.op_read(fd, size, offset)]))[0]
-    if isinstance(result, OSError):
-        raise result
-    return bytes(result)
-
-
-def _pread_full(fd: int, size: int, offset: int) -> bytes:
-    data = os.pread(fd, size, offset)
-    if len(data) == size or not data:
-        return data
-    parts = [data]
-    got = len(data)
-    while got < size:
-        more = os.pread(fd, size - got, offset + got)
-        if not more:
-            break
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
-
-
-async def _thread_read(fd: int, size: int, offset: int) -> bytes:
-    return await run_in_thread(_pread_full, fd, size, offset)
-
-
 async def _inline_cell(tf: _TestFile, cell: Cell, seconds: float, rng: random.Random) -> None:
     """Inline reads are synchronous: time each call; yield to the loop every ms."""
     reader = InlineReader(tf.fd)
@@ -566,36 +540,36 @@ def _plan(
     def inline_run(cell: Cell) -> Awaitable[None]:
         return _inline_cell(tf, cell, seconds, rng)
 
+    from ._layers.raw import RawKernelFile
+
+    # Both engines are measured through the real raw file: the kernel one with
+    # the thread switch and inline reads out of the way, the thread one with
+    # every read sent to a worker thread.
+    chunked = RawKernelFile(
+        tf.fd, engine, str(tf.path), thread_read_min=1 << 62, sync_submit_max=1 << 62, inline_max=0
+    )
+    threaded = RawKernelFile(tf.fd, engine, str(tf.path), thread_read_min=0, inline_max=0)
+
     def engine_run(cell: Cell) -> Awaitable[None]:
         async def measure() -> None:
             size = cell.size
 
             def op(offset: int) -> Coroutine[Any, Any, bytes]:
-                if cell.engine == "thread":
-                    return _thread_read(tf.fd, size, offset)
-                return _kernel_read(engine, tf.fd, size, offset)
+                raw = threaded if cell.engine == "thread" else chunked
+                return raw.pread(size, offset, inline=False)
 
             offsets = _offsets(tf.size, size, cell.cache, rng)
             cell.record(*await _drive(op, offsets, cell.concurrency, seconds))
 
         return measure()
 
-    from ._layers.raw import RawKernelFile
-
-    # The kernel side of "thread vs chunks" is the real raw file, with the
-    # thread switch and inline reads out of the way.
-    chunked = RawKernelFile(
-        tf.fd, engine, str(tf.path), thread_read_min=1 << 62, sync_submit_max=1 << 62, inline_max=0
-    )
-
     def large_run(cell: Cell) -> Awaitable[None]:
         async def measure() -> None:
             size = cell.size
 
             def op(offset: int) -> Coroutine[Any, Any, bytes]:
-                if cell.engine == "thread":
-                    return _thread_read(tf.fd, size, offset)
-                return chunked.pread(size, offset, inline=False)
+                raw = threaded if cell.engine == "thread" else chunked
+                return raw.pread(size, offset, inline=False)
 
             offsets = _offsets(tf.size, size, cell.cache, rng)
             cell.record(*await _drive(op, offsets, 1, seconds))
