@@ -198,3 +198,16 @@ def test_backend_names_are_spelled_once() -> None:
     assert [b.name for b in backends.BACKENDS] == list(backends.BACKEND_NAMES)
     with pytest.raises(ValueError, match="unknown kernel backend"):
         backends.get("iocp")
+
+
+@pytest.mark.parametrize("mode", ["rb", "wb", "ab", "xb", "r+b", "w+b", "a+b"])
+def test_the_default_arguments_shortcut_builds_the_request_the_full_checks_build(
+    mode: str,
+) -> None:
+    from hybridio import _api
+
+    args = ("f", mode, -1, None, None, None, True, None, None, None, None, None)
+    fast = _api._request(*args, hybridio.Strategy.AUTO, "auto", None, False)
+    # strategy given as a string takes the full path of checks
+    slow = _api._request(*args, "auto", "auto", None, False)
+    assert fast == slow

@@ -101,7 +101,14 @@ class FdSlot:
         if self._released:
             return
         self._released = True
-        self._limiter._queue_release()
+        limiter = self._limiter
+        if limiter._lock.acquire(False):
+            # The lock is free: hand the slot on right here (the queue is for
+            # a release that finds the lock taken, e.g. from __del__).
+            limiter._hand_on()
+            limiter._unlock()
+            return
+        limiter._queue_release()
 
 
 class FdLimiter:

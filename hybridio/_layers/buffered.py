@@ -278,6 +278,21 @@ class KernelBinaryFile(AsyncBinaryIO):
 
     async def read(self, size: int | None = -1, /) -> bytes:
         """Read up to *size* bytes; all until EOF when negative or None."""
+        if (
+            size == -1
+            and type(size) is int
+            and self._readable
+            and not self._closed
+            and not self._wbuf
+            and self._lock is None
+            and self._inline.enabled
+        ):
+            # read() to EOF of a small cached file, the small-file case: the
+            # checks below in their cheapest order, no lock ever taken.
+            whole = self._read_all_inline()
+            if whole is not None:
+                return whole
+            return await self._serialised(self._read, -1)
         if not self._readable:
             self._refuse_unreadable("read", size)
         n = check_size(size)
