@@ -303,7 +303,8 @@ class HybridioAdapter(Adapter):
         self.strategy = strategy
         self.batched = batched
         #: A way of submitting io_uring reads other than the profile's (the
-        #: depth sweep compares them): "immediate", "tick", "adaptive", "sqpoll".
+        #: depth sweep compares them): "immediate", "tick", "adaptive", "sqpoll",
+        #: "deep16" (adaptive, and a second SQPOLL ring past 16 in flight).
         self.submit = submit
         # Forced strategies run every workload: AUTO is judged against them.
         self.chunk_only = backend is not None or submit is not None
@@ -369,10 +370,12 @@ class HybridioAdapter(Adapter):
         if self.submit is not None:
             if self._profile is None:  # one object: plans are cached by profile identity
                 current = self._mod.TuningProfile.current()
+                mode = {"sqpoll": "immediate", "deep16": "adaptive"}.get(self.submit, self.submit)
                 self._profile = dataclasses.replace(
                     current,
-                    submit_mode="immediate" if self.submit == "sqpoll" else self.submit,
+                    submit_mode=mode,
                     sqpoll=self.submit == "sqpoll",
+                    sqpoll_depth=16 if self.submit == "deep16" else 0,
                     source=f"{current.source} + submit={self.submit}",
                 )
             kwargs["profile"] = self._profile
@@ -893,6 +896,7 @@ def all_adapters() -> list[Adapter]:
         HybridioAdapter(submit="tick"),
         HybridioAdapter(submit="adaptive"),
         HybridioAdapter(submit="sqpoll"),
+        HybridioAdapter(submit="deep16"),
         AiofilesAdapter(),
         AiofileAdapter("uring"),
         AiofileAdapter("linux"),

@@ -297,7 +297,7 @@ def test_submission_never_picks_a_way_that_loses_badly_somewhere() -> None:
     cells = _ways({"adaptive": (100, 100), "sqpoll": (50, 300)})
     profile, reasons = derive([], [], [], cells, FACTS)
     assert (profile.submit_mode, profile.sqpoll) == ("adaptive", False)
-    assert "worst 50%" in reasons["sqpoll"]
+    assert "worst cell 0.50x" in reasons["sqpoll"]
     fine = _ways({"adaptive": (100, 100), "sqpoll": (95, 300)})
     profile = derive([], [], [], fine, FACTS)[0]
     assert (profile.submit_mode, profile.sqpoll) == ("immediate", True)
