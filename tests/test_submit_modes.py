@@ -183,8 +183,12 @@ async def test_past_sqpoll_depth_single_reads_go_to_a_second_sqpoll_ring(tmp_pat
             assert deep.sqpoll if deep is not engine else engine.sqpoll_depth == 0
             if caio_sqpoll_allowed():
                 assert deep is not engine and deep.submit_mode == "immediate"
+            assert engine._deep_active  # the queue went deep
             os.write(w, b"x" * 5)
             assert await asyncio.wait_for(asyncio.gather(*blocked), 30) == [b"x"] * 5
+            # Once the queue is shallow again (< half the depth), reads come back.
+            assert await f.read_at(0, 10) == DATA[:10]
+            assert not engine._deep_active
         finally:
             os.close(r)
             os.close(w)
