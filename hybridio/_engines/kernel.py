@@ -146,7 +146,12 @@ _spares_lock = threading.Lock()
 
 
 def _spare_key(name: str, max_requests: int, sqpoll: bool) -> tuple[str, int, bool]:
-    return (name, max_requests, backends_table.get(name).sqpoll and (sqpoll or sqpoll_requested()))
+    return (name, max_requests, _wants_sqpoll(name, sqpoll))
+
+
+def _wants_sqpoll(name: str, sqpoll: bool) -> bool:
+    """Whether a ring for *name* is asked for with SQPOLL (argument or HYBRIDIO_SQPOLL)."""
+    return backends_table.get(name).sqpoll and (sqpoll or sqpoll_requested())
 
 
 def _take_spare(key: tuple[str, int, bool]) -> Any:
@@ -859,7 +864,7 @@ def get_engine(
         raise BackendUnavailableError("no kernel backend works here")
     key = (
         name,
-        backends_table.get(name).sqpoll and (sqpoll or sqpoll_requested()),
+        _wants_sqpoll(name, sqpoll),
         submit_mode,
         sqpoll_depth,
     )

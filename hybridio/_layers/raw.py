@@ -158,9 +158,7 @@ class RawKernelFile:
         return value
 
     async def _kread(self, size: int, offset: int) -> bytes:
-        engine = self._engine
-        if engine.closed or engine.loop is not asyncio.get_running_loop():
-            engine = self.engine
+        engine = self.engine
         # The budget is checked BEFORE the read: once reads that never suspend
         # (page-cached io_uring completes inside the submit) have held the loop
         # for the budget, every further reader yields first, instead of all
@@ -185,9 +183,7 @@ class RawKernelFile:
         inline = self.inline
         if not inline.enabled or size > inline.max:
             return None
-        engine = self._engine
-        if engine.closed or engine.loop is not asyncio.get_running_loop():
-            engine = self.engine
+        engine = self.engine
         if engine.budget.spent():
             return SPENT
         return inline.read(size, offset)
