@@ -119,6 +119,9 @@ class Workload:
     unit: str = "ops/s"
     #: Every adapter (forced backends, other caio contexts) runs it.
     chunk: bool = False
+    #: Peers' alternative configurations run here too (the small-file rows,
+    #: where a plain io_uring ring is the fastest peer).
+    peer_variants: bool = False
     #: Only adapters with gzip support run it.
     needs_gzip: bool = False
     #: The batched "hybridio read_many" adapter applies.
@@ -137,7 +140,11 @@ class Workload:
         """None if *adapter* runs this workload, else why not."""
         if adapter.batched and not self.batched_ok:
             return "read_many applies to random reads only"
-        if adapter.chunk_only and not self.chunk:
+        if (
+            adapter.chunk_only
+            and not self.chunk
+            and not (self.peer_variants and adapter.role == "peer")
+        ):
             return "alternative backend: measured in the chunk-I/O workloads only"
         for op in self.needs:
             if op in adapter.lacks:
@@ -571,6 +578,7 @@ class SmallFiles(Workload):
 class SmallRead(Workload):
     """open('rb') + read() + close() of each cached small file (issue 15's web-server case)."""
 
+    peer_variants = True
     key = "small-read"
     unit = "files/s"
 
@@ -608,6 +616,8 @@ class SmallRead(Workload):
 
 class SmallCreate(Workload):
     """open('wb') + write() + close() of new small files."""
+
+    peer_variants = True
 
     key = "small-create"
     unit = "files/s"

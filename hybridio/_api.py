@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
-import functools
 import operator
 import os
 import stat
@@ -21,12 +20,11 @@ from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, NamedTuple, TypeVar, Union, overload
 
+from ._assemble import build, engines_for, open_now
 from ._compression import Compression
-from ._engines import direct, fairness, fdlimit, kernel
+from ._engines import direct, fdlimit, kernel
 from ._engines.threads import run_in_thread
 from ._layers.base import AsyncBinaryIO
-from ._layers.buffered import KernelBinaryFile
-from ._layers.raw import RawKernelFile
 
 # Imported here, not at the first thread-served open: importing it (gzip, bz2,
 # lzma) took ~60 ms in the loop thread.
@@ -84,34 +82,36 @@ class AsyncOpen(Generic[_F]):
         self._waiters: list[asyncio.Future[None]] | None = None
 
     async def _open(self) -> _F:
-        state = self._state
-        if state is _RUNNING:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            await asyncio.shield(waiter)
-            state = self._state
-        if state is _DONE:
-            if self._error is not None:
-                if isinstance(self._error, asyncio.CancelledError):
-                    raise asyncio.CancelledError
-                raise self._error
-            return self._result  # type: ignore[no-any-return]
+        if self._state is not _NEW:
+            return await self._join()
         self._state = _RUNNING
         try:
             result = await self._factory()
         except BaseException as exc:
             self._error = exc
             raise
-        else:
-            self._result = result
         finally:
             self._state = _DONE
-            for waiter in self._waiters or ():
-                if not waiter.done():
-                    waiter.set_result(None)
+            if self._waiters is not None:
+                for waiter in self._waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        self._result = result
         return result
+
+    async def _join(self) -> _F:
+        """A later awaiter: wait for the first one's open, then share its outcome."""
+        if self._state is _RUNNING:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            await asyncio.shield(waiter)
+        if self._error is not None:
+            if isinstance(self._error, asyncio.CancelledError):
+                raise asyncio.CancelledError
+            raise self._error
+        return self._result  # type: ignore[no-any-return]
 
     def __await__(self) -> Generator[Any, None, _F]:
         return self._open().__await__()
@@ -254,6 +254,9 @@ def async_open(
     )  # fmt: skip
     fmode = request.fmode
 
+    if fmode.binary and not atomic:
+        return AsyncOpen(request.open_binary)
+
     def make_text(binary: AsyncBinaryIO, cls: type[AsyncTextIO] = AsyncTextIO) -> AsyncTextIO:
         text = cls(
             binary,
@@ -265,9 +268,6 @@ def async_open(
         )
         text.plan = binary.plan
         return text
-
-    if fmode.binary and not atomic:
-        return AsyncOpen(functools.partial(_open_binary, request))
 
     async def open_file() -> Any:
         if atomic:
@@ -327,10 +327,11 @@ def _request(
         # nothing to check beyond the mode (most opens; this saves ~1 us each).
         known = _BINARY_DEFAULTS.get(mode)
         if known is not None:
-            return _Request(
+            # tuple.__new__: a NamedTuple's own __new__ is Python code.
+            return tuple.__new__(_Request, (
                 file, known, -1, True, None, Compression.NONE, None, None, None,
                 Strategy.AUTO, "auto", resolve_profile(None),
-            )  # fmt: skip
+            ))  # fmt: skip
     fmode = parse_mode(mode, stacklevel=4)
     buffering = check_open_args(fmode, buffering, encoding, errors, newline)
     if fmode.binary and buffering == 1:
@@ -457,6 +458,10 @@ class _Request(NamedTuple):
     access: str
     profile: TuningProfile
 
+    def open_binary(self) -> Coroutine[Any, Any, AsyncBinaryIO]:
+        """The open of this request (a bound method: no partial per open)."""
+        return _open_binary(self)
+
 
 def _deferred_truncate(file: Any, fmode: FileMode, opener: Opener | None) -> bool:
     """Whether the inline open leaves O_TRUNC out, to truncate after fstat."""
@@ -495,37 +500,6 @@ def _plan_for(req: _Request, compression: Compression) -> tuple[Plan, os.stat_re
     )
 
 
-def _engines(p: Plan, writes: bool) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
-    """The running loop's engines for *p*; a planned backend that fails to start
-    (io_setup's EAGAIN once aio-max-nr is used up) falls back, and the plan says so."""
-    while True:
-        try:
-            engine = kernel.get_engine(
-                p.backend,
-                max_requests=p.max_requests,
-                sqpoll=p.sqpoll,
-                submit_mode=p.submit_mode,
-                sqpoll_depth=p.sqpoll_depth,
-            )
-            break
-        except kernel.BackendUnavailableError as exc:
-            if p.forced:
-                raise
-            kernel.mark_unavailable(p.backend, str(exc))
-            fallback = p.replanned()
-            if fallback.strategy is not Strategy.KERNEL:
-                raise
-            p = fallback
-    write_engine = engine
-    if writes and p.write_backend is not None and p.write_backend != p.backend:
-        try:
-            write_engine = kernel.get_engine(p.write_backend, max_requests=p.max_requests)
-        except kernel.BackendUnavailableError:
-            # The read engine does the writes; the plan tells the truth.
-            p = dataclasses.replace(p, write_backend=p.backend)
-    return p, engine, write_engine
-
-
 async def _open_binary(req: _Request) -> AsyncBinaryIO:
     # An fd hybridio opens takes a slot of the per-process fd limit first (a
     # gather of 10,000 opens waits instead of hitting EMFILE); its close or
@@ -535,7 +509,7 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
     if not isinstance(req.file, int):
         slot = limiter.try_acquire() or await limiter.acquire(req.file)
     try:
-        binary = _open_now(req) or await _open_binary_unlimited(req)
+        binary = open_now(req) or await _open_binary_unlimited(req)
     except BaseException as exc:
         if slot is not None:
             slot.release()
@@ -594,7 +568,7 @@ async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
     if kernel.needs_prepare(p.backend):
         await kernel.prepare_engine(p.backend, max_requests=p.max_requests)
-    p, engine, write_engine = _engines(p, req.fmode.writable)
+    p, engine, write_engine = engines_for(p, req.fmode.writable)
     # O_TRUNC on a large cached file drops its pages inside open(): that is
     # done in a thread instead (ftruncate after the open).
     defer_truncate = (
@@ -629,90 +603,4 @@ async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
             if req.closefd:
                 os.close(fd)
             raise
-    return _build(req, p, fd, st, engine, write_engine)
-
-
-def _build(
-    req: _Request,
-    p: Plan,
-    fd: int,
-    st: os.stat_result | None,
-    engine: kernel.KernelEngine,
-    write_engine: kernel.KernelEngine,
-) -> KernelBinaryFile:
-    """The kernel-served file over *fd* (closed here if building fails)."""
-    try:
-        if st is None or (req.opener is not None and not isinstance(req.file, int)):
-            # Created by this open, or opened by the user's opener: the stat
-            # taken before says nothing about this fd.
-            st = os.fstat(fd)
-            if stat.S_ISDIR(st.st_mode):
-                filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
-                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
-        raw = RawKernelFile(
-            fd,
-            engine,
-            req.file,
-            req.executor,
-            max_chunk=p.max_chunk,
-            thread_read_min=_no_limit(p.thread_read_min),
-            sync_submit_max=_no_limit(p.sync_submit_max),
-            inline_max=p.inline_max if p.inline else 0,
-            write_engine=write_engine,
-            max_requests=p.max_requests,
-            # An fd from the caller or an opener may carry O_DIRECT: ask it.
-            inline_reason=True if isinstance(req.file, int) or req.opener else p.inline_reason,
-        )
-        binary = KernelBinaryFile(
-            raw,
-            req.fmode,
-            name=req.file,
-            buffer_size=_buffer_size(req.buffering, p.read_ahead),
-            closefd=req.closefd,
-            inline_batch_max=p.inline_batch_max,
-        )
-    except BaseException:
-        if req.closefd:
-            os.close(fd)
-        raise
-    binary.plan = p
-    return binary
-
-
-def _open_now(req: _Request) -> KernelBinaryFile | None:
-    """The common open -- an existing local file by path, planned for the kernel
-    engine, opened inline -- done without suspending; None for anything else
-    (the general path then does it).  Small-file opens are this, and each
-    awaited step cost a measurable share of them."""
-    if (
-        req.compression is not Compression.NONE
-        or req.strategy is Strategy.THREAD
-        or req.opener is not None
-        or type(req.file) is not str
-        or kernel.needs_probe(req.backend or kernel.requested_backend())
-        or fairness.for_loop(asyncio.get_running_loop()).spent()
-    ):
-        return None
-    p, st = _plan_for(req, Compression.NONE)
-    if (
-        p.strategy is not Strategy.KERNEL
-        or p.open_in_thread
-        or st is None
-        or not stat.S_ISREG(st.st_mode)
-        or kernel.needs_prepare(p.backend)
-        or (st.st_size >= p.truncate_in_thread_min and req.fmode.os_flags & os.O_TRUNC)
-    ):
-        return None
-    p, engine, write_engine = _engines(p, req.fmode.writable)
-    fd = _open_fd(req.file, req.fmode, None)
-    return _build(req, p, fd, st, engine, write_engine)
-
-
-def _no_limit(value: int | None) -> int:
-    return sys.maxsize if value is None else value
-
-
-def _buffer_size(buffering: int, default: int) -> int:
-    if buffering < 0 or buffering == 1:
-        return default
-    return buffering
+    return build(req, p, fd, st, engine, write_engine)

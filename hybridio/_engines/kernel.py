@@ -743,10 +743,17 @@ _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_EngineKey, 
 _last: tuple[asyncio.AbstractEventLoop, dict[_EngineKey, KernelEngine]] | None = None
 
 
+#: Called with each loop that had engines, as it closes: what other modules
+#: keep per loop (the open memo) is forgotten with the engines.
+loop_close_hooks: list[Callable[[asyncio.AbstractEventLoop], None]] = []
+
+
 def _close_loop_engines(loop: asyncio.AbstractEventLoop) -> None:
     global _last
     if _last is not None and _last[0] is loop:
         _last = None
+    for hook in loop_close_hooks:
+        hook(loop)
     for engine in (_engines.pop(loop, None) or {}).values():
         try:
             engine.close()

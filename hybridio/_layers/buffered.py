@@ -107,6 +107,18 @@ def _non_overlapping_groups(items: list[tuple[int, bytes]]) -> list[list[int]]:
 class KernelBinaryFile(AsyncBinaryIO):
     """A regular file served by the kernel engine (io_uring, Linux AIO, caio pools)."""
 
+    # Defaults as class attributes: an open sets only what differs (a
+    # small-file open builds one of these, and each store costs).
+    _closed = False
+    _pos = 0
+    _rbuf = b""
+    _rbuf_off = 0
+    _wbuf_off = 0
+    # Created on first use: most small-file opens never need it.
+    _lock: asyncio.Lock | None = None
+    _lock_loop: asyncio.AbstractEventLoop | None = None
+    _close_task: asyncio.Task[None] | None = None
+
     def __init__(
         self,
         raw: RawKernelFile,
@@ -127,7 +139,6 @@ class KernelBinaryFile(AsyncBinaryIO):
         self.mode = fmode.raw_mode
         self._buffer_size = buffer_size
         self._closefd = closefd
-        self._closed = False
         # Opened from an fd: others may use the same open file description,
         # so its offset is where this file starts and is kept up to date.
         self._share_offset = isinstance(name, int)
@@ -135,16 +146,8 @@ class KernelBinaryFile(AsyncBinaryIO):
             self._pos = os.fstat(raw.fd).st_size
         elif self._share_offset:
             self._pos = os.lseek(raw.fd, 0, os.SEEK_CUR)
-        else:
-            self._pos = 0
-        self._rbuf = b""
-        self._rbuf_off = 0
+        # Last: __del__ takes a file without it for one whose __init__ failed.
         self._wbuf = bytearray()
-        self._wbuf_off = 0
-        # Created on first use: most small-file opens never need it.
-        self._lock: asyncio.Lock | None = None
-        self._lock_loop: asyncio.AbstractEventLoop | None = None
-        self._close_task: asyncio.Task[None] | None = None
 
     # -- plain attributes -----------------------------------------------------
 
@@ -837,7 +840,8 @@ class KernelBinaryFile(AsyncBinaryIO):
         await close_once(self, self._do_close)
 
     def __del__(self) -> None:
-        if getattr(self, "_closed", True):
+        # No _wbuf: __init__ failed before its end, and the opener closed the fd.
+        if self._closed or "_wbuf" not in self.__dict__:
             return
         try:
             warnings.warn(f"unclosed file {self!r}", ResourceWarning, stacklevel=2, source=self)

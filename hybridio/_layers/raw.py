@@ -78,6 +78,11 @@ class RawKernelFile:
 
     #: Set for an O_DIRECT fd (``direct.attach``): its reads and writes go there.
     _direct: DirectFile | None = None
+    # Counters start at the class's zero: an open stores only what differs.
+    kernel_ops = 0
+    kernel_bytes = 0
+    thread_ops = 0
+    thread_bytes = 0
 
     def __init__(
         self,
@@ -107,10 +112,6 @@ class RawKernelFile:
         self.thread_read_min = thread_read_min
         self.sync_submit_max = sync_submit_max
         self.inline = InlineReader(fd, inline_max, known_reason=inline_reason)
-        self.kernel_ops = 0
-        self.kernel_bytes = 0
-        self.thread_ops = 0
-        self.thread_bytes = 0
 
     @property
     def backend(self) -> str:

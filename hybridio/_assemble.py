@@ -1,0 +1,244 @@
+"""A kernel-served file assembled from a plan, and the open that needs no await.
+
+:func:`engines_for` binds a plan to the running loop's engines, :func:`build`
+puts the raw and buffered layers over an fd.  :func:`open_now` is the common
+open -- an existing regular file by path, planned for the kernel engine --
+done in the calling coroutine without suspending: the plan, its engines and
+the layers' numbers are worked out once per (loop, device, request kind) and
+kept in a :class:`_Recipe`, so such an open costs one ``stat``, one ``open``
+and two objects.  Small-file workloads (a web server, a build tool) are
+mostly this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import errno
+import os
+import stat
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+from ._compression import Compression
+from ._engines import fairness, kernel
+from ._layers.buffered import KernelBinaryFile
+from ._layers.raw import RawKernelFile
+from ._selector import Plan, Strategy, gather_facts, plan
+from ._settings import current as current_settings
+
+if TYPE_CHECKING:
+    from ._api import _Request
+
+__all__ = ("build", "engines_for", "open_now")
+
+
+def engines_for(p: Plan, writes: bool) -> tuple[Plan, kernel.KernelEngine, kernel.KernelEngine]:
+    """The running loop's engines for *p*; a planned backend that fails to start
+    (io_setup's EAGAIN once aio-max-nr is used up) falls back, and the plan says so."""
+    while True:
+        try:
+            engine = kernel.get_engine(
+                p.backend,
+                max_requests=p.max_requests,
+                sqpoll=p.sqpoll,
+                submit_mode=p.submit_mode,
+                sqpoll_depth=p.sqpoll_depth,
+            )
+            break
+        except kernel.BackendUnavailableError as exc:
+            if p.forced:
+                raise
+            kernel.mark_unavailable(p.backend, str(exc))
+            fallback = p.replanned()
+            if fallback.strategy is not Strategy.KERNEL:
+                raise
+            p = fallback
+    write_engine = engine
+    if writes and p.write_backend is not None and p.write_backend != p.backend:
+        try:
+            write_engine = kernel.get_engine(p.write_backend, max_requests=p.max_requests)
+        except kernel.BackendUnavailableError:
+            # The read engine does the writes; the plan tells the truth.
+            p = dataclasses.replace(p, write_backend=p.backend)
+    return p, engine, write_engine
+
+
+def build(
+    req: _Request,
+    p: Plan,
+    fd: int,
+    st: os.stat_result | None,
+    engine: kernel.KernelEngine,
+    write_engine: kernel.KernelEngine,
+) -> KernelBinaryFile:
+    """The kernel-served file over *fd* (closed here if building fails)."""
+    try:
+        if st is None or (req.opener is not None and not isinstance(req.file, int)):
+            # Created by this open, or opened by the user's opener: the stat
+            # taken before says nothing about this fd.
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
+        # An fd from the caller or an opener may carry O_DIRECT: ask it.
+        ask = isinstance(req.file, int) or req.opener is not None
+        binary = _layers(
+            fd, req, p, engine, write_engine, True if ask else p.inline_reason, req.buffering
+        )
+    except BaseException:
+        if req.closefd:
+            os.close(fd)
+        raise
+    binary.plan = p
+    return binary
+
+
+def _layers(
+    fd: int,
+    req: _Request,
+    p: Plan,
+    engine: kernel.KernelEngine,
+    write_engine: kernel.KernelEngine,
+    inline_reason: str | bool | None,
+    buffering: int,
+) -> KernelBinaryFile:
+    raw = RawKernelFile(
+        fd,
+        engine,
+        req.file,
+        req.executor,
+        max_chunk=p.max_chunk,
+        thread_read_min=_no_limit(p.thread_read_min),
+        sync_submit_max=_no_limit(p.sync_submit_max),
+        inline_max=p.inline_max if p.inline else 0,
+        write_engine=write_engine,
+        max_requests=p.max_requests,
+        inline_reason=inline_reason,
+    )
+    return KernelBinaryFile(
+        raw,
+        req.fmode,
+        name=req.file,
+        # -1 and 1 (line buffering is the text layer's) mean "the default".
+        buffer_size=p.read_ahead if buffering < 0 or buffering == 1 else buffering,
+        closefd=req.closefd,
+        inline_batch_max=p.inline_batch_max,
+    )
+
+
+def _no_limit(value: int | None) -> int:
+    return sys.maxsize if value is None else value
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Recipe:
+    """What every inline open of one kind on one loop shares."""
+
+    plan: Plan
+    engine: kernel.KernelEngine
+    write_engine: kernel.KernelEngine
+    loop: asyncio.AbstractEventLoop
+
+    def usable(self, loop: asyncio.AbstractEventLoop, profile: Any) -> bool:
+        return (
+            self.loop is loop
+            and self.plan.profile is profile
+            and not self.engine.closed
+            and not self.write_engine.closed
+        )
+
+
+# Recipes by request kind, for the last loop that opened files (a new loop
+# starts a new memo).  Bounded: a key holds a device number.
+_RECIPES_MAX: Final = 256
+_recipes: dict[tuple[Any, ...], _Recipe] = {}
+_recipes_loop: list[asyncio.AbstractEventLoop | None] = [None]
+
+
+def _forget(loop: asyncio.AbstractEventLoop) -> None:
+    if _recipes_loop[0] is loop:
+        _recipes.clear()
+        _recipes_loop[0] = None
+
+
+kernel.loop_close_hooks.append(_forget)
+
+
+def open_now(req: _Request) -> KernelBinaryFile | None:
+    """The common open done without suspending; None for anything else (a
+    creation, a FIFO, a directory, a compressed or thread-served file, an
+    opener, a spent fairness budget): the general path then does it."""
+    file = req.file
+    if (
+        type(file) is not str
+        or req.compression is not Compression.NONE
+        or req.opener is not None
+        or file.startswith(("/proc/", "/sys/"))
+    ):
+        return None
+    loop = asyncio.get_running_loop()
+    if fairness.for_loop(loop).spent():
+        return None
+    try:
+        st = os.stat(file)
+    except (OSError, ValueError):
+        return None  # the general path raises what open() raises
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    fmode = req.fmode
+    key = (
+        st.st_dev,
+        fmode.writable,
+        id(req.strategy),
+        req.access,
+        req.backend,
+        id(req.profile),
+        current_settings().generation,
+        kernel.probe_generation(),
+    )
+    recipe = _recipes.get(key)
+    if recipe is None or not recipe.usable(loop, req.profile):
+        recipe = _new_recipe(req, st, loop, key)
+        if recipe is None:
+            return None
+    p = recipe.plan
+    if fmode.os_flags & os.O_TRUNC and st.st_size >= p.truncate_in_thread_min:
+        return None  # O_TRUNC of a large cached file: the general path truncates in a thread
+    fd = os.open(file, fmode.os_flags, 0o666)
+    try:
+        binary = _layers(
+            fd, req, p, recipe.engine, recipe.write_engine, p.inline_reason, req.buffering
+        )
+    except BaseException:
+        os.close(fd)
+        raise
+    binary.plan = p
+    return binary
+
+
+def _new_recipe(
+    req: _Request, st: os.stat_result, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...]
+) -> _Recipe | None:
+    if req.strategy is Strategy.THREAD or kernel.needs_probe(
+        req.backend or kernel.requested_backend()
+    ):
+        return None
+    facts, _ = gather_facts(req.file, st)
+    p = plan(
+        facts,
+        compression=Compression.NONE,
+        strategy=req.strategy,
+        access=req.access,
+        backend=req.backend,
+        profile=req.profile,
+    )
+    if p.strategy is not Strategy.KERNEL or p.open_in_thread or kernel.needs_prepare(p.backend):
+        return None
+    p, engine, write_engine = engines_for(p, req.fmode.writable)
+    recipe = _Recipe(p, engine, write_engine, loop)
+    if _recipes_loop[0] is not loop or len(_recipes) >= _RECIPES_MAX:
+        _recipes.clear()
+        _recipes_loop[0] = loop
+    _recipes[key] = recipe
+    return recipe
