@@ -117,7 +117,7 @@ class AsyncOpen(Generic[_F]):
         return self._open().__await__()
 
     async def __aenter__(self) -> _F:
-        return await self._open()
+        return await self
 
     async def __aexit__(
         self,
@@ -137,6 +137,37 @@ class AsyncOpen(Generic[_F]):
 _NEW: Any = object()
 _RUNNING: Any = object()
 _DONE: Any = object()
+
+
+class _BinaryOpen(AsyncOpen[AsyncBinaryIO]):
+    """A binary open whose await needs no coroutine when the open needs no
+    suspension (see :func:`_open_binary_now`): most small-file opens."""
+
+    __slots__ = ("_req",)
+
+    def __init__(self, req: _Request) -> None:
+        super().__init__(req.open_binary)
+        self._req = req
+
+    def __await__(self) -> Generator[Any, None, AsyncBinaryIO]:
+        if self._state is _NEW:
+            try:
+                binary = _open_binary_now(self._req)
+            except BaseException as exc:
+                self._state = _DONE
+                self._error = exc
+                raise
+            if binary is not None:
+                self._state = _DONE
+                self._result = binary
+                return _ready(binary)
+        return self._open().__await__()
+
+
+def _ready(value: _F) -> Generator[Any, None, _F]:
+    """An awaitable's iterator that is done at once with *value*."""
+    return value
+    yield  # pragma: no cover - unreachable: it makes this function a generator
 
 
 @overload
@@ -255,7 +286,7 @@ def async_open(
     fmode = request.fmode
 
     if fmode.binary and not atomic:
-        return AsyncOpen(request.open_binary)
+        return _BinaryOpen(request)
 
     def make_text(binary: AsyncBinaryIO, cls: type[AsyncTextIO] = AsyncTextIO) -> AsyncTextIO:
         text = cls(
@@ -504,23 +535,22 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
     # An fd hybridio opens takes a slot of the per-process fd limit first (a
     # gather of 10,000 opens waits instead of hitting EMFILE); its close or
     # __del__ gives the slot back.  An fd the caller passed in is theirs.
+    binary = _open_binary_now(req)
+    if binary is not None:
+        return binary
     limiter = fdlimit.LIMITER
     slot = None
     if not isinstance(req.file, int):
         slot = limiter.try_acquire() or await limiter.acquire(req.file)
     try:
-        binary = open_now(req) or await _open_binary_unlimited(req)
+        binary = await _open_binary_unlimited(req)
     except BaseException as exc:
         if slot is not None:
             slot.release()
-        if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
-            # Other code holds the fds, or the limit is below what we keep free.
-            raise fdlimit.emfile_error(req.file, held=limiter.held) from exc
-        if isinstance(exc, OSError) and exc.errno == errno.EINVAL and req.opener is not None:
-            clear = direct.open_error(exc, req.file)  # O_DIRECT where it is unsupported?
-            if clear is not None:
-                raise clear from exc
-        raise
+        clearer = _clearer_error(exc, req)
+        if clearer is None:
+            raise
+        raise clearer from exc
     fdlimit.attach(binary, slot)
     if isinstance(req.file, int) or req.opener is not None:
         # Only an fd passed in or one from an opener can carry O_DIRECT (the
@@ -531,6 +561,41 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
             await binary.close()
             raise
     return binary
+
+
+def _open_binary_now(req: _Request) -> AsyncBinaryIO | None:
+    """:func:`_open_binary` without suspending when the open allows it
+    (:func:`hybridio._assemble.open_now`); None when it does not."""
+    if type(req.file) is not str or req.opener is not None:
+        return None
+    slot = fdlimit.LIMITER.try_acquire()
+    if slot is None:
+        return None
+    try:
+        binary = open_now(req)
+    except BaseException as exc:
+        slot.release()
+        clearer = _clearer_error(exc, req)
+        if clearer is None:
+            raise
+        raise clearer from exc
+    if binary is None:
+        slot.release()
+        return None
+    fdlimit.attach(binary, slot)
+    return binary
+
+
+def _clearer_error(exc: BaseException, req: _Request) -> OSError | None:
+    """A clearer error that a failed open's *exc* stands for, or None."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno == errno.EMFILE:
+        # Other code holds the fds, or the limit is below what we keep free.
+        return fdlimit.emfile_error(req.file, held=fdlimit.LIMITER.held)
+    if exc.errno == errno.EINVAL and req.opener is not None:
+        return direct.open_error(exc, req.file)  # O_DIRECT where it is unsupported?
+    return None
 
 
 async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
