@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio._engines import kernel
+from hybridio._engines import contexts, kernel
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def fresh_probes() -> Iterator[None]:
 
 
 def _failing_factory(failures: dict[str, BaseException]) -> Any:
-    real = kernel._create_context
+    real = contexts._create_context
 
     def create(name: str, max_requests: int, sqpoll: bool = False) -> Any:
         if name in failures:
@@ -41,10 +41,10 @@ async def test_a_bug_in_starting_a_backend_is_raised_not_hidden_as_unavailable(
     # into "backend unavailable" and a silent fallback to the next backend.
     for name in kernel.BACKEND_NAMES:
         assert kernel.probe(name) is None
-    monkeypatch.setattr(kernel, "_take_spare", lambda key: None)
+    monkeypatch.setattr(contexts, "_take_spare", lambda key: None)
     kernel._close_loop_engines(asyncio.get_running_loop())
     monkeypatch.setattr(
-        kernel, "_create_context", _failing_factory({"uring": TypeError("bad argument")})
+        contexts, "_create_context", _failing_factory({"uring": TypeError("bad argument")})
     )
     with pytest.raises(TypeError, match="bad argument"):
         await hybridio.async_open(tmp_path / "f", "wb", backend="uring")
@@ -76,7 +76,7 @@ def test_backends_lists_every_candidate_in_order_with_reasons() -> None:
 def test_io_uring_failing_to_start_falls_back_to_linux_aio_with_the_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failure: BaseException, reason: str
 ) -> None:
-    monkeypatch.setattr(kernel, "_create_context", _failing_factory({"uring": failure}))
+    monkeypatch.setattr(contexts, "_create_context", _failing_factory({"uring": failure}))
     path = tmp_path / "f"
 
     async def main() -> tuple[str, dict[str, str]]:
@@ -99,19 +99,19 @@ def test_io_uring_failing_to_start_falls_back_to_linux_aio_with_the_reason(
 def test_io_setup_eagain_at_context_creation_falls_back_to_threads(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    real = kernel._create_context
+    real = contexts._create_context
     # Probes pass (aio-max-nr had room then); every later context fails the
     # way io_setup does once aio-max-nr is used up.
     for name in kernel.BACKEND_NAMES:
         assert kernel.probe(name) is None
-    monkeypatch.setattr(kernel, "_take_spare", lambda key: None)
+    monkeypatch.setattr(contexts, "_take_spare", lambda key: None)
 
     def create(name: str, max_requests: int, sqpoll: bool = False) -> Any:
         if name in ("uring", "linux"):
             raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
         return real(name, max_requests, sqpoll)
 
-    monkeypatch.setattr(kernel, "_create_context", create)
+    monkeypatch.setattr(contexts, "_create_context", create)
 
     async def main() -> tuple[str, str, dict[str, str]]:
         async with hybridio.async_open(tmp_path / "f", "wb") as f:
@@ -128,7 +128,7 @@ async def test_forcing_an_unavailable_backend_raises_with_the_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(
-        kernel,
+        contexts,
         "_create_context",
         _failing_factory({"uring": OSError(errno.EPERM, "Operation not permitted")}),
     )
