@@ -21,14 +21,21 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from ._compression import Compression
-from ._engines import fairness, kernel
+from ._engines import direct, fairness, fdlimit, kernel
+from ._engines.threads import run_in_thread
+from ._layers.base import AsyncBinaryIO
 from ._layers.buffered import KernelBinaryFile
 from ._layers.raw import RawKernelFile
+
+# Imported here, not at the first thread-served open: importing it (gzip, bz2,
+# lzma) took ~60 ms in the loop thread.
+from ._layers.stream import open_stream
+from ._modes import FileMode
 from ._selector import Plan, Strategy, gather_facts, plan
 from ._settings import current as current_settings
 
 if TYPE_CHECKING:
-    from ._api import _Request
+    from ._requests import Opener, _Request
 
 __all__ = ("build", "engines_for", "open_now")
 
@@ -242,3 +249,180 @@ def _new_recipe(
         _recipes_loop[0] = loop
     _recipes[key] = recipe
     return recipe
+
+
+def _deferred_truncate(file: Any, fmode: FileMode, opener: Opener | None) -> bool:
+    """Whether the inline open leaves O_TRUNC out, to truncate after fstat."""
+    return bool(fmode.os_flags & os.O_TRUNC) and opener is None and not isinstance(file, int)
+
+
+def _open_fd(
+    file: Any, fmode: FileMode, opener: Opener | None, *, defer_truncate: bool = False
+) -> int:
+    if isinstance(file, int):
+        return file
+    if opener is not None:
+        fd = opener(os.fsdecode(os.fspath(file)), fmode.os_flags)
+        if not isinstance(fd, int) or fd < 0:
+            raise ValueError(f"opener returned {fd}")
+        return fd
+    flags = fmode.os_flags
+    if defer_truncate:
+        flags &= ~os.O_TRUNC
+    return os.open(file, flags, 0o666)
+
+
+def _plan_for(req: _Request, compression: Compression) -> tuple[Plan, os.stat_result | None]:
+    """Gather the facts (one stat) and get the cached plan for *req*."""
+    facts, st = gather_facts(req.file)
+    return (
+        plan(
+            facts,
+            compression=compression,
+            strategy=req.strategy,
+            access=req.access,
+            backend=req.backend,
+            profile=req.profile,
+        ),
+        st,
+    )
+
+
+async def _open_binary(req: _Request) -> AsyncBinaryIO:
+    # An fd hybridio opens takes a slot of the per-process fd limit first (a
+    # gather of 10,000 opens waits instead of hitting EMFILE); its close or
+    # __del__ gives the slot back.  An fd the caller passed in is theirs.
+    binary = _open_binary_now(req)
+    if binary is not None:
+        return binary
+    limiter = fdlimit.LIMITER
+    slot = None
+    if not isinstance(req.file, int):
+        slot = limiter.try_acquire() or await limiter.acquire(req.file)
+    try:
+        binary = await _open_binary_unlimited(req)
+    except BaseException as exc:
+        if slot is not None:
+            slot.release()
+        clearer = _clearer_error(exc, req)
+        if clearer is None:
+            raise
+        raise clearer from exc
+    fdlimit.attach(binary, slot)
+    if isinstance(req.file, int) or req.opener is not None:
+        # Only an fd passed in or one from an opener can carry O_DIRECT (the
+        # modes hybridio opens with never do): no fcntl on a plain open.
+        try:
+            direct.attach(binary)
+        except BaseException:
+            await binary.close()
+            raise
+    return binary
+
+
+def _open_binary_now(req: _Request) -> AsyncBinaryIO | None:
+    """:func:`_open_binary` without suspending when the open allows it
+    (:func:`hybridio._assemble.open_now`); None when it does not."""
+    if type(req.file) is not str or req.opener is not None:
+        return None
+    slot = fdlimit.LIMITER.try_acquire()
+    if slot is None:
+        return None
+    try:
+        binary = open_now(req)
+    except BaseException as exc:
+        slot.release()
+        clearer = _clearer_error(exc, req)
+        if clearer is None:
+            raise
+        raise clearer from exc
+    if binary is None:
+        slot.release()
+        return None
+    fdlimit.attach(binary, slot)
+    return binary
+
+
+def _clearer_error(exc: BaseException, req: _Request) -> OSError | None:
+    """A clearer error that a failed open's *exc* stands for, or None."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno == errno.EMFILE:
+        # Other code holds the fds, or the limit is below what we keep free.
+        return fdlimit.emfile_error(req.file, held=fdlimit.LIMITER.held)
+    if exc.errno == errno.EINVAL and req.opener is not None:
+        return direct.open_error(exc, req.file)  # O_DIRECT where it is unsupported?
+    return None
+
+
+async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
+    compression = req.compression
+    if compression is Compression.AUTO:
+        from ._compression import resolve
+
+        compression = await run_in_thread(
+            resolve, compression, req.file, req.fmode, executor=req.executor
+        )
+    forced = req.backend or kernel.requested_backend()
+    if req.strategy is not Strategy.THREAD and kernel.needs_probe(forced):
+        # Once per process: the kernel probe must not stall the loop.
+        p, st = await run_in_thread(_plan_for, req, compression, executor=req.executor)
+    else:
+        p, st = _plan_for(req, compression)
+    if p.strategy is Strategy.THREAD:
+        stream = await open_stream(
+            req.file,
+            req.fmode,
+            # -1 and 1 (line buffering is the text layer's) mean "the default":
+            # the profile's stream_chunk, one thread hop per that many bytes.
+            buffering=p.stream_chunk if req.buffering in (-1, 1) else req.buffering,
+            closefd=req.closefd,
+            opener=req.opener,
+            compression=compression,
+            compresslevel=req.compresslevel,
+            executor=req.executor,
+        )
+        stream.plan = p
+        return stream
+    if st is not None and stat.S_ISDIR(st.st_mode) and not req.fmode.writable:
+        # What open() raises for a directory, before any fd exists.
+        filename = req.file if isinstance(req.file, int) else os.fspath(req.file)
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), filename)
+    if kernel.needs_prepare(p.backend):
+        await kernel.prepare_engine(p.backend, max_requests=p.max_requests)
+    p, engine, write_engine = engines_for(p, req.fmode.writable)
+    # O_TRUNC on a large cached file drops its pages inside open(): that is
+    # done in a thread instead (ftruncate after the open).
+    defer_truncate = (
+        st is not None
+        and st.st_size >= p.truncate_in_thread_min
+        and _deferred_truncate(req.file, req.fmode, req.opener)
+    )
+    if p.open_in_thread:
+
+        def release(fd: int) -> None:
+            if not isinstance(req.file, int):
+                os.close(fd)
+
+        # A cancelled open still completes in the thread; `release` closes the
+        # fd it produced instead of leaking it (RELIABILITY X2).
+        fd = await run_in_thread(
+            _open_fd, req.file, req.fmode, req.opener, executor=req.executor, cleanup=release
+        )
+        defer_truncate = False
+    else:
+        # A local open with cached metadata costs a few microseconds: cheaper
+        # inline than the ~95 us of a thread hop.  Opens that never suspend
+        # still pay the loop's fairness budget (1,000 opens in a row held the
+        # loop for ~100 ms).
+        if engine.budget.spent():
+            await engine.budget.give_turn()
+        fd = _open_fd(req.file, req.fmode, req.opener, defer_truncate=defer_truncate)
+    if defer_truncate:
+        try:
+            await run_in_thread(os.ftruncate, fd, 0, executor=req.executor)
+        except BaseException:
+            if req.closefd:
+                os.close(fd)
+            raise
+    return build(req, p, fd, st, engine, write_engine)
