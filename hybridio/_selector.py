@@ -26,15 +26,18 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-import os
-import stat
-import sys
 from typing import Any, Final, Literal
 
 from . import _settings as settings
 from ._compression import Compression
 from ._engines import kernel
 from ._engines.inline import unsupported_reason
+from ._facts import NETWORK_FILESYSTEMS as NETWORK_FILESYSTEMS
+from ._facts import FileFacts as FileFacts
+from ._facts import _parse_mountinfo as _parse_mountinfo
+from ._facts import filesystem_type as filesystem_type
+from ._facts import gather_facts as gather_facts
+from ._facts import remote_filesystem as remote_filesystem
 from ._modes import FileMode
 from ._profile import TuningProfile, resolve_profile
 
@@ -54,26 +57,6 @@ __all__ = (
 
 Access = Literal["auto", "random", "sequential"]
 ACCESS_VALUES: Final = ("auto", "random", "sequential")
-
-#: Filesystems whose operations may block for a network round trip.
-NETWORK_FILESYSTEMS: Final = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb3",
-        "smbfs",
-        "ceph",
-        "glusterfs",
-        "9p",
-        "afs",
-        "lustre",
-        "gpfs",
-        "beegfs",
-        "ncpfs",
-        "davfs",
-    }
-)
 
 
 class Strategy(enum.Enum):
@@ -176,175 +159,6 @@ class Decision:
         return "\n".join(lines)
 
 
-def _unescape_mount_field(field: bytes) -> str:
-    r"""A mountinfo path field as a str path.
-
-    The kernel escapes space, tab, newline and backslash as ``\ooo`` octal and
-    writes every other byte as is -- a UTF-8 ``é`` is two raw bytes, not an
-    escape -- so the field is decoded as bytes (``os.fsdecode``, the same
-    decoding as ``os.path.realpath`` gives the path being looked up), never
-    with ``unicode_escape``, which reads those bytes as latin-1.
-    """
-    if b"\\" in field:
-        out = bytearray()
-        i = 0
-        while i < len(field):
-            octal = field[i + 1 : i + 4]
-            if field[i] == 0x5C and len(octal) == 3 and all(0x30 <= c <= 0x37 for c in octal):
-                out.append(int(octal, 8))
-                i += 4
-            else:
-                out.append(field[i])
-                i += 1
-        field = bytes(out)
-    return os.fsdecode(field)
-
-
-def _parse_mountinfo(data: bytes) -> list[tuple[str, str]]:
-    """(mount point, fstype) pairs of a mountinfo text, longest first."""
-    mounts = []
-    for line in data.splitlines():
-        left, sep, right = line.partition(b" - ")
-        fields = left.split()
-        rest = right.split()
-        if not sep or len(fields) < 5 or not rest:
-            continue
-        mounts.append((_unescape_mount_field(fields[4]), _unescape_mount_field(rest[0])))
-    mounts.sort(key=lambda m: len(m[0]), reverse=True)
-    return mounts
-
-
-def _mounts() -> list[tuple[str, str]]:
-    """(mount point, fstype) pairs from /proc/self/mountinfo, longest first."""
-    try:
-        with open("/proc/self/mountinfo", "rb") as f:
-            data = f.read()
-    except OSError:
-        return []
-    return _parse_mountinfo(data)
-
-
-_fs_by_device: dict[int, str | None] = {}
-
-
-def _stat(file: Any) -> os.stat_result | None:
-    try:
-        return os.fstat(file) if isinstance(file, int) else os.stat(file)
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _device_of(file: Any, st: os.stat_result | None) -> int | None:
-    """The device of *file*, or of its nearest existing parent when it is missing."""
-    if st is not None:
-        return st.st_dev
-    if isinstance(file, int):
-        return None
-    try:
-        parent = os.path.dirname(os.path.abspath(os.fsdecode(os.fspath(file)))) or "/"
-        return os.stat(parent).st_dev
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _lookup_filesystem(file: Any) -> str | None:
-    if isinstance(file, int):
-        try:
-            target = os.readlink(f"/proc/self/fd/{file}")
-        except OSError:
-            return None
-    else:
-        target = os.fsdecode(os.fspath(file))
-    target = os.path.realpath(target)
-    while not os.path.exists(target) and os.path.dirname(target) != target:
-        target = os.path.dirname(target)
-    for point, fstype in _mounts():
-        if target == point or target.startswith(point.rstrip("/") + "/"):
-            return fstype
-    return None
-
-
-def filesystem_type(
-    path: str | bytes | os.PathLike[Any] | int, st: os.stat_result | None = None
-) -> str | None:
-    """The filesystem type holding *path* (``ext4``, ``tmpfs``, ``nfs4``, ...), if known.
-
-    Cached per device: reading and parsing the mount table costs more than
-    opening a small file, and a device keeps its filesystem.
-    """
-    device = _device_of(path, st if st is not None else _stat(path))
-    if device is not None and device in _fs_by_device:
-        return _fs_by_device[device]
-    fstype = _lookup_filesystem(path)
-    if device is not None:
-        _fs_by_device[device] = fstype
-    return fstype
-
-
-def _file_kind(st: os.stat_result | None) -> str:
-    if st is None:
-        return "missing"
-    mode = st.st_mode
-    if stat.S_ISREG(mode):
-        return "regular file"
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISCHR(mode):
-        return "character device"
-    if stat.S_ISBLK(mode):
-        return "block device"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "special file"
-
-
-def _is_proc(file: Any, filesystem: str | None) -> bool:
-    return filesystem in ("proc", "sysfs") or (
-        isinstance(file, (str, os.PathLike)) and os.fspath(file).startswith("/proc/")
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class FileFacts:
-    """What the rules need to know about a file, gathered once per open."""
-
-    kind: str
-    filesystem: str | None
-    device: int | None
-    proc: bool
-
-
-# Facts by (device, file type) for paths outside /proc: the same object every
-# time, so that a plan lookup hashes nothing new.
-_facts: dict[tuple[int, int], FileFacts] = {}
-_LINUX: Final = sys.platform.startswith("linux")
-
-
-def gather_facts(
-    file: Any, st: os.stat_result | None = None
-) -> tuple[FileFacts, os.stat_result | None]:
-    """The facts of *file* (one ``stat``, unless *st* is given) and the stat itself."""
-    if st is None:
-        st = _stat(file)
-    if st is not None and type(file) is str and not file.startswith(("/proc/", "/sys/")):
-        key = (st.st_dev, stat.S_IFMT(st.st_mode))
-        known = _facts.get(key)
-        if known is None:
-            known = _make_facts(file, st)
-            if not known.proc and len(_facts) < 1024:
-                _facts[key] = known
-        return known, st
-    return _make_facts(file, st), st
-
-
-def _make_facts(file: Any, st: os.stat_result | None) -> FileFacts:
-    fs = filesystem_type(file, st) if _LINUX else None
-    device = st.st_dev if st is not None else None
-    return FileFacts(_file_kind(st), fs, device, _is_proc(file, fs))
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class Plan:
     """Everything the layers need for one open, decided once: engines and numbers.
@@ -429,9 +243,39 @@ def _stream_only(facts: FileFacts, compression: Compression) -> str | None:
     return None
 
 
-def remote_filesystem(fs: str | None) -> bool:
-    """Whether *fs* may block on a network or a userspace daemon (NFS, SMB, FUSE...)."""
-    return fs in NETWORK_FILESYSTEMS or (fs or "").startswith("fuse")
+def _route(
+    facts: FileFacts, strategy: Strategy, forced: str | None, stream_only: str | None
+) -> tuple[Strategy, str | None, dict[str, str]] | None:
+    """The strategy, the kernel backend (None: none was asked for) and the
+    backends skipped on the way; None when no backend works."""
+    if stream_only or strategy is Strategy.THREAD:
+        return Strategy.THREAD, None, {}
+    if forced:
+        reason = kernel.probe(forced)
+        if reason is not None:
+            raise kernel.BackendUnavailableError(
+                f"kernel backend {forced!r} is unavailable: {reason}"
+            )
+        return Strategy.KERNEL, forced, {}
+    chosen, skipped = kernel.pick_backend()
+    if chosen is None:
+        return None
+    if strategy is not Strategy.KERNEL and (
+        remote_filesystem(facts.filesystem) or chosen == "python"
+    ):
+        return Strategy.THREAD, chosen, skipped
+    return Strategy.KERNEL, chosen, skipped
+
+
+def _write_backend(chosen: str, prof: TuningProfile) -> str:
+    """The backend for writes and syncs when reads go to *chosen* (profile's choice)."""
+    wanted = prof.write_backend
+    if wanted == "auto":
+        # Linux AIO copies a buffered write inside io_submit; io_uring punts it.
+        return "linux" if chosen == "uring" and kernel.probe("linux") is None else chosen
+    if wanted != "same" and kernel.probe(wanted) is None:
+        return wanted
+    return chosen
 
 
 def _decide(
@@ -448,49 +292,22 @@ def _decide(
     if (strategy is Strategy.KERNEL or backend is not None) and stream_only:
         what = f"backend={backend!r}" if backend else "strategy=KERNEL"
         raise ValueError(f"{what} is impossible here: {stream_only}")
-    skipped: dict[str, str] = {}
-    chosen: str | None = None
-    if stream_only or strategy is Strategy.THREAD:
-        final = Strategy.THREAD
-    else:
-        if forced:
-            reason = kernel.probe(forced)
-            if reason is not None:
-                raise kernel.BackendUnavailableError(
-                    f"kernel backend {forced!r} is unavailable: {reason}"
-                )
-            chosen = forced
-        else:
-            chosen, skipped = kernel.pick_backend()
-            if chosen is None:
-                return None
-        if strategy is Strategy.KERNEL or forced:
-            final = Strategy.KERNEL
-        elif remote_filesystem(facts.filesystem) or chosen == "python":
-            final = Strategy.THREAD
-        else:
-            final = Strategy.KERNEL
+    routed = _route(facts, strategy, forced, stream_only)
+    if routed is None:
+        return None
+    final, chosen, skipped = routed
     literal = strategy is Strategy.KERNEL
     inline_reason = None
     write_backend: str | None = None
+    read_ahead = prof.stream_chunk
     if final is Strategy.KERNEL:
         assert chosen is not None
         inline_reason = unsupported_reason(None)
-        write_backend = chosen
-        if not forced:
-            wanted = prof.write_backend
-            if wanted == "auto":
-                if chosen == "uring" and kernel.probe("linux") is None:
-                    write_backend = "linux"
-            elif wanted != "same" and kernel.probe(wanted) is None:
-                write_backend = wanted
+        write_backend = chosen if forced else _write_backend(chosen, prof)
         read_ahead = {
             "sequential": prof.sequential_read_ahead,
             "random": prof.random_read_ahead,
         }.get(access, prof.read_ahead)
-    else:
-        skipped = {} if stream_only or strategy is Strategy.THREAD else skipped
-        read_ahead = prof.stream_chunk
     return Plan(
         strategy=final,
         backend=chosen if final is Strategy.KERNEL and chosen else "threads",

@@ -13,6 +13,7 @@ import pytest
 
 import hybridio
 from hybridio import Compression, Strategy, TuningProfile
+from hybridio import _facts
 from hybridio import _selector as selector_mod
 from hybridio._engines import kernel
 from hybridio._modes import parse_mode
@@ -99,7 +100,7 @@ def test_kernel_strategy_on_a_fifo_is_refused_with_the_reason(fifo: Path) -> Non
 def test_network_and_fuse_filesystems_go_to_threads_and_open_there(
     regular: Path, monkeypatch: pytest.MonkeyPatch, fs: str
 ) -> None:
-    monkeypatch.setattr(selector_mod, "filesystem_type", lambda *_: fs)
+    monkeypatch.setattr(_facts, "filesystem_type", lambda *_: fs)
     decision = decide(regular)
     assert decision.strategy is Strategy.THREAD
     assert decision.open_in_thread
