@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio import Compression, Strategy, TuningProfile
-from hybridio import _facts
+from hybridio import Compression, Strategy, TuningProfile, _facts
 from hybridio import _selector as selector_mod
 from hybridio._engines import kernel
 from hybridio._modes import parse_mode
