@@ -147,23 +147,21 @@ def filesystem_type(
     return fstype
 
 
+#: File kinds by the file-type bits of ``st_mode``.
+_KINDS: Final = {
+    stat.S_IFREG: "regular file",
+    stat.S_IFDIR: "directory",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFSOCK: "socket",
+}
+
+
 def _file_kind(st: os.stat_result | None) -> str:
     if st is None:
         return "missing"
-    mode = st.st_mode
-    if stat.S_ISREG(mode):
-        return "regular file"
-    if stat.S_ISDIR(mode):
-        return "directory"
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISCHR(mode):
-        return "character device"
-    if stat.S_ISBLK(mode):
-        return "block device"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "special file"
+    return _KINDS.get(stat.S_IFMT(st.st_mode), "special file")
 
 
 def _is_proc(file: Any, filesystem: str | None) -> bool:
