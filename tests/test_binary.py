@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio._engines import kernel
+from hybridio._engines import contexts
 from hybridio._layers.buffered import KernelBinaryFile
 from hybridio._layers.raw import RawKernelFile
 from hybridio._modes import parse_mode
@@ -417,10 +417,10 @@ class FakeOp:
 
 
 def test_caio_systemerror_is_translated_to_oserror_with_errno() -> None:
-    value = kernel._result("uring", FakeOp(errno.EIO), -errno.EIO)
+    value = contexts._result("uring", FakeOp(errno.EIO), -errno.EIO)
     assert isinstance(value, OSError) and value.errno == errno.EIO
     op = FakeOp(0)
-    value = kernel._result("linux", op, (1 << 64) - errno.ENOSPC)
+    value = contexts._result("linux", op, (1 << 64) - errno.ENOSPC)
     assert isinstance(value, OSError) and value.errno == errno.ENOSPC
 
 

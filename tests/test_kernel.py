@@ -17,9 +17,9 @@ from hybridio._engines import contexts, kernel
 @pytest.fixture
 def fresh_probes() -> Iterator[None]:
     """Forget probe results before and after a test that injects faults."""
-    kernel._reset_probes()
+    contexts._reset_probes()
     yield
-    kernel._reset_probes()
+    contexts._reset_probes()
 
 
 def _failing_factory(failures: dict[str, BaseException]) -> Any:

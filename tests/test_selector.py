@@ -14,7 +14,7 @@ import pytest
 import hybridio
 from hybridio import Compression, Strategy, TuningProfile, _facts
 from hybridio import _selector as selector_mod
-from hybridio._engines import kernel
+from hybridio._engines import contexts, kernel
 from hybridio._modes import parse_mode
 
 from .conftest import fd_count
@@ -38,9 +38,9 @@ def fifo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fresh_probes() -> Iterator[None]:
-    kernel._reset_probes()
+    contexts._reset_probes()
     yield
-    kernel._reset_probes()
+    contexts._reset_probes()
 
 
 def decide(file: Any, mode: str = "rb", **kwargs: Any) -> hybridio.Decision:
