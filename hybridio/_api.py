@@ -9,8 +9,9 @@ entered with ``async with``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, overload
 
@@ -175,38 +176,61 @@ def async_open(
         file, mode, buffering, encoding, errors, newline, closefd, opener,
         compression, compresslevel, backend, executor, strategy, access, profile, atomic,
     )  # fmt: skip
-    fmode = request.fmode
+    if request.fmode.binary:
+        if not atomic:
+            return _BinaryOpen(request)
+        return AsyncOpen(functools.partial(_open_other, request, atomic, None))
+    text = functools.partial(
+        _make_text,
+        encoding=encoding,
+        errors=errors,
+        newline=newline,
+        line_buffering=request.buffering == 1,
+        mode=mode,
+    )
+    return AsyncOpen(functools.partial(_open_other, request, atomic, text))
 
-    if fmode.binary and not atomic:
-        return _BinaryOpen(request)
 
-    def make_text(binary: AsyncBinaryIO, cls: type[AsyncTextIO] = AsyncTextIO) -> AsyncTextIO:
-        text = cls(
-            binary,
-            encoding=encoding,
-            errors=errors,
-            newline=newline,
-            line_buffering=request.buffering == 1,
-            mode=mode,
-        )
-        text.plan = binary.plan
-        return text
+def _make_text(
+    binary: AsyncBinaryIO,
+    cls: type[AsyncTextIO] = AsyncTextIO,
+    *,
+    encoding: str | None,
+    errors: str | None,
+    newline: str | None,
+    line_buffering: bool,
+    mode: str,
+) -> AsyncTextIO:
+    text = cls(
+        binary,
+        encoding=encoding,
+        errors=errors,
+        newline=newline,
+        line_buffering=line_buffering,
+        mode=mode,
+    )
+    text.plan = binary.plan
+    return text
 
-    async def open_file() -> Any:
-        if atomic:
-            from ._atomic import open_atomic
 
-            return await open_atomic(request, _open_binary, None if fmode.binary else make_text)
-        binary = await _open_binary(request)
-        if fmode.binary:
-            return binary
-        try:
-            return make_text(binary)
-        except BaseException:
-            await binary.close()
-            raise
+async def _open_other(
+    request: _Request,
+    atomic: bool,
+    make_text: Callable[[AsyncBinaryIO, type[AsyncTextIO]], AsyncTextIO] | None,
+) -> Any:
+    """A text or atomic open (binary opens are :class:`_BinaryOpen`)."""
+    if atomic:
+        from ._atomic import open_atomic
 
-    return AsyncOpen(open_file)
+        return await open_atomic(request, _open_binary, make_text)
+    binary = await _open_binary(request)
+    if make_text is None:
+        return binary
+    try:
+        return make_text(binary, AsyncTextIO)
+    except BaseException:
+        await binary.close()
+        raise
 
 
 def explain(

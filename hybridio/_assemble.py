@@ -355,7 +355,8 @@ def _clearer_error(exc: BaseException, req: _Request) -> OSError | None:
     return None
 
 
-async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
+async def _planned(req: _Request) -> tuple[Compression, Plan, os.stat_result | None]:
+    """The request's compression (``AUTO`` resolved), plan and stat."""
     compression = req.compression
     if compression is Compression.AUTO:
         from ._compression import resolve
@@ -369,21 +370,31 @@ async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
         p, st = await run_in_thread(_plan_for, req, compression, executor=req.executor)
     else:
         p, st = _plan_for(req, compression)
+    return compression, p, st
+
+
+async def _open_thread_served(req: _Request, p: Plan, compression: Compression) -> AsyncBinaryIO:
+    stream = await open_stream(
+        req.file,
+        req.fmode,
+        # -1 and 1 (line buffering is the text layer's) mean "the default":
+        # the profile's stream_chunk, one thread hop per that many bytes.
+        buffering=p.stream_chunk if req.buffering in (-1, 1) else req.buffering,
+        closefd=req.closefd,
+        opener=req.opener,
+        compression=compression,
+        compresslevel=req.compresslevel,
+        executor=req.executor,
+    )
+    stream.plan = p
+    return stream
+
+
+async def _open_binary_unlimited(req: _Request) -> AsyncBinaryIO:
+    """Any open :func:`open_now` declines: planned, opened where the plan says."""
+    compression, p, st = await _planned(req)
     if p.strategy is Strategy.THREAD:
-        stream = await open_stream(
-            req.file,
-            req.fmode,
-            # -1 and 1 (line buffering is the text layer's) mean "the default":
-            # the profile's stream_chunk, one thread hop per that many bytes.
-            buffering=p.stream_chunk if req.buffering in (-1, 1) else req.buffering,
-            closefd=req.closefd,
-            opener=req.opener,
-            compression=compression,
-            compresslevel=req.compresslevel,
-            executor=req.executor,
-        )
-        stream.plan = p
-        return stream
+        return await _open_thread_served(req, p, compression)
     if st is not None and stat.S_ISDIR(st.st_mode) and not req.fmode.writable:
         # What open() raises for a directory, before any fd exists.
         filename = req.file if isinstance(req.file, int) else os.fspath(req.file)

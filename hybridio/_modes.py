@@ -149,11 +149,14 @@ def check_open_args(
     encoding: object,
     errors: object,
     newline: object,
+    *,
+    stacklevel: int = 2,
 ) -> int:
     """Validate the other ``open()`` arguments against the mode, as ``io.open``.
 
     Returns *buffering* as an int: like ``open()``, anything with
-    ``__index__`` (a numpy integer) is accepted.
+    ``__index__`` (a numpy integer) is accepted.  The warning for line
+    buffering in binary mode names the frame *stacklevel* levels up.
     """
     buffering = as_c_int(buffering)
     if encoding is not None and not isinstance(encoding, str):
@@ -175,4 +178,11 @@ def check_open_args(
         raise ValueError("can't have unbuffered text I/O")
     if newline is not None and newline not in ("", "\n", "\r", "\r\n"):
         raise ValueError(f"illegal newline value: {newline}")
+    if fmode.binary and buffering == 1:
+        warnings.warn(
+            "line buffering (buffering=1) isn't supported in binary mode, "
+            "the default buffer size will be used",
+            RuntimeWarning,
+            stacklevel=stacklevel + 1,
+        )
     return buffering

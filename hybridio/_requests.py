@@ -82,17 +82,31 @@ def _request(
                 Strategy.AUTO, "auto", resolve_profile(None),
             ))  # fmt: skip
     fmode = parse_mode(mode, stacklevel=4)
-    buffering = check_open_args(fmode, buffering, encoding, errors, newline)
-    if fmode.binary and buffering == 1:
-        warnings.warn(
-            "line buffering (buffering=1) isn't supported in binary mode, "
-            "the default buffer size will be used",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    buffering = check_open_args(fmode, buffering, encoding, errors, newline, stacklevel=3)
     file = _check_file(file)
     if not closefd and not isinstance(file, int):
         raise ValueError("Cannot use closefd=False with file name")
+    comp, strat = _check_engine_args(
+        file, fmode, opener, compression, compresslevel, backend, strategy, access, atomic
+    )
+    return _Request(
+        file, fmode, buffering, closefd, opener, comp, compresslevel, backend, executor,
+        strat, access, resolve_profile(profile),
+    )  # fmt: skip
+
+
+def _check_engine_args(
+    file: Any,
+    fmode: FileMode,
+    opener: Opener | None,
+    compression: Compression | str | None,
+    compresslevel: int | None,
+    backend: str | None,
+    strategy: Strategy | str,
+    access: str,
+    atomic: bool,
+) -> tuple[Compression, Strategy]:
+    """Check hybridio's own arguments; the compression and strategy they name."""
     if backend is not None and backend not in kernel.BACKEND_NAMES:
         raise ValueError(f"unknown backend {backend!r}; expected one of {kernel.BACKEND_NAMES}")
     comp = Compression.coerce(compression) if compression is not None else Compression.NONE
@@ -107,20 +121,7 @@ def _request(
         from ._atomic import check_atomic_args
 
         check_atomic_args(file, fmode, opener)
-    return _Request(
-        file,
-        fmode,
-        buffering,
-        closefd,
-        opener,
-        comp,
-        compresslevel,
-        backend,
-        executor,
-        strat,
-        access,
-        resolve_profile(profile),
-    )
+    return comp, strat
 
 
 #: The binary modes the argument fast path of :func:`_request` knows.

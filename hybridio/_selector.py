@@ -342,67 +342,74 @@ def _decide(
 
 def _reasons(p: Plan) -> list[str]:
     """The plan's reasons as sentences (only built when someone asks)."""
-    prof = p.profile
-    reasons: list[str] = []
-    stream_only = _stream_only(p.facts, p.compression)
-    if stream_only:
-        reasons.append(stream_only)
-    elif p.requested is Strategy.THREAD:
-        reasons.append("strategy=THREAD was requested")
-    else:
-        if p.forced:
-            reasons.append(f"backend {p.backend!r} was forced (backend= or HYBRIDIO_BACKEND)")
-        if p.requested is Strategy.KERNEL:
-            reasons.append("strategy=KERNEL was requested")
-        elif p.forced:
-            pass
-        elif remote_filesystem(p.facts.filesystem):
-            reasons.append(
-                f"{p.facts.filesystem} may block on a network or a userspace daemon: blocking "
-                "calls belong in threads, and kernel AIO on it is buffered (synchronous) anyway"
-            )
-        elif p.strategy is Strategy.THREAD:
-            reasons.append(
-                "no native kernel AIO works here (only caio's Python pool, one thread hop "
-                "per operation): the buffered thread engine serves streams better"
-            )
-        else:
-            reasons.append(
-                "a regular file: positional and chunk I/O go to kernel AIO "
-                f"({p.backend}), cached ranges are read inline"
-            )
+    reasons = _why_strategy(p)
     if p.strategy is Strategy.KERNEL:
-        if p.inline:
-            reasons.append(
-                f"reads up to {p.inline_max} bytes try the page cache inline "
-                "(preadv2 RWF_NOWAIT) and only suspend on a miss"
-            )
-        else:
-            reasons.append(f"inline page-cache reads are off: {p.inline_reason}")
-        if p.requested is Strategy.KERNEL:
-            reasons.append(
-                f"strategy=KERNEL: every request stays in the kernel engine, cut at "
-                f"{p.max_chunk} bytes (AUTO would send reads of "
-                f"{prof.thread_read_min} bytes or more to one thread call)"
-            )
-        else:
-            reasons.append(
-                f"reads of {p.thread_read_min} bytes or more are one pread in a thread; "
-                f"kernel requests are cut at {p.max_chunk} bytes, so one submission holds "
-                "the loop briefly"
-            )
-        if p.write_backend != p.backend:
-            if prof.write_backend == "auto":
-                reasons.append(
-                    "writes and syncs go to Linux AIO: it copies a buffered write inside "
-                    "io_submit, where io_uring hands it to a worker thread"
-                )
-            else:
-                reasons.append(f"writes and syncs go to {p.write_backend}, as the profile says")
-        if not p.open_in_thread:
-            reasons.append("opened in the loop thread: a local open costs microseconds")
+        reasons += _kernel_reasons(p)
     if p.access != "auto":
         reasons.append(f"access={p.access!r}: read-ahead of {p.read_ahead} bytes")
+    return reasons
+
+
+def _why_strategy(p: Plan) -> list[str]:
+    stream_only = _stream_only(p.facts, p.compression)
+    if stream_only:
+        return [stream_only]
+    if p.requested is Strategy.THREAD:
+        return ["strategy=THREAD was requested"]
+    reasons = []
+    if p.forced:
+        reasons.append(f"backend {p.backend!r} was forced (backend= or HYBRIDIO_BACKEND)")
+    if p.requested is Strategy.KERNEL:
+        reasons.append("strategy=KERNEL was requested")
+    elif p.forced:
+        pass
+    elif remote_filesystem(p.facts.filesystem):
+        reasons.append(
+            f"{p.facts.filesystem} may block on a network or a userspace daemon: blocking "
+            "calls belong in threads, and kernel AIO on it is buffered (synchronous) anyway"
+        )
+    elif p.strategy is Strategy.THREAD:
+        reasons.append(
+            "no native kernel AIO works here (only caio's Python pool, one thread hop "
+            "per operation): the buffered thread engine serves streams better"
+        )
+    else:
+        reasons.append(
+            "a regular file: positional and chunk I/O go to kernel AIO "
+            f"({p.backend}), cached ranges are read inline"
+        )
+    return reasons
+
+
+def _kernel_reasons(p: Plan) -> list[str]:
+    prof = p.profile
+    reasons = [
+        f"reads up to {p.inline_max} bytes try the page cache inline "
+        "(preadv2 RWF_NOWAIT) and only suspend on a miss"
+        if p.inline
+        else f"inline page-cache reads are off: {p.inline_reason}"
+    ]
+    if p.requested is Strategy.KERNEL:
+        reasons.append(
+            f"strategy=KERNEL: every request stays in the kernel engine, cut at "
+            f"{p.max_chunk} bytes (AUTO would send reads of "
+            f"{prof.thread_read_min} bytes or more to one thread call)"
+        )
+    else:
+        reasons.append(
+            f"reads of {p.thread_read_min} bytes or more are one pread in a thread; "
+            f"kernel requests are cut at {p.max_chunk} bytes, so one submission holds "
+            "the loop briefly"
+        )
+    if p.write_backend != p.backend:
+        reasons.append(
+            "writes and syncs go to Linux AIO: it copies a buffered write inside "
+            "io_submit, where io_uring hands it to a worker thread"
+            if prof.write_backend == "auto"
+            else f"writes and syncs go to {p.write_backend}, as the profile says"
+        )
+    if not p.open_in_thread:
+        reasons.append("opened in the loop thread: a local open costs microseconds")
     return reasons
 
 

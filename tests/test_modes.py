@@ -113,8 +113,10 @@ def test_unbuffered_text_and_bad_newline_rejected(tmp_path: Path) -> None:
 
 
 def test_line_buffering_in_binary_mode_warns_like_open(tmp_path: Path) -> None:
-    with pytest.warns(RuntimeWarning, match="line buffering"):
+    with pytest.warns(RuntimeWarning, match="line buffering") as caught:
         hybridio.async_open(tmp_path / "f", "wb", buffering=1)
+    # The warning names the caller's line, as open()'s does.
+    assert caught[0].filename == __file__
 
 
 def test_os_flags_match_fileio() -> None:
