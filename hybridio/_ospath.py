@@ -7,10 +7,8 @@ Imported as ``hybridio.os.path``.
 from __future__ import annotations
 
 import os.path as _path
-from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
 
-from ._engines.threads import in_thread
+from ._hops import hop
 
 __all__ = (
     "abspath",
@@ -29,26 +27,18 @@ __all__ = (
     "sameopenfile",
 )
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _in_thread(fn: Callable[_P, _T]) -> Callable[_P, Coroutine[Any, Any, _T]]:
-    return in_thread(fn, doc=f"``os.path.{fn.__name__}`` in a worker thread (one hop).")
-
-
-exists = _in_thread(_path.exists)
-lexists = _in_thread(_path.lexists)
-isfile = _in_thread(_path.isfile)
-isdir = _in_thread(_path.isdir)
-islink = _in_thread(_path.islink)
-ismount = _in_thread(_path.ismount)
-getsize = _in_thread(_path.getsize)
-getmtime = _in_thread(_path.getmtime)
-getatime = _in_thread(_path.getatime)
-getctime = _in_thread(_path.getctime)
-samefile = _in_thread(_path.samefile)
-sameopenfile = _in_thread(_path.sameopenfile)
+exists = hop("os.path", _path.exists)
+lexists = hop("os.path", _path.lexists)
+isfile = hop("os.path", _path.isfile)
+isdir = hop("os.path", _path.isdir)
+islink = hop("os.path", _path.islink)
+ismount = hop("os.path", _path.ismount)
+getsize = hop("os.path", _path.getsize)
+getmtime = hop("os.path", _path.getmtime)
+getatime = hop("os.path", _path.getatime)
+getctime = hop("os.path", _path.getctime)
+samefile = hop("os.path", _path.samefile)
+sameopenfile = hop("os.path", _path.sameopenfile)
 # abspath and realpath read the working directory / resolve links: blocking.
-abspath = _in_thread(_path.abspath)
-realpath = _in_thread(_path.realpath)
+abspath = hop("os.path", _path.abspath)
+realpath = hop("os.path", _path.realpath)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 import os as _os
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import TYPE_CHECKING, Any, AnyStr, ParamSpec, TypeVar, overload
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AnyStr, overload
 
 from ._batched import DEFAULT_BATCH, BatchedIterator
-from ._engines.threads import in_thread, run_in_thread
+from ._engines.threads import run_in_thread
+from ._hops import hop
 
 if TYPE_CHECKING:
     from _typeshed import BytesPath, GenericPath, StrPath
@@ -46,31 +47,23 @@ __all__ = (
     "walk",
 )
 
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _in_thread(fn: Callable[_P, _T]) -> Callable[_P, Coroutine[Any, Any, _T]]:
-    return in_thread(fn, doc=f"``os.{fn.__name__}`` in a worker thread (one hop).")
-
-
-stat = _in_thread(_os.stat)
-lstat = _in_thread(_os.lstat)
-rename = _in_thread(_os.rename)
-renames = _in_thread(_os.renames)
-replace = _in_thread(_os.replace)
-remove = _in_thread(_os.remove)
-unlink = _in_thread(_os.unlink)
-mkdir = _in_thread(_os.mkdir)
-makedirs = _in_thread(_os.makedirs)
-rmdir = _in_thread(_os.rmdir)
-removedirs = _in_thread(_os.removedirs)
-link = _in_thread(_os.link)
-symlink = _in_thread(_os.symlink)
-access = _in_thread(_os.access)
-statvfs = _in_thread(_os.statvfs)
-sendfile = _in_thread(_os.sendfile)
-getcwd = _in_thread(_os.getcwd)
+stat = hop("os", _os.stat)
+lstat = hop("os", _os.lstat)
+rename = hop("os", _os.rename)
+renames = hop("os", _os.renames)
+replace = hop("os", _os.replace)
+remove = hop("os", _os.remove)
+unlink = hop("os", _os.unlink)
+mkdir = hop("os", _os.mkdir)
+makedirs = hop("os", _os.makedirs)
+rmdir = hop("os", _os.rmdir)
+removedirs = hop("os", _os.removedirs)
+link = hop("os", _os.link)
+symlink = hop("os", _os.symlink)
+access = hop("os", _os.access)
+statvfs = hop("os", _os.statvfs)
+sendfile = hop("os", _os.sendfile)
+getcwd = hop("os", _os.getcwd)
 
 
 @overload
