@@ -87,6 +87,11 @@ async def _open_fd(
         raise
 
 
+def _close_made(made: tuple[int, str]) -> None:
+    # A mkstemp whose caller was cancelled during the hop: nobody else has the fd.
+    os.close(made[0])
+
+
 async def _close(f: Any) -> None:
     await f.close()
 
@@ -151,7 +156,7 @@ def TemporaryFile(
         return fd, name
 
     async def enter() -> Any:
-        fd, _ = await run_in_thread(make, cleanup=lambda r: os.close(r[0]))
+        fd, _ = await run_in_thread(make, cleanup=_close_made)
         return await _open_fd(fd, None, mode, buffering, encoding, errors, newline)
 
     return _Opening(enter, _close)
@@ -271,9 +276,7 @@ def NamedTemporaryFile(
     _check_mode(mode)
 
     async def enter() -> NamedTemporaryFileWrapper[Any]:
-        fd, name = await run_in_thread(
-            _tempfile.mkstemp, suffix, prefix, dir, cleanup=lambda r: os.close(r[0])
-        )
+        fd, name = await mkstemp(suffix, prefix, dir)
         try:
             f = await _open_fd(fd, name, mode, buffering, encoding, errors, newline)
         except BaseException:
@@ -389,9 +392,7 @@ async def mkstemp(
     text: bool = False,
 ) -> tuple[int, str]:
     """``tempfile.mkstemp`` in a worker thread."""
-    return await run_in_thread(
-        _tempfile.mkstemp, suffix, prefix, dir, text, cleanup=lambda r: os.close(r[0])
-    )
+    return await run_in_thread(_tempfile.mkstemp, suffix, prefix, dir, text, cleanup=_close_made)
 
 
 async def mkdtemp(
