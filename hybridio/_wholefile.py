@@ -117,7 +117,7 @@ def _write_bytes(
     if not atomic:
         with _open_for(path, mode, compression, level) as f:
             return _write_data(f, view)
-    from ._atomic import AtomicTarget
+    from ._atomic_target import AtomicTarget
 
     target = AtomicTarget(path, exclusive=exclusive, readable=False)
     try:
