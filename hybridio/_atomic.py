@@ -1,45 +1,24 @@
-"""Atomic replace: write a temporary file next to the target, then rename it over.
+"""``async_open(..., atomic=True)``: a file whose ``close()`` commits an atomic replace.
 
-The recipe (python-atomicwrites, SQLite's atomic-commit notes, RELIABILITY D2):
-
-1. open the target's directory once and work relative to that fd, so the
-   temporary file and the rename stay in that directory whatever happens to
-   the path meanwhile;
-2. create ``.<name>.<slot>.hybridio-tmp`` there with ``O_CREAT|O_EXCL|
-   O_NOFOLLOW`` and mode 0o600 (no other user can read it, a planted symlink
-   is never followed), and hold an ``flock`` on it while it is in use;
-3. the caller writes through that fd;
-4. commit: give it the target's permission bits (or ``0o666 & ~umask`` for a
-   new file), fsync it, ``os.replace`` it over the target (``"x"``: a rename
-   that refuses to replace, so a file created meanwhile is never clobbered),
-   fsync the directory;
-5. on any error before the rename: remove the temporary file, leave the
-   target untouched, re-raise.
-
-A process killed mid-way leaves its temporary file behind; its lock died with
-it, so the next successful atomic write to the same target recognises it
-(same name pattern, unlocked, owned by us) and removes it.
+The blocking recipe (temporary file next to the target, fsync, rename, fsync
+the directory) is :class:`AtomicTarget` in ``_atomic_target``; this module puts
+the async file objects on top: closing commits, leaving ``async with`` with an
+exception discards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import errno
-import fcntl
-import os
-import stat
-import sys
-import threading
+import operator
 import types
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ._atomic_target import SUFFIX, AtomicTarget, temp_names
 from ._engines.threads import bind, run_in_thread, run_to_completion
 from ._layers.base import AsyncBinaryIO
 from ._layers.closing import close_once
-from ._layers.durability import sync_fd
 from ._layers.text import AsyncTextIO
 
 if TYPE_CHECKING:
@@ -48,30 +27,15 @@ if TYPE_CHECKING:
     from ._api import _Request
     from ._modes import FileMode
 
-__all__ = ("AtomicBinaryFile", "AtomicTarget", "check_atomic_args", "open_atomic", "temp_names")
-
-#: Temporary-file slots per target: concurrent atomic writers to one target
-#: take one each, and a successful commit sweeps the stale ones.
-SLOTS = 16
-SUFFIX = ".hybridio-tmp"
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_RENAME_NOREPLACE = 1
-
-
-def _step(name: str) -> None:
-    """Fault-injection point: called after each step of a commit
-    (``"fsynced"``, ``"replaced"``).  Tests replace it to stop the process
-    at a known step; it does nothing otherwise."""
-
-
-def temp_names(name: str) -> list[str]:
-    """The temporary-file names an atomic write to *name* may use, by slot."""
-    raw = os.fsencode(name)
-    # Leave room for the slot and the suffix within NAME_MAX (255 bytes).
-    base = os.fsdecode(raw[:200])
-    return [f".{base}.{slot}{SUFFIX}" for slot in range(SLOTS)]
+__all__ = (
+    "SUFFIX",
+    "AtomicBinaryFile",
+    "AtomicTarget",
+    "AtomicTextIO",
+    "check_atomic_args",
+    "open_atomic",
+    "temp_names",
+)
 
 
 def check_atomic_args(file: object, fmode: FileMode, opener: object) -> None:
@@ -84,246 +48,33 @@ def check_atomic_args(file: object, fmode: FileMode, opener: object) -> None:
         raise ValueError("atomic=True opens the temporary file itself; it cannot take an opener")
 
 
-_umask_lock = threading.Lock()
+def _forwarded(path: str, doc: str) -> Any:
+    """A read-only property that is the attribute *path* of the file object
+    (``attrgetter``: no Python frame per access)."""
+    return property(operator.attrgetter(path), doc=doc)
 
 
-def _umask() -> int:
-    # /proc/self/status tells the umask without changing it; os.umask() can
-    # only read it by setting it, which races with other threads creating files.
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    with _umask_lock:  # pragma: no cover - kernels before 4.7, non-Linux
-        mask = os.umask(0o22)
-        os.umask(mask)
-        return mask
+class _Discards(Protocol):
+    async def close(self) -> None: ...
+    async def _close_discarding(self) -> None: ...
 
 
-def _libc_renameat2() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):  # glibc < 2.28, other libcs
-        return None
-    fn.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
-    fn.restype = ctypes.c_int
-    return fn
+class _CommitOnExit:
+    """The ``async with`` exit of both atomic files: a clean exit commits
+    (``close()``), an exception or a cancellation discards instead."""
 
+    __slots__ = ()
 
-#: ``renameat2(..., RENAME_NOREPLACE)`` where libc has it (tests set None to
-#: exercise the link + unlink fallback).
-renameat2: Callable[..., int] | None = _libc_renameat2()
-
-
-def _not_ours(fd: int) -> bool:
-    st = os.fstat(fd)
-    return not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()
-
-
-class AtomicTarget:
-    """One atomic write in progress (blocking; run it in a thread).
-
-    Creating it creates and locks the temporary file; :meth:`opener` hands a
-    duplicate of its fd to ``open()``; :meth:`commit` or :meth:`discard`
-    ends it.
-    """
-
-    def __init__(self, path: Any, *, exclusive: bool, readable: bool) -> None:
-        self.fd = self.dir_fd = -1
-        self.filename = os.fspath(path)
-        target = os.fsdecode(self.filename)
-        if os.path.islink(target):
-            # Replace what the link points to, as open(path, "w") writes there;
-            # the symlink itself stays.
-            target = os.path.realpath(target)
-        directory, name = os.path.split(target)
-        if not name:
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.filename)
-        self.name = name
-        self.exclusive = exclusive
-        self.dir_fd = self._open_dir(directory or ".")
-        try:
-            self._check_target()
-            self.fd, self.temp = self._create(readable)
-        except BaseException:
-            self._close()
-            raise
-
-    def _error(self, exc: OSError) -> OSError:
-        # Errors about the target's directory are reported against the path the
-        # caller gave, as open() reports them.
-        return type(exc)(exc.errno, exc.strerror, self.filename)
-
-    def _open_dir(self, directory: str) -> int:
-        try:
-            return os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-        except OSError as exc:
-            if exc.errno == errno.ENOTDIR:
-                raise NotADirectoryError(
-                    errno.ENOTDIR, os.strerror(errno.ENOTDIR), self.filename
-                ) from None
-            raise self._error(exc) from None
-
-    def _check_target(self) -> None:
-        try:
-            st = os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if self.exclusive:
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), self.filename)
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), self.filename)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"atomic=True replaces regular files only: {self.filename!r}")
-
-    def _create(self, readable: bool) -> tuple[int, str]:
-        flags = os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
-        flags |= os.O_RDWR if readable else os.O_WRONLY
-        for temp in temp_names(self.name):
-            for _ in range(2):  # second try: a stale leftover was just removed
-                try:
-                    fd = os.open(temp, flags, 0o600, dir_fd=self.dir_fd)
-                except FileExistsError:
-                    if self._reclaim(temp):
-                        continue
-                    break
-                except OSError as exc:
-                    raise self._error(exc) from None
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                if self._is_at(fd, temp):
-                    return fd, temp
-                # A sweeper removed it before we held the lock: try again.
-                os.close(fd)
-        raise FileExistsError(
-            errno.EEXIST, f"{SLOTS} atomic writes to this file are in progress", self.filename
-        )
-
-    def _is_at(self, fd: int, temp: str) -> bool:
-        try:
-            here = os.stat(temp, dir_fd=self.dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        st = os.fstat(fd)
-        return (here.st_dev, here.st_ino) == (st.st_dev, st.st_ino)
-
-    def _reclaim(self, temp: str) -> bool:
-        """Remove *temp* if it is a stale leftover (ours, and nobody holds its lock)."""
-        try:
-            fd = os.open(temp, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=self.dir_fd)
-        except OSError:
-            return False  # gone already, a symlink, not readable: not ours to touch
-        try:
-            if _not_ours(fd):
-                return False
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False  # a live writer holds it
-            # Under its lock: whoever removed or reused the name did so while
-            # holding the lock too, so this check cannot go stale before unlink.
-            if not self._is_at(fd, temp):
-                return False
-            os.unlink(temp, dir_fd=self.dir_fd)
-            return True
-        finally:
-            os.close(fd)
-
-    def opener(self, path: str, flags: int) -> int:
-        """``open(..., opener=)``: a duplicate of the temporary file's fd."""
-        del path, flags
-        return os.dup(self.fd)
-
-    def _mode(self) -> None:
-        try:
-            st = os.stat(self.name, dir_fd=self.dir_fd)
-        except FileNotFoundError:
-            os.fchmod(self.fd, 0o666 & ~_umask())
-            return
-        os.fchmod(self.fd, stat.S_IMODE(st.st_mode))
-        mine = os.fstat(self.fd)
-        if (st.st_uid, st.st_gid) != (mine.st_uid, mine.st_gid):
-            with contextlib.suppress(PermissionError):  # only root may give files away
-                os.fchown(self.fd, st.st_uid, st.st_gid)
-
-    def _rename(self) -> None:
-        if not self.exclusive:
-            os.replace(self.temp, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
-            return
-        fn = renameat2
-        if fn is not None:
-            src, dst = os.fsencode(self.temp), os.fsencode(self.name)
-            if fn(self.dir_fd, src, self.dir_fd, dst, _RENAME_NOREPLACE) == 0:
-                return
-            err = ctypes.get_errno()
-            if err not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise OSError(err, os.strerror(err), self.filename)
-        # No renameat2 (or not on this filesystem): a hard link fails with
-        # EEXIST rather than replace; then the temporary name goes.
-        try:
-            os.link(self.temp, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
-        except OSError as exc:
-            raise type(exc)(exc.errno, exc.strerror, self.filename) from None
-        os.unlink(self.temp, dir_fd=self.dir_fd)
-
-    def commit(self) -> None:
-        """Make the written content the target's, durably; discard on failure."""
-        try:
-            self._mode()
-            sync_fd(self.fd)
-            _step("fsynced")
-            self._rename()
-        except BaseException:
-            self.discard()
-            raise
-        try:
-            _step("replaced")
-            try:
-                sync_fd(self.dir_fd)
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:  # directories some filesystems cannot fsync
-                    raise
-            self._sweep()
-        finally:
-            self._close()
-
-    def _sweep(self) -> None:
-        for temp in temp_names(self.name):
-            if temp == self.temp:
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                os.stat(temp, dir_fd=self.dir_fd, follow_symlinks=False)
-                self._reclaim(temp)
-
-    def discard(self) -> None:
-        """Remove the temporary file; the target is left as it was."""
-        if self.fd < 0:
-            return
-        try:
-            if self._is_at(self.fd, self.temp):
-                os.unlink(self.temp, dir_fd=self.dir_fd)
-        except OSError:
-            pass  # cleanup: the original error matters, a leftover is swept later
-        finally:
-            self._close()
-
-    def _close(self) -> None:
-        fd, self.fd = self.fd, -1
-        try:
-            if fd >= 0:
-                os.close(fd)
-        finally:
-            dir_fd, self.dir_fd = self.dir_fd, -1
-            if dir_fd >= 0:
-                os.close(dir_fd)
-
-    def __del__(self) -> None:
-        if self.fd >= 0:
-            self.discard()
+    async def __aexit__(
+        self: _Discards,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            await self.close()
+        else:
+            await self._close_discarding()
 
 
 # Methods served by the file underneath as they are: bound once per file, so
@@ -356,7 +107,7 @@ _DELEGATED = (
 )
 
 
-class AtomicBinaryFile(AsyncBinaryIO):
+class AtomicBinaryFile(_CommitOnExit, AsyncBinaryIO):
     """A binary file whose ``close()`` commits an atomic replace.
 
     Leaving ``async with`` with an exception (or a cancellation) discards the
@@ -430,25 +181,12 @@ class AtomicBinaryFile(AsyncBinaryIO):
     def fileno(self) -> int:
         return self._inner.fileno()
 
-    @property
-    def closed(self) -> bool:
-        """True once closed (committed or discarded)."""
-        return self._inner.closed
-
-    @property
-    def backend(self) -> str:
-        """What serves the file underneath."""
-        return self._inner.backend
-
-    @property
-    def stats(self) -> Any:
-        """The counters of the file underneath."""
-        return self._inner.stats
-
-    @property
-    def temp_name(self) -> str:
-        """Name of the temporary file (in the target's directory) until commit."""
-        return self._target.temp
+    closed = _forwarded("_inner.closed", "True once closed (committed or discarded).")
+    backend = _forwarded("_inner.backend", "What serves the file underneath.")
+    stats = _forwarded("_inner.stats", "The counters of the file underneath.")
+    temp_name = _forwarded(
+        "_target.temp", "Name of the temporary file (in the target's directory) until commit."
+    )
 
     async def __anext__(self) -> bytes:
         return await self._inner.__anext__()
@@ -489,14 +227,8 @@ class AtomicBinaryFile(AsyncBinaryIO):
             raise
         await run_in_thread(target.commit, executor=self._executor)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        if exc_type is not None:
-            self._discard = True
+    async def _close_discarding(self) -> None:
+        self._discard = True
         await self.close()
 
     def __del__(self) -> None:
@@ -507,21 +239,13 @@ class AtomicBinaryFile(AsyncBinaryIO):
             target.discard()
 
 
-class AtomicTextIO(AsyncTextIO):
+class AtomicTextIO(_CommitOnExit, AsyncTextIO):
     """A text file over an :class:`AtomicBinaryFile`: ``async with`` that
     ends with an exception discards instead of committing."""
 
     __slots__ = ()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            await self.close()
-            return
+    async def _close_discarding(self) -> None:
         buffer = self.buffer
         if isinstance(buffer, AtomicBinaryFile):
             buffer.discard_on_close()

@@ -9,11 +9,11 @@ the rest from memory.
 from __future__ import annotations
 
 import itertools
-import types
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from ._aclosing import AsyncClosing
 from ._engines.threads import run_in_thread
 
 __all__ = ("DEFAULT_BATCH", "BatchedIterator")
@@ -25,7 +25,7 @@ _T = TypeVar("_T")
 DEFAULT_BATCH = 1024
 
 
-class BatchedIterator(Generic[_T]):
+class BatchedIterator(AsyncClosing, Generic[_T]):
     """An async iterator and async context manager over a blocking iterator.
 
     ``make`` builds the blocking iterator in the worker thread (with the first
@@ -94,11 +94,3 @@ class BatchedIterator(Generic[_T]):
         if self._it is None and not self._done:
             self._buffer.extend(await run_in_thread(self._fetch, cleanup=self._buffer.extend))
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import types
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import (
@@ -27,13 +26,9 @@ from typing import (
     overload,
 )
 
+from ._aclosing import AsyncClosing
 from ._engines.threads import run_in_thread
 from ._layers.durability import sync_fd
-
-if sys.version_info >= (3, 11):
-    from typing import Self
-else:  # pragma: no cover - Python 3.10
-    from typing_extensions import Self
 
 __all__ = (
     "AsyncWrappedBinaryIO",
@@ -54,7 +49,7 @@ _T_co = TypeVar("_T_co", covariant=True)
 _LINES_HINT = 64 * 1024
 
 
-class _AsyncWrapped(Generic[AnyStr]):
+class _AsyncWrapped(AsyncClosing, Generic[AnyStr]):
     """Shared part of the binary and text wrappers."""
 
     __slots__ = ("_cookie", "_fetched", "_lines", "_source")
@@ -265,17 +260,6 @@ class _AsyncWrapped(Generic[AnyStr]):
             self._fetched = sum(len(line) for line in lines)
             self._lines.extend(lines[1:])
         return lines[0]
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} wrapping {self._source()!r}>"

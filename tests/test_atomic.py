@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio import _atomic as atomic
+from hybridio import _atomic_target as atomic
 from tests.conftest import fd_count
 
 
@@ -324,7 +324,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     import hybridio
-    from hybridio import _atomic as atomic
+    from hybridio import _atomic_target as atomic
 
     target, step, strategy = sys.argv[1], sys.argv[2], sys.argv[3]
     NEW = bytes(range(256)) * 4096  # 1 MiB

@@ -21,6 +21,7 @@ import pytest
 
 import hybridio
 from hybridio import _bulk as bulk
+from hybridio import _copy, _wholefile
 from hybridio._bulk import threaded
 from hybridio._engines import fairness
 
@@ -281,17 +282,24 @@ def test_threaded_iterable_bad_max_size() -> None:
 # --------------------------------------------------------------------------- whole-file helpers
 
 
-async def test_each_helper_is_one_thread_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _counting_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the name of each function the bulk helpers run in a thread."""
     calls: list[str] = []
-    real = bulk.run_in_thread
+    real = _wholefile.run_in_thread
 
     async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append(getattr(fn, "__name__", "?"))
         return await real(fn, *args, **kwargs)
 
-    monkeypatch.setattr(bulk, "run_in_thread", counting)
+    for module in (_wholefile, _copy):
+        monkeypatch.setattr(module, "run_in_thread", counting)
+    return calls
+
+
+async def test_each_helper_is_one_thread_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting_threads(monkeypatch)
     p = tmp_path / "f"
     for job in (
         hybridio.write_bytes(p, b"x" * 10_000_000),
@@ -516,18 +524,6 @@ async def test_copy_keeps_shutil_semantics(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- read_bytes inline
 
 
-def _counting_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    calls: list[str] = []
-    real = bulk.run_in_thread
-
-    async def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(getattr(fn, "__name__", "?"))
-        return await real(fn, *args, **kwargs)
-
-    monkeypatch.setattr(bulk, "run_in_thread", counting)
-    return calls
-
-
 async def test_read_bytes_of_a_small_cached_file_needs_no_thread_hop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -537,7 +533,7 @@ async def test_read_bytes_of_a_small_cached_file_needs_no_thread_hop(
     p.read_bytes()  # in the page cache
     calls = _counting_threads(monkeypatch)
     assert await hybridio.read_bytes(p) == payload
-    if bulk._inline_read(p) is not None:  # inline possible on this filesystem
+    if _wholefile._inline_read(p) is not None:  # inline possible on this filesystem
         assert calls == []
     # Not inline: empty files (/proc reports 0), large files, non-regular files.
     empty = tmp_path / "empty"
@@ -574,7 +570,7 @@ async def test_inline_read_bytes_gives_the_loop_a_turn(
 ) -> None:
     p = tmp_path / "small"
     p.write_bytes(b"x" * 100)
-    if not bulk._inline_max() or bulk._inline_read(p) is None:
+    if not _wholefile._inline_max() or _wholefile._inline_read(p) is None:
         pytest.skip("inline reads are not possible here")
     monkeypatch.setattr(fairness, "BUDGET_SECONDS", 0.0)  # every streak is over budget at once
     ticks = 0
