@@ -24,16 +24,6 @@ DEFAULT_BUDGET_MS: Final = 1.0
 #: shared 2-vCPU VM the tail (p90, max) is dominated by the hypervisor and
 #: the neighbours preempting us, whatever the request size.
 STALL_PERCENTILE: Final = 50
-#: How much faster (geometric mean) another way of submitting must be than
-#: "adaptive" before the profile picks it ...
-SUBMIT_MARGIN: Final = 1.10
-#: ... and reach this share of adaptive's rate in every measured cell: a way
-#: that wins deep queues but loses shallow ones (SQPOLL alone lost a warm
-#: single read 4x in one calibration here, 0.84x in the next) is not taken.
-SUBMIT_FLOOR: Final = 0.90
-#: A read-ahead within this factor of the best sequential throughput counts as
-#: "as fast"; the smallest such buffer wastes least when a seek discards it.
-READ_AHEAD_TOLERANCE: Final = 0.90
 
 _PCT: Final = f"p{STALL_PERCENTILE}"
 _DEFAULT: Final = TuningProfile()
@@ -253,6 +243,10 @@ def thread_read_min(large: Sequence[Cell], budget: float, eviction_ok: bool) -> 
 
 # -- read_ahead, sequential_read_ahead ------------------------------------------------
 
+#: A read-ahead within this factor of the best sequential throughput counts as
+#: "as fast"; the smallest such buffer wastes least when a seek discards it.
+READ_AHEAD_TOLERANCE: Final = 0.90
+
 
 def _read_ahead_scores(cells: Sequence[Cell], eviction_ok: bool) -> tuple[dict[int, float], str]:
     """Buffer size -> sequential MB/s, the geometric mean of warm and cold (a
@@ -295,6 +289,14 @@ def read_ahead(cells: Sequence[Cell], eviction_ok: bool) -> tuple[int, str]:
 
 
 # -- submit_mode, sqpoll, sqpoll_depth ----------------------------------------------------
+
+#: How much faster (geometric mean) another way of submitting must be than
+#: "adaptive" before the profile picks it ...
+SUBMIT_MARGIN: Final = 1.10
+#: ... and reach this share of adaptive's rate in every measured cell: a way
+#: that wins deep queues but loses shallow ones (SQPOLL alone lost a warm
+#: single read 4x in one calibration here, 0.84x in the next) is not taken.
+SUBMIT_FLOOR: Final = 0.90
 
 
 def _submission_scores(cells: Sequence[Cell]) -> tuple[int, dict[str, tuple[float, float]]]:
