@@ -408,23 +408,28 @@ def test_submission_ignores_cells_with_a_note_or_no_throughput() -> None:
     assert "tick" not in reason
 
 
-def test_submission_keeps_adaptive_without_a_comparison() -> None:
-    adaptive = rules.SUBMISSIONS[0]
-    assert adaptive == ("adaptive", "adaptive", False, 0)
+def test_submission_keeps_the_default_without_a_comparison() -> None:
+    kept = rules.Way("default", DEFAULT.submit_mode, False, DEFAULT.sqpoll_depth)
     some = ways({"adaptive": (100, 100), "sqpoll": (300, 300)})
     assert rules.submission(some, "", True) == (
-        adaptive,
+        kept,
         "not measured in --quick mode: kept the default",
     )
     why = "not measured: the kernel backend is linux, not io_uring"
-    assert rules.submission([], why, False) == (adaptive, f"{why}: kept the default")
+    assert rules.submission([], why, False) == (kept, f"{why}: kept the default")
     no_base = ways({"tick": (300, 300), "sqpoll": (300, 300)})
     assert rules.submission(no_base, "", False) == (
-        adaptive,
+        kept,
         "no complete set of measurements: kept the default",
     )
     disjoint = ways({"adaptive": (100,)}, levels=(1,)) + ways({"tick": (300,)}, levels=(64,))
     assert rules.submission(disjoint, "", False)[1].startswith("no complete set")
+
+
+def test_submission_measured_adaptive_is_the_plain_ring() -> None:
+    cells = ways({"adaptive": (100, 100), "tick": (100, 100)})
+    way = rules.submission(cells, "", False)[0]
+    assert way == ("adaptive", "adaptive", False, 0)
 
 
 # -- thread_pool_size, and the whole set ----------------------------------------------

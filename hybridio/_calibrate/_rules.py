@@ -333,7 +333,7 @@ def submission(cells: Sequence[Cell], not_measured: str, quick: bool) -> tuple[W
     SUBMIT_MARGIN and it reaches SUBMIT_FLOOR of adaptive's rate in every
     cell (then the best such way).  *not_measured* says why *cells* may be
     empty."""
-    keep = SUBMISSIONS[0]
+    keep = Way("default", _DEFAULT.submit_mode, False, _DEFAULT.sqpoll_depth)
     if quick:
         return keep, "not measured in --quick mode: kept the default"
     if not cells:
