@@ -13,6 +13,8 @@ import pytest
 import hybridio
 from hybridio import _calibrate as cal
 from hybridio._calibrate import Cell, derive
+from hybridio._calibrate._measure import _Heartbeat, _Timed
+from hybridio._calibrate._run import QUICK
 from hybridio._profile import TuningProfile, load_profile
 
 from .test_cli import run_cli
@@ -64,9 +66,9 @@ def test_quick_calibrate_writes_a_valid_profile(quick_run: tuple[Path, Any]) -> 
     assert {"inline", "thread"} <= engines
     assert any(e.startswith("kernel:") for e in engines)
     sizes = {c["size"] for c in m["cells"]}
-    assert sizes == set(cal.QUICK_SIZES)
+    assert sizes == set(QUICK.sizes)
     assert {c["concurrency"] for c in m["cells"] if c["engine"] == "thread"} == set(
-        cal.QUICK_CONCURRENCY
+        QUICK.concurrency
     )
     assert {c["cache"] for c in m["cells"]} == {"warm", "cold"}
     for c in m["cells"]:
@@ -85,7 +87,7 @@ def test_quick_calibrate_writes_a_valid_profile(quick_run: tuple[Path, Any]) -> 
     assert profile.sqpoll is False
     assert profile.thread_pool_size == 0
     assert 64 * KiB <= profile.read_ahead <= profile.sequential_read_ahead <= MiB
-    assert profile.max_chunk in cal.QUICK_SIZES
+    assert profile.max_chunk in QUICK.sizes
 
 
 def test_calibrated_profile_is_used_by_info_and_explain(quick_run: tuple[Path, Any]) -> None:
@@ -344,7 +346,7 @@ async def test_timed_measures_the_longest_synchronous_step() -> None:
         busy(0.001)
         return "done"
 
-    timed = cal._Timed(op())
+    timed = _Timed(op())
     assert await timed == "done"
     assert timed.suspended
     assert 0.005 <= timed.stall < 5.0
@@ -354,7 +356,7 @@ async def test_timed_without_suspension_and_with_errors() -> None:
     async def quick() -> int:
         return 7
 
-    timed = cal._Timed(quick())
+    timed = _Timed(quick())
     assert await timed == 7
     assert not timed.suspended
 
@@ -363,7 +365,7 @@ async def test_timed_without_suspension_and_with_errors() -> None:
         raise OSError(5, "boom")
 
     with pytest.raises(OSError, match="boom"):
-        await cal._Timed(fails())
+        await _Timed(fails())
 
 
 async def test_timed_delivers_cancellation_into_the_coroutine() -> None:
@@ -377,7 +379,7 @@ async def test_timed_delivers_cancellation_into_the_coroutine() -> None:
             raise
 
     async def run() -> None:
-        await cal._Timed(op())
+        await _Timed(op())
 
     task = asyncio.ensure_future(run())
     await asyncio.sleep(0.01)
@@ -388,7 +390,7 @@ async def test_timed_delivers_cancellation_into_the_coroutine() -> None:
 
 
 async def test_heartbeat_sees_a_stall() -> None:
-    async with cal._Heartbeat() as beat:
+    async with _Heartbeat() as beat:
         await asyncio.sleep(0.005)
         busy(0.02)
         await asyncio.sleep(0.005)
