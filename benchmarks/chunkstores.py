@@ -268,7 +268,7 @@ def _dask(
             n_workers=2,
             processes=True,
             threads_per_worker=1,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=logging.CRITICAL,  # a worker's heartbeat racing the shutdown
         ) as cluster,
         Client(cluster, timeout=60) as client,
