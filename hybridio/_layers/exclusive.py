@@ -1,0 +1,69 @@
+"""The one bracket every layer puts around an operation that suspends.
+
+A file layer serves what it can from its buffers without suspending (the fast
+paths), and serialises everything else under the handle's ``asyncio.Lock``.
+While such an operation is in flight the buffers are in motion, so the fast
+paths must stand aside: the layer keeps a plain ``_busy`` flag that a fast path
+tests with one attribute load (no call, no lock).  :class:`Exclusive` is the
+bracket that takes the lock, raises the flag, and undoes both, whatever
+happens::
+
+    async with Exclusive(self):          # self._lock held, self._busy True
+        await run_in_thread(...)
+
+A layer that must do more on entry (check that the file is still open once it
+holds the lock, drop a read-ahead, start lazily) subclasses it and overrides
+:meth:`Exclusive.entered`; what ``entered`` raises leaves lock and flag as they
+were.  One object per use, living only for the ``async with``: the file holds no
+reference to it (no cycle), and it costs less than a generator-based context
+manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from typing import Protocol
+
+__all__ = ("Exclusive", "Guarded")
+
+
+class Guarded(Protocol):
+    """What :class:`Exclusive` needs of a file: its lock and its busy flag."""
+
+    _lock: asyncio.Lock
+    _busy: bool
+
+
+class Exclusive:
+    """``async with Exclusive(owner)``: *owner*'s lock held and ``owner._busy``
+    set for the body; both released on the way out, also on error or cancel."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: Guarded) -> None:
+        self._owner = owner
+
+    def entered(self, owner: Guarded) -> None:
+        """Called with the lock held and the flag set; may raise to refuse."""
+
+    async def __aenter__(self) -> None:
+        owner = self._owner
+        await owner._lock.acquire()
+        owner._busy = True
+        try:
+            self.entered(owner)
+        except BaseException:
+            owner._busy = False
+            owner._lock.release()
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        owner = self._owner
+        owner._busy = False
+        owner._lock.release()
