@@ -64,13 +64,11 @@ from .base import (
     check_closed,
     check_count,
     check_offset,
-    check_readable,
     check_seekable,
     check_size,
     check_span,
     check_truncate_size,
     check_whence,
-    check_writable,
     seek_offset,
     unsupported,
     writable_view,
@@ -182,9 +180,10 @@ class StreamFile(StreamCore, AsyncBinaryIO):
     def _check_direction(self, op: str) -> None:
         """Refuse a wrong-direction call with the error the stdlib file raises."""
         if op.startswith("read"):
-            check_readable(self._readable, raw=self._raw_errors)
-        else:
-            check_writable(self._writable, raw=self._raw_errors)
+            if not self._readable:
+                raise wrong_direction("read", raw=self._raw_errors)
+        elif not self._writable:
+            raise wrong_direction("write", raw=self._raw_errors)
 
     def _check_args_read(self, op: str, size: object, convert: Callable[[object], int]) -> int:
         """Validate a read call in the order ``BufferedRandom`` would: a
