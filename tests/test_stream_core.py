@@ -116,6 +116,15 @@ class _Refusing(Exclusive):
         raise ValueError("refused")
 
 
+class _Leaving(Exclusive):
+    __slots__ = ()
+
+    def leaving(self, owner: object) -> None:
+        assert isinstance(owner, _Owner)
+        assert owner._busy  # still held
+        raise KeyError("leaving")
+
+
 async def test_exclusive_sets_busy_and_releases_on_every_exit() -> None:
     owner = _Owner()
     async with Exclusive(owner):
@@ -131,6 +140,11 @@ async def test_exclusive_sets_busy_and_releases_on_every_exit() -> None:
     with pytest.raises(ValueError, match="refused"):
         async with _Refusing(owner):
             pytest.fail("the body ran")  # pragma: no cover
+    assert not owner._busy
+    assert not owner._lock.locked()
+    with pytest.raises(KeyError, match="leaving"):
+        async with _Leaving(owner):
+            pass
     assert not owner._busy
     assert not owner._lock.locked()
 

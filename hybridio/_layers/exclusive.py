@@ -11,10 +11,11 @@ happens::
     async with Exclusive(self):          # self._lock held, self._busy True
         await run_in_thread(...)
 
-A layer that must do more on entry (check that the file is still open once it
-holds the lock, drop a read-ahead, start lazily) subclasses it and overrides
-:meth:`Exclusive.entered`; what ``entered`` raises leaves lock and flag as they
-were.  One object per use, living only for the ``async with``: the file holds no
+A layer that must do more subclasses it: :meth:`Exclusive.entered` runs once
+the lock is held (check that the file is still open, drop a read-ahead; what it
+raises leaves lock and flag as they were), :meth:`Exclusive.leaving` on the
+way out (restore a fast-path flag; lock and flag are released even if it
+raises).  One object per use, living only for the ``async with``: the file holds no
 reference to it (no cycle), and it costs less than a generator-based context
 manager.
 """
@@ -47,6 +48,9 @@ class Exclusive:
     def entered(self, owner: Guarded) -> None:
         """Called with the lock held and the flag set; may raise to refuse."""
 
+    def leaving(self, owner: Guarded) -> None:
+        """Called on the way out, before the flag drops and the lock is released."""
+
     async def __aenter__(self) -> None:
         owner = self._owner
         await owner._lock.acquire()
@@ -65,5 +69,8 @@ class Exclusive:
         tb: types.TracebackType | None,
     ) -> None:
         owner = self._owner
-        owner._busy = False
-        owner._lock.release()
+        try:
+            self.leaving(owner)
+        finally:
+            owner._busy = False
+            owner._lock.release()
