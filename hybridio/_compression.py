@@ -19,7 +19,7 @@ import lzma
 import os
 import stat
 import zlib
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 try:  # Python <= 3.13
     from _compression import DecompressReader
@@ -33,12 +33,15 @@ if TYPE_CHECKING:
 
 __all__ = (
     "Compression",
+    "Opened",
     "ZstdReader",
     "ZstdWriter",
     "check_level",
     "check_mode",
     "detect",
+    "open_blocking",
     "open_compressed",
+    "open_fileobj",
     "resolve",
 )
 
@@ -425,3 +428,53 @@ def open_fileobj(
     else:
         mode = _letter(fmode) + "b"
     return cast(BinaryIO, open(file, mode, closefd=closefd, opener=opener))
+
+
+class Opened(NamedTuple):
+    """The blocking file objects of one :func:`open_blocking`."""
+
+    #: What reads and writes go to: an ``io.FileIO``, or the format's object.
+    file: BinaryIO
+    #: Under a compressor, the buffered file it sits on (closed after *file*).
+    fileobj: BinaryIO | None
+    #: The file's ``name`` and ``mode`` as the stdlib object would report them.
+    name: Any
+    mode: str
+
+    def close(self) -> None:
+        """Close *file*, then *fileobj* (also when the first close raised)."""
+        try:
+            self.file.close()
+        finally:
+            if self.fileobj is not None:
+                self.fileobj.close()
+
+
+def open_blocking(
+    file: Any,
+    compression: Compression,
+    fmode: FileMode,
+    level: object,
+    *,
+    closefd: bool,
+    opener: Callable[[str, int], int] | None,
+) -> Opened:
+    """Open *file* as the thread-served stream drives it: an unbuffered
+    ``io.FileIO`` for plain files (the stream keeps its own buffers), the
+    format's object over a buffered file otherwise.
+
+    *level* was checked by :func:`check_level`.  When wrapping fails after the
+    open, the file is closed again.
+    """
+    if compression is Compression.NONE:
+        # Python 3.10's "U" (universal newlines) only ever reads.
+        mode = "rb" if "U" in fmode.mode else _stripped(fmode)
+        raw = io.FileIO(file, mode if "b" in mode else mode + "b", closefd=closefd, opener=opener)
+        return Opened(cast(BinaryIO, raw), None, raw.name, raw.mode)
+    fileobj = open_fileobj(file, compression, fmode, closefd=closefd, opener=opener)
+    try:
+        comp = open_compressed(fileobj, compression, fmode, level, file)
+    except BaseException:
+        fileobj.close()
+        raise
+    return Opened(comp, fileobj, getattr(fileobj, "name", file), _letter(fmode) + "b")
