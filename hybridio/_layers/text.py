@@ -304,7 +304,7 @@ class AsyncTextIO(AsyncFileBase):
                 await self._flush_pending()
             if needflush:
                 await self._buffer.flush()
-            self._reader.reset()
+            self._reader.after_write()
             self._wfast = self._write_fast_ok
             return len(s)
 

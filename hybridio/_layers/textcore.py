@@ -145,8 +145,10 @@ class Newlines:
         pos = line.find(readnl, start)
         if pos >= 0:
             return pos + len(readnl), len(line)
-        # A "\r\n" may be cut after its "\r": keep that for the next round.
-        return -1, max(start, len(line) - len(readnl) + 1)
+        # A "\r\n" may be cut after its "\r": keep that "\r" for the next round
+        # (only a "\r": a readline(limit) counts every other character now).
+        tail = line.find(readnl[0], max(start, len(line) - len(readnl) + 1))
+        return -1, len(line) if tail < 0 else tail
 
     def for_write(self, s: str, line_buffering: bool) -> tuple[str, bool]:
         """(*s* with its newlines translated, whether line buffering flushes it)."""
@@ -246,7 +248,12 @@ def _skip_safely(
     skipped, decoder flags there, characters still to skip)``."""
     skip_bytes = int(b2cratio * chars_to_skip)
     skip_back = 1
-    assert skip_bytes <= len(next_input)
+    if skip_bytes > len(next_input):
+        # The snapshot is older than the decoded characters: iteration (which
+        # keeps no snapshot) read a chunk, then flush() re-enabled tell().  C
+        # decodes past the end of its snapshot bytes here; there is no position
+        # to give.
+        raise OSError("can't reconstruct logical file position")
     while skip_bytes > 0:
         decoder.setstate((b"", dec_flags))
         n = len(decoder.decode(next_input[:skip_bytes]))
@@ -374,6 +381,16 @@ class TextReader:
         """Forget what was read ahead (after a write, or a seek to the end)."""
         self.set_decoded_chars("")
         self.snapshot = None
+        if self.decoder is not None:
+            self.decoder.reset()
+
+    def after_write(self) -> None:
+        """What a write does to the read side, as the C TextIOWrapper's: the
+        text read ahead is dropped only when a snapshot places it (not after
+        iteration, which keeps none); the decoder is reset either way."""
+        if self.snapshot is not None:
+            self.set_decoded_chars("")
+            self.snapshot = None
         if self.decoder is not None:
             self.decoder.reset()
 
