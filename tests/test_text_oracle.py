@@ -202,47 +202,94 @@ def loop(loop_factory: Any) -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
+# A walk through every operation and fast path (cached lines, read(n) from decoded
+# text, ASCII writes), pinned for every mode and newline: a derandomized search
+# alone would leave some of the 30 combinations out.
+_WALK: list[tuple[Any, ...]] = [
+    ("read", 1),
+    ("read", 3),
+    ("readline", -1),
+    ("readline", -1),
+    ("next",),
+    ("next",),
+    ("read", 2),
+    ("readline", -1),
+    ("tell",),
+    ("write", "x\r\ny\n"),
+    ("seek_told", 0),
+    ("readline", 2),
+    ("readline", -1),
+    ("next",),
+    ("flush",),
+    ("tell",),
+    ("seek", (0, 2)),
+    ("write", "é\n"),
+    ("truncate",),
+    ("seek", (0, 0)),
+    ("readlines",),
+]
+_PINNED: list[dict[str, Any]] = [
+    *(
+        {"mode": mode, "newline": newline, "start": "ab\ncd\r\nef\rgh\nij\nkl\r\n", "seq": _WALK}
+        for mode in MODES
+        for newline in NEWLINES
+    ),
+    # ASCII writes take a fast path: newline translation must still apply.
+    {"newline": "\r\n", "seq": [("write", "a\nb\r"), ("tell",), ("write", "\n")]},
+    # A cookie carrying decoder flags (utf-16 before its BOM), told again after the
+    # seek.
+    {
+        "start": "ab",
+        "encoding": "utf-16",
+        "seq": [("readline", 0), ("tell",), ("seek_told", 0), ("tell",)],
+    },
+    # Appending after a utf-16 BOM, then seeking back before any read (#16: the
+    # decoder, made only at the first read, expected a BOM there and raised).
+    {
+        "mode": "a+",
+        "encoding": "utf-16",
+        "seq": [("tell",), ("write", "a"), ("seek_told", 0), ("read", 1)],
+    },
+    # A write after a partial read must drop the text decoded ahead (the fast path
+    # too).
+    {"start": "abc\nde", "seq": [("read", 1), ("write", "x"), ("read", -1), ("tell",)]},
+    # readline(limit) with newline="\r\n" held back a last character that was not a
+    # "\r", read on, and hit the decode error open() does not reach.
+    {
+        "newline": "\r\n",
+        "start": b"abc\xc2",
+        "seq": [("readline", 3), ("tell",), ("read", -1)],
+    },
+    # A write after next() keeps the text read ahead (no snapshot places it).
+    {"start": "\r\na\n", "seq": [("next",), ("write", ""), ("next",), ("flush",)]},
+    # tell() from a snapshot older than the chunk next() read: OSError, not an
+    # AssertionError (see _Cookies).
+    {
+        "mode": "r",
+        "newline": "",
+        "start": "\n",
+        "seq": [("seek", (0, 0)), ("next",), ("flush",), ("tell",)],
+    },
+]
+
+#: Drawn examples per cell of the matrix (the pinned ones come on top).
+EXAMPLES = 40
+
+
 def oracle_cases(test: Any) -> Any:
-    """The drawn cases and the pinned regressions, the same for every cell."""
+    """The drawn and the pinned cases: the same for every cell of the matrix."""
+    defaults = {"mode": "r+", "newline": None, "start": "", "encoding": "utf-8"}
+    for case in reversed(_PINNED):
+        test = example(**{**defaults, "errors": "strict", **case})(test)
     cases = given(
+        mode=st.sampled_from(MODES),
+        newline=st.sampled_from(NEWLINES),
         start=initial,
         encoding=st.sampled_from(ENCODINGS),
         errors=st.sampled_from(ERRORS),
         seq=st.lists(ops, min_size=3, max_size=16),
     )
-    pinned: list[dict[str, Any]] = [
-        # ASCII writes take a fast path: newline translation must still apply.
-        {"seq": [("write", "a\nb\r"), ("tell",), ("write", "\n")]},
-        # A cookie carrying decoder flags (utf-16 before its BOM), told again after
-        # the seek.
-        {
-            "start": "ab",
-            "encoding": "utf-16",
-            "seq": [("readline", 0), ("tell",), ("seek_told", 0), ("tell",)],
-        },
-        # Appending after a utf-16 BOM, then seeking back before any read (#16: the
-        # decoder, made only at the first read, expected a BOM there and raised).
-        {"encoding": "utf-16", "seq": [("tell",), ("write", "a"), ("seek_told", 0), ("read", 1)]},
-        # A write after a partial read must drop the text decoded ahead (the fast
-        # path too).
-        {"start": "abc\nde", "seq": [("read", 1), ("write", "x"), ("read", -1), ("tell",)]},
-        # readline(limit) with newline="\r\n" held back a last character that was
-        # not a "\r", read on, and hit the decode error open() does not reach.
-        {"start": b"abc\xc2", "seq": [("readline", 3), ("tell",), ("read", -1)]},
-        # A write after next() keeps the text read ahead (no snapshot places it).
-        {"start": "\r\na\n", "seq": [("next",), ("write", ""), ("next",), ("flush",)]},
-        # tell() from a snapshot older than the chunk next() read: OSError, not an
-        # AssertionError (see _Cookies).
-        {"start": "\n", "seq": [("seek", (0, 0)), ("next",), ("flush",), ("tell",)]},
-    ]
-    for case in reversed(pinned):
-        args = {"start": "", "encoding": "utf-8", "errors": "strict", **case}
-        test = example(**args)(test)
     return settings(max_examples=EXAMPLES)(cases(test))
-
-
-#: Drawn examples per cell of the matrix (the pinned ones come on top).
-EXAMPLES = 8
 
 
 _BACKENDS: list[Any] = ALL_BACKENDS  # pytest.param()s, one per kernel backend
@@ -259,9 +306,6 @@ def served(request: pytest.FixtureRequest) -> dict[str, Any]:
     return dict(request.param)
 
 
-# Every mode and newline for certain (a derandomized search covers few combinations).
-@pytest.mark.parametrize("newline", NEWLINES)
-@pytest.mark.parametrize("mode", MODES)
 @oracle_cases
 def test_text_ops_match_builtin_open(
     served: dict[str, Any],
