@@ -1,15 +1,19 @@
-"""The argument converters: C's argument parsing for sizes, offsets and whence.
+"""The argument checks: C's argument parsing for sizes, offsets and C ints, and
+TextIOWrapper's for encoding, errors and newline.
 
-Re-exported by :mod:`hybridio._layers.base`, where the layers import them from.
+Re-exported by :mod:`hybridio._layers.base` and :mod:`hybridio._layers.textcore`,
+where the layers import them from.
 """
 
 from __future__ import annotations
 
+import codecs
 import errno
+import io
 import operator
 import os
 import sys
-from typing import Final
+from typing import Any, Final
 
 #: The largest file offset (``off_t``) and ``Py_ssize_t``: 2**63 - 1 on 64-bit.
 OFF_MAX: Final = 2**63 - 1
@@ -113,3 +117,53 @@ def check_truncate_size(size: object) -> int | None:
     if n < 0:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
     return n
+
+
+# -- TextIOWrapper(encoding, errors, newline) ----------------------------------
+
+_text_encoding: Any = getattr(io, "text_encoding")  # noqa: B009 - missing from some typesheds
+
+
+def _locale_encoding() -> str:
+    import locale
+
+    getencoding = getattr(locale, "getencoding", None)  # Python >= 3.11
+    if getencoding is not None:
+        return str(getencoding())
+    return locale.getpreferredencoding(False)  # pragma: no cover - Python 3.10
+
+
+def check_text_args(
+    encoding: object, errors: object, newline: object, *, stacklevel: int = 2
+) -> tuple[str, str, codecs.CodecInfo]:
+    """TextIOWrapper's argument checks, in its order and with its messages:
+    ``(encoding, errors, codec)``, the encoding resolved (``None`` and
+    ``"locale"``) and the error handler defaulted to ``"strict"``.
+
+    *stacklevel* is the caller's level for the ``EncodingWarning`` of a
+    missing encoding (2: whoever called the function that calls this).
+    """
+    if newline is not None and not isinstance(newline, str):
+        raise TypeError(
+            f"TextIOWrapper() argument 'newline' must be str or None, not {type(newline).__name__}"
+        )
+    if newline not in (None, "", "\n", "\r", "\r\n"):
+        raise ValueError(f"illegal newline value: {newline}")
+    if encoding is not None and not isinstance(encoding, str):
+        raise TypeError(
+            f"TextIOWrapper() argument 'encoding' must be str or None, "
+            f"not {type(encoding).__name__}"
+        )
+    if errors is not None and not isinstance(errors, str):
+        raise TypeError(
+            f"TextIOWrapper() argument 'errors' must be str or None, not {type(errors).__name__}"
+        )
+    name: str = _text_encoding(encoding, stacklevel + 1)
+    if name == "locale":
+        name = _locale_encoding()
+    codec = codecs.lookup(name)
+    if not codec._is_text_encoding:
+        raise LookupError(
+            f"{name!r} is not a text encoding; use codecs.open() to handle arbitrary codecs"
+        )
+    return name, "strict" if errors is None else errors, codec
