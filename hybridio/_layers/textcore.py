@@ -5,9 +5,10 @@ objects: no awaits, no locks, no file objects.  The async shell reads bytes
 from the binary layer and hands them in; this module decodes them, finds line
 endings, keeps the decoded-characters bookkeeping, builds and replays
 ``tell()`` cookies (their codec is ``_layers/_cookies.py``), and prepares
-written text.  TextIOWrapper's argument checks are in ``_layers/_args.py``.  That split is what lets the
-tests compare this logic with ``_pyio.TextIOWrapper`` and ``io.TextIOWrapper``
-without an event loop (tests/test_textcore.py).
+written text.  That split is what lets the tests compare this logic with
+``_pyio.TextIOWrapper`` and ``io.TextIOWrapper`` without an event loop
+(tests/test_textcore.py).  TextIOWrapper's argument checks are in
+``_layers/_args.py``.
 
 The algorithms are CPython's (``_pyio.TextIOWrapper``, with the C version's
 details where the two differ, so cookies are interchangeable with
