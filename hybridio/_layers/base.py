@@ -2,8 +2,9 @@
 
 Every binary file hybridio hands out is an :class:`AsyncBinaryIO`, whichever
 engine serves it; every text file is an ``AsyncTextIO`` (``_layers/text.py``).
-The checks below raise exactly what ``_pyio``/``_compression`` raise, so one set
-of messages is used by every layer.
+The checks below (and the argument converters of ``_layers/_args.py``,
+re-exported here) raise exactly what ``_pyio``/``_compression`` raise, so one
+set of messages is used by every layer.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import abc
 import errno
 import io
-import operator
 import os
 import sys
 import types
@@ -21,6 +21,20 @@ from typing import Any, Final
 
 from .._errors import finish_batch
 from .._stats import IOStats
+from ._args import (
+    OFF_MAX,
+    as_c_int,
+    as_index,
+    as_off_t,
+    as_ssize,
+    check_count,
+    check_offset,
+    check_size,
+    check_span,
+    check_truncate_size,
+    seek_offset,
+    seek_target,
+)
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -75,11 +89,6 @@ def wrong_direction(op: str, *, raw: bool) -> io.UnsupportedOperation:
             "File not open for reading" if op == "read" else "File not open for writing"
         )
     return io.UnsupportedOperation(op)
-
-
-#: The largest file offset (``off_t``) and ``Py_ssize_t``: 2**63 - 1 on 64-bit.
-OFF_MAX: Final = 2**63 - 1
-_SSIZE_MAX: Final = sys.maxsize
 
 
 def bytes_view(data: Any, *, via_memoryview: bool = False) -> memoryview:
@@ -182,65 +191,6 @@ def check_seekable(seekable: bool) -> None:
         raise unsupported("File or stream is not seekable.")
 
 
-# -- argument validation: ONE set of checks for every layer and engine ---------
-#
-# Each converter raises what the C implementation's argument parsing raises for
-# the same parameter, so a bad value fails up front, before any I/O, on every
-# engine (an io_uring offset >= 2**64 would otherwise wrap around).  bool is an
-# int there, and so is anything with __index__ (numpy integers).
-
-
-def check_size(size: object) -> int:
-    """A read size as ``read``/``readline``/``readlines`` take it: None/negative mean 'all'."""
-    if size is None:
-        return -1
-    if not hasattr(size, "__index__"):
-        raise TypeError(f"argument should be integer or None, not '{type(size).__name__}'")
-    n = operator.index(size)
-    if not -_SSIZE_MAX - 1 <= n <= _SSIZE_MAX:
-        raise OverflowError("cannot fit 'int' into an index-sized integer")
-    return n
-
-
-def as_ssize(value: object) -> int:
-    """A ``Py_ssize_t`` argument (``read1``, ``os.pread``'s length)."""
-    n = operator.index(value)  # type: ignore[arg-type]
-    if not -_SSIZE_MAX - 1 <= n <= _SSIZE_MAX:
-        raise OverflowError("Python int too large to convert to C ssize_t")
-    return n
-
-
-def as_off_t(value: object) -> int:
-    """An ``off_t`` argument (``FileIO.seek``/``truncate``, ``os.pread``'s offset)."""
-    n = operator.index(value)  # type: ignore[arg-type]
-    if not -OFF_MAX - 1 <= n <= OFF_MAX:
-        raise OverflowError("Python int too large to convert to C long")
-    return n
-
-
-def as_index(value: object) -> int:
-    """An int from any ``__index__`` object, with the stdlib's TypeError otherwise."""
-    return operator.index(value)  # type: ignore[arg-type]
-
-
-def seek_offset(offset: object, *, raw: bool) -> int:
-    """A ``seek()`` offset: ``FileIO`` raises OverflowError past ``off_t``, the
-    buffered classes ValueError."""
-    if raw:
-        return as_off_t(offset)
-    n = operator.index(offset)  # type: ignore[arg-type]
-    if not -OFF_MAX - 1 <= n <= OFF_MAX:
-        raise ValueError("cannot fit 'int' into an offset-sized integer")
-    return n
-
-
-def seek_target(target: int) -> int:
-    """The absolute position a seek arrives at; EINVAL as ``lseek`` outside ``off_t``."""
-    if not 0 <= target <= OFF_MAX:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-    return target
-
-
 #: Seek targets from here on are checked with ``lseek`` (see :func:`lseek_probe`).
 FAR_SEEK: Final = 1 << 40
 
@@ -271,14 +221,6 @@ SEEK_WHENCES: Final = frozenset(
 STUB_PARSES_SIZE: Final = sys.version_info >= (3, 12)
 
 
-def as_c_int(value: object) -> int:
-    """A C ``int`` argument (``whence``; ``BufferedIOBase.read``'s size)."""
-    n = operator.index(value)  # type: ignore[arg-type]
-    if not -(2**31) <= n < 2**31:
-        raise OverflowError("Python int too large to convert to C int")
-    return n
-
-
 def check_whence(whence: object, *, raw: bool = False) -> int:
     """Parse *whence*; refuse an unknown one as the buffered classes do.
 
@@ -296,38 +238,6 @@ def raw_whence(whence: int) -> int:
     if whence not in SEEK_WHENCES:
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
     return whence
-
-
-def check_offset(offset: object) -> int:
-    """A positional call's offset: ``os.pread``'s conversion, and ValueError when negative."""
-    value = as_off_t(offset)
-    if value < 0:
-        raise ValueError(f"negative offset: {value}")
-    return value
-
-
-def check_count(size: object) -> int:
-    """A positional call's size: ``os.pread``'s conversion, and ValueError when negative."""
-    n = as_ssize(size)
-    if n < 0:
-        raise ValueError(f"negative size: {n}")
-    return n
-
-
-def check_span(offset: int, size: int) -> None:
-    """EINVAL, as the kernel gives it, for a range that ends past the largest offset."""
-    if size and offset + size > OFF_MAX:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-
-
-def check_truncate_size(size: object) -> int | None:
-    """``truncate()``'s size: None (the position) or an ``off_t``; negative is EINVAL."""
-    if size is None:
-        return None
-    n = as_off_t(size)
-    if n < 0:
-        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-    return n
 
 
 class AsyncFileBase(abc.ABC):
@@ -523,24 +433,19 @@ class AsyncBinaryIO(AsyncFileBase):
     async def write_at(self, offset: int, data: Any, /) -> int:
         """Write all of *data* at *offset* without moving the position."""
 
+    # The batch calls: these generic versions run one request after the other;
+    # kernel-served files override the reads with one batched submission.
+
     async def read_many(
         self, ranges: Iterable[tuple[int, int]], /, *, return_exceptions: bool = False
     ) -> list[Any]:
-        """Read every ``(offset, size)`` range, results in request order.
-
-        This generic version reads one range after the other; kernel-served
-        files override it with one batched submission.
-        """
+        """Read every ``(offset, size)`` range, results in request order."""
         return await self._one_by_one(self.read_at, ranges, return_exceptions)
 
     async def readinto_many(
         self, requests: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
     ) -> list[Any]:
-        """Fill each ``(offset, buffer)``; return the byte counts in request order.
-
-        This generic version reads one range after the other; kernel-served
-        files override it with one batched submission.
-        """
+        """Fill each ``(offset, buffer)``; return the byte counts in request order."""
         return await self._one_by_one(self.readinto_at, requests, return_exceptions)
 
     async def write_many(

@@ -4,7 +4,8 @@ The async shell over :mod:`hybridio._layers.textcore`, which holds the
 TextIOWrapper logic that needs no I/O (decoding and the decoded-characters
 bookkeeping, the line-ending search, the ``tell()`` cookies and their
 reconstruction, newline translation of writes).  This module adds what does:
-the lock, the fast paths, and the calls to the binary layer.
+the lock (its bracket is ``_layers/_textlock.py``), the fast paths, and the
+calls to the binary layer; the attributes are in ``_layers/_textattrs.py``.
 
 The algorithm is CPython's (``_pyio.TextIOWrapper``, with the C version's
 messages and details where they differ): incremental codecs and
@@ -27,14 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import types
 import warnings
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
 
+from ._textattrs import TextFileBase
+from ._textlock import Exclusive
 from .base import (
     AsyncBinaryIO,
-    AsyncFileBase,
     as_c_int,
     as_ssize,
     check_closed,
@@ -60,44 +60,7 @@ __all__ = ("AsyncTextIO",)
 _PENDING_LIMIT = 64 * 1024
 
 
-class _Exclusive:
-    """``async with`` that serialises slow paths and flags the file busy,
-    so fast paths know they may not touch shared state."""
-
-    __slots__ = ("_file",)
-
-    def __init__(self, file: AsyncTextIO) -> None:
-        self._file = file
-
-    async def __aenter__(self) -> None:
-        file = self._file
-        await file._lock.acquire()
-        file._busy = True
-        file._wfast_now = False
-        reader = file._reader
-        if reader.lines:
-            reader.drop_lines()
-        if not file._started:
-            try:
-                await file._start()
-            except BaseException:
-                file._busy = False
-                file._wfast_now = file._wfast
-                file._lock.release()
-                raise
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self._file._busy = False
-        self._file._wfast_now = self._file._wfast
-        self._file._lock.release()
-
-
-class AsyncTextIO(AsyncFileBase):
+class AsyncTextIO(TextFileBase):
     """A text file: str in, str out, over an :class:`AsyncBinaryIO`.
 
     Same arguments and behaviour as ``io.TextIOWrapper``; ``read``,
@@ -111,8 +74,6 @@ class AsyncTextIO(AsyncFileBase):
         "_buffer",
         "_busy",
         "_close_task",
-        "_encoding",
-        "_errors",
         "_line_buffering",
         "_lock",
         "_newlines",
@@ -149,8 +110,6 @@ class AsyncTextIO(AsyncFileBase):
     ) -> None:
         encoding, errors, codec = check_text_args(encoding, errors, newline)
         self._buffer = buffer
-        self._encoding = encoding
-        self._errors = errors
         self._line_buffering = bool(line_buffering)
         self._write_through = bool(write_through)
         self.mode = mode if mode is not None else str(getattr(buffer, "mode", "")).replace("b", "")
@@ -182,81 +141,6 @@ class AsyncTextIO(AsyncFileBase):
         self._busy = False
         self._close_task: asyncio.Task[None] | None = None
 
-    # -- attributes ---------------------------------------------------------
-
-    @property
-    def buffer(self) -> AsyncBinaryIO:
-        """The binary file underneath."""
-        return self._buffer
-
-    @property
-    def encoding(self) -> str:
-        """The codec name."""
-        return self._encoding
-
-    @property
-    def errors(self) -> str:
-        """The codec error handler."""
-        return self._errors
-
-    @property
-    def line_buffering(self) -> bool:
-        """Whether a write containing a newline flushes."""
-        return self._line_buffering
-
-    @property
-    def write_through(self) -> bool:
-        """Whether writes go straight to the binary layer."""
-        return self._write_through
-
-    @property
-    def newlines(self) -> str | tuple[str, ...] | None:
-        """Newline kinds seen so far (universal newline mode), as TextIOWrapper."""
-        decoder = self._reader.decoder
-        if decoder is None:
-            return None
-        return getattr(decoder, "newlines", None)
-
-    @property
-    def name(self) -> Any:
-        """The name of the binary file."""
-        return self._buffer.name
-
-    @property
-    def closed(self) -> bool:
-        """True once the file is closed."""
-        return self._buffer.closed
-
-    def readable(self) -> bool:
-        """True if the file was opened for reading."""
-        return self._buffer.readable()
-
-    def writable(self) -> bool:
-        """True if the file was opened for writing."""
-        return self._buffer.writable()
-
-    def seekable(self) -> bool:
-        """True if the file supports seek/tell."""
-        check_closed(self.closed)
-        return self._seekable
-
-    def fileno(self) -> int:
-        """The underlying file descriptor."""
-        return self._buffer.fileno()
-
-    def isatty(self) -> bool:
-        """Whether the file is a terminal."""
-        return self._buffer.isatty()
-
-    def __repr__(self) -> str:
-        cls = type(self)
-        result = f"<{cls.__module__}.{cls.__qualname__}"
-        try:
-            result += f" name={self.name!r}"
-        except Exception:
-            pass
-        return result + f" mode={self.mode!r} encoding={self._encoding!r}>"
-
     # -- first use --------------------------------------------------------------
 
     async def _start(self) -> None:
@@ -281,7 +165,7 @@ class AsyncTextIO(AsyncFileBase):
             self._pending.append(s)
             self._pending_count += n
             if self._pending_count > _PENDING_LIMIT:
-                async with _Exclusive(self):
+                async with Exclusive(self):
                     await self._flush_pending()
             return n
         return await self._write_slow(s)
@@ -290,7 +174,7 @@ class AsyncTextIO(AsyncFileBase):
         if not isinstance(s, str):
             kind = "None" if s is None else type(s).__name__
             raise TypeError(f"write() argument must be str, not {kind}")
-        async with _Exclusive(self):
+        async with Exclusive(self):
             check_closed(self.closed)
             if not self._writable:
                 raise unsupported("not writable")
@@ -304,7 +188,7 @@ class AsyncTextIO(AsyncFileBase):
                 await self._flush_pending()
             if needflush:
                 await self._buffer.flush()
-            self._reader.reset()
+            self._reader.after_write()
             self._wfast = self._write_fast_ok
             return len(s)
 
@@ -329,7 +213,7 @@ class AsyncTextIO(AsyncFileBase):
 
     async def flush(self) -> None:
         """Write pending text to the binary layer and flush it."""
-        async with _Exclusive(self):
+        async with Exclusive(self):
             await self._flush_unlocked()
 
     async def _flush_unlocked(self) -> None:
@@ -344,13 +228,13 @@ class AsyncTextIO(AsyncFileBase):
 
     async def fsync(self) -> None:
         """Flush the text, then the bytes, then ``fsync`` the file (RELIABILITY D1)."""
-        async with _Exclusive(self):
+        async with Exclusive(self):
             await self._hand_over_text()
             await self._buffer.fsync()  # flushes the bytes first
 
     async def fdatasync(self) -> None:
         """Flush the text, then the bytes, then ``fdatasync`` the file."""
-        async with _Exclusive(self):
+        async with Exclusive(self):
             await self._hand_over_text()
             await self._buffer.fdatasync()
 
@@ -389,7 +273,7 @@ class AsyncTextIO(AsyncFileBase):
                 check_closed(self.closed)
                 reader.decoded_chars_used = used + n
                 return reader.decoded_chars[used : used + n]
-        async with _Exclusive(self):
+        async with Exclusive(self):
             await self._prepare_read()
             if n < 0:
                 result = reader.take_all(await self._buffer.read())
@@ -448,7 +332,7 @@ class AsyncTextIO(AsyncFileBase):
 
     async def _readline_slow(self, size: int | None) -> str:
         limit = as_ssize(size)  # TextIOWrapper.readline takes no None
-        async with _Exclusive(self):
+        async with Exclusive(self):
             check_closed(self.closed)
             await self._prepare_read()
             line = await self._readline_locked(limit)
@@ -495,7 +379,7 @@ class AsyncTextIO(AsyncFileBase):
 
     async def tell(self) -> int:
         """An opaque cookie for :meth:`seek` (a byte offset for simple codecs)."""
-        async with _Exclusive(self):
+        async with Exclusive(self):
             return await self._tell_unlocked()
 
     async def _tell_unlocked(self) -> int:
@@ -516,7 +400,7 @@ class AsyncTextIO(AsyncFileBase):
         binary seek); a cookie that cannot be replayed raises OSError.
         """
         whence = as_c_int(whence)  # parsed before anything else, as in C
-        async with _Exclusive(self):
+        async with Exclusive(self):
             check_closed(self.closed)
             if not self._seekable:
                 raise unsupported("underlying stream is not seekable")
@@ -560,7 +444,7 @@ class AsyncTextIO(AsyncFileBase):
 
     async def truncate(self, size: int | None = None, /) -> int:
         """Flush, then truncate the binary file (at its position by default)."""
-        async with _Exclusive(self):
+        async with Exclusive(self):
             await self._flush_unlocked()
             return await self._buffer.truncate(size)
 
@@ -574,7 +458,7 @@ class AsyncTextIO(AsyncFileBase):
 
     async def _close(self) -> None:
         try:
-            async with _Exclusive(self):
+            async with Exclusive(self):
                 if self.closed:
                     return
                 self._wfast = self._write_fast_ok = False

@@ -4,9 +4,11 @@ Everything here is plain synchronous code over ``str``, ``bytes`` and codec
 objects: no awaits, no locks, no file objects.  The async shell reads bytes
 from the binary layer and hands them in; this module decodes them, finds line
 endings, keeps the decoded-characters bookkeeping, builds and replays
-``tell()`` cookies, and prepares written text.  That split is what lets the
-tests compare this logic with ``_pyio.TextIOWrapper`` and ``io.TextIOWrapper``
-without an event loop (tests/test_textcore.py).
+``tell()`` cookies (their codec is ``_layers/_cookies.py``), and prepares
+written text.  That split is what lets the tests compare this logic with
+``_pyio.TextIOWrapper`` and ``io.TextIOWrapper`` without an event loop
+(tests/test_textcore.py).  TextIOWrapper's argument checks are in
+``_layers/_args.py``.
 
 The algorithms are CPython's (``_pyio.TextIOWrapper``, with the C version's
 details where the two differ, so cookies are interchangeable with
@@ -22,6 +24,9 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from ._args import check_text_args
+from ._cookies import c_flags, pack_cookie, reconstruct_cookie, unpack_cookie
+
 __all__ = (
     "LineScan",
     "Newlines",
@@ -36,54 +41,6 @@ __all__ = (
 
 # Codecs whose encoding of ASCII text is the text itself (C's fast path).
 _ASCII_COMPATIBLE = frozenset({"utf-8", "iso8859-1", "ascii"})
-
-_text_encoding: Any = getattr(io, "text_encoding")  # noqa: B009 - missing from some typesheds
-
-
-def _locale_encoding() -> str:
-    import locale
-
-    getencoding = getattr(locale, "getencoding", None)  # Python >= 3.11
-    if getencoding is not None:
-        return str(getencoding())
-    return locale.getpreferredencoding(False)  # pragma: no cover - Python 3.10
-
-
-def check_text_args(
-    encoding: object, errors: object, newline: object, *, stacklevel: int = 2
-) -> tuple[str, str, codecs.CodecInfo]:
-    """TextIOWrapper's argument checks, in its order and with its messages:
-    ``(encoding, errors, codec)``, the encoding resolved (``None`` and
-    ``"locale"``) and the error handler defaulted to ``"strict"``.
-
-    *stacklevel* is the caller's level for the ``EncodingWarning`` of a
-    missing encoding (2: whoever called the function that calls this).
-    """
-    if newline is not None and not isinstance(newline, str):
-        raise TypeError(
-            f"TextIOWrapper() argument 'newline' must be str or None, not {type(newline).__name__}"
-        )
-    if newline not in (None, "", "\n", "\r", "\r\n"):
-        raise ValueError(f"illegal newline value: {newline}")
-    if encoding is not None and not isinstance(encoding, str):
-        raise TypeError(
-            f"TextIOWrapper() argument 'encoding' must be str or None, "
-            f"not {type(encoding).__name__}"
-        )
-    if errors is not None and not isinstance(errors, str):
-        raise TypeError(
-            f"TextIOWrapper() argument 'errors' must be str or None, not {type(errors).__name__}"
-        )
-    name: str = _text_encoding(encoding, stacklevel + 1)
-    if name == "locale":
-        name = _locale_encoding()
-    codec = codecs.lookup(name)
-    if not codec._is_text_encoding:
-        raise LookupError(
-            f"{name!r} is not a text encoding; use codecs.open() to handle arbitrary codecs"
-        )
-    return name, "strict" if errors is None else errors, codec
-
 
 # How lines end, per newline mode (for the line cache).
 _LINE_ENDS: dict[str | None, tuple[str, ...]] = {
@@ -145,8 +102,10 @@ class Newlines:
         pos = line.find(readnl, start)
         if pos >= 0:
             return pos + len(readnl), len(line)
-        # A "\r\n" may be cut after its "\r": keep that for the next round.
-        return -1, max(start, len(line) - len(readnl) + 1)
+        # A "\r\n" may be cut after its "\r": keep that "\r" for the next round
+        # (only a "\r": a readline(limit) counts every other character now).
+        tail = line.find(readnl[0], max(start, len(line) - len(readnl) + 1))
+        return -1, len(line) if tail < 0 else tail
 
     def for_write(self, s: str, line_buffering: bool) -> tuple[str, bool]:
         """(*s* with its newlines translated, whether line buffering flushes it)."""
@@ -155,144 +114,6 @@ class Newlines:
         if haslf and need_nl:
             s = s.replace("\n", self.writenl)
         return s, line_buffering and (haslf or "\r" in s)
-
-
-# -- tell() cookies -------------------------------------------------------------
-
-
-def pack_cookie(
-    position: int,
-    dec_flags: int = 0,
-    bytes_to_feed: int = 0,
-    need_eof: bool = False,
-    chars_to_skip: int = 0,
-) -> int:
-    """The cookie meaning: seek to *position*, set the decoder flags, feed
-    *bytes_to_feed* bytes (with *need_eof* as the EOF flag), skip
-    *chars_to_skip* characters.
-
-    The C TextIOWrapper's layout (an off_t, three C ints, a char, little
-    endian), so cookies are interchangeable with ``io.TextIOWrapper``'s.
-    """
-    return (
-        position
-        | ((dec_flags & 0xFFFFFFFF) << 64)
-        | (bytes_to_feed << 96)
-        | (chars_to_skip << 128)
-        | (int(bool(need_eof)) << 160)
-    )
-
-
-def unpack_cookie(cookie: int) -> tuple[int, int, int, bool, int]:
-    """``(position, dec_flags, bytes_to_feed, need_eof, chars_to_skip)``,
-    the fields read as C reads them (OverflowError past the C struct)."""
-    if cookie >> 168:
-        raise OverflowError("int too big to convert")
-    position = cookie & 0xFFFFFFFFFFFFFFFF
-    if position >> 63:
-        position -= 1 << 64  # an off_t: the binary seek refuses it (EINVAL)
-    dec_flags = (cookie >> 64) & 0xFFFFFFFF
-    if dec_flags & 0x80000000:
-        dec_flags -= 1 << 32
-    bytes_to_feed = (cookie >> 96) & 0xFFFFFFFF
-    chars_to_skip = (cookie >> 128) & 0xFFFFFFFF
-    need_eof = bool((cookie >> 160) & 0xFF)
-    return position, dec_flags, bytes_to_feed, need_eof, chars_to_skip
-
-
-def _c_flags(flags: int) -> int:
-    """Decoder flags as C's tell() parses them: a C ``int``.  Some decoders
-    (iso-2022-jp after an error) report more; C refuses them rather than
-    pack a cookie that would seek to another state."""
-    if flags > 0x7FFFFFFF:
-        raise OverflowError("signed integer is greater than maximum")
-    if flags < -0x80000000:
-        raise OverflowError("signed integer is less than minimum")
-    return flags
-
-
-def reconstruct_cookie(
-    decoder: Any,
-    position: int,
-    dec_flags: int,
-    next_input: bytes,
-    chars_to_skip: int,
-    b2cratio: float,
-) -> int:
-    """The cookie of the point *chars_to_skip* characters into the decoding
-    of *next_input* (which starts at byte *position* with the decoder in
-    state ``(b"", dec_flags)``).
-
-    The decoder is walked forward from that snapshot and left as it was.
-    """
-    saved_state = decoder.getstate()
-    try:
-        skip_bytes, dec_flags, chars_to_skip = _skip_safely(
-            decoder, dec_flags, next_input, chars_to_skip, b2cratio
-        )
-        start_pos = position + skip_bytes
-        if chars_to_skip == 0:
-            return pack_cookie(start_pos, dec_flags)
-        return _feed_bytewise(decoder, start_pos, dec_flags, next_input[skip_bytes:], chars_to_skip)
-    finally:
-        decoder.setstate(saved_state)
-
-
-def _skip_safely(
-    decoder: Any, dec_flags: int, next_input: bytes, chars_to_skip: int, b2cratio: float
-) -> tuple[int, int, int]:
-    """Fast search for a start point (nothing buffered in the decoder) close
-    before the target, O(1) decode calls for common codecs: ``(bytes
-    skipped, decoder flags there, characters still to skip)``."""
-    skip_bytes = int(b2cratio * chars_to_skip)
-    skip_back = 1
-    assert skip_bytes <= len(next_input)
-    while skip_bytes > 0:
-        decoder.setstate((b"", dec_flags))
-        n = len(decoder.decode(next_input[:skip_bytes]))
-        if n <= chars_to_skip:
-            b, d = decoder.getstate()
-            d = _c_flags(d)
-            if not b:
-                # Before the target and no bytes buffered in the decoder: OK.
-                return skip_bytes, d, chars_to_skip - n
-            # Skip back by the buffered amount and reset the heuristic.
-            skip_bytes -= len(b)
-            skip_back = 1
-        else:
-            # Too far ahead: skip back a bit.
-            skip_bytes -= skip_back
-            skip_back = skip_back * 2
-    decoder.setstate((b"", dec_flags))
-    return 0, dec_flags, chars_to_skip
-
-
-def _feed_bytewise(
-    decoder: Any, start_pos: int, start_flags: int, rest: bytes, chars_to_skip: int
-) -> int:
-    """Feed the decoder one byte at a time, noting the nearest safe start
-    point (nothing buffered in the decoder) before the target."""
-    bytes_fed = 0
-    need_eof = False
-    chars_decoded = 0
-    for i in range(len(rest)):
-        bytes_fed += 1
-        chars_decoded += len(decoder.decode(rest[i : i + 1]))
-        dec_buffer, dec_flags = decoder.getstate()
-        dec_flags = _c_flags(dec_flags)
-        if not dec_buffer and chars_decoded <= chars_to_skip:
-            start_pos += bytes_fed
-            chars_to_skip -= chars_decoded
-            start_flags, bytes_fed, chars_decoded = dec_flags, 0, 0
-        if chars_decoded >= chars_to_skip:
-            break
-    else:
-        # Not enough decoded data; signal EOF to get more.
-        chars_decoded += len(decoder.decode(b"", final=True))
-        need_eof = True
-        if chars_decoded < chars_to_skip:
-            raise OSError("can't reconstruct logical file position")
-    return pack_cookie(start_pos, start_flags, bytes_fed, need_eof, chars_to_skip)
 
 
 # -- reading ------------------------------------------------------------------
@@ -374,6 +195,16 @@ class TextReader:
         """Forget what was read ahead (after a write, or a seek to the end)."""
         self.set_decoded_chars("")
         self.snapshot = None
+        if self.decoder is not None:
+            self.decoder.reset()
+
+    def after_write(self) -> None:
+        """What a write does to the read side, as the C TextIOWrapper's: the
+        text read ahead is dropped only when a snapshot places it (not after
+        iteration, which keeps none); the decoder is reset either way."""
+        if self.snapshot is not None:
+            self.set_decoded_chars("")
+            self.snapshot = None
         if self.decoder is not None:
             self.decoder.reset()
 
@@ -463,7 +294,7 @@ class TextReader:
             return position
         # Skip backward to the snapshot point (see feed).
         dec_flags, next_input = self.snapshot
-        dec_flags = _c_flags(dec_flags)
+        dec_flags = c_flags(dec_flags)
         position -= len(next_input)
         # How many decoded characters have been used up since the snapshot?
         chars_to_skip = self.decoded_chars_used
