@@ -1,15 +1,18 @@
 """The bracket around every slow operation of an AsyncTextIO.
 
-``async with Exclusive(file)``: the file's lock is held and the file flagged
-busy, so the fast paths (which take no lock) know they may not touch the shared
-state; the cached lines are counted as used first, and the first slow operation
-runs the file's start-up (TextIOWrapper's BOM rule).
+:class:`~hybridio._layers.exclusive.Exclusive` (the lock held, the file
+flagged busy, so the fast paths, which take no lock, know they may not touch
+the shared state), plus what the text layer adds: the cached lines are counted
+as used first, the write fast path is off for the duration, and the first slow
+operation runs the file's start-up (TextIOWrapper's BOM rule).
 """
 
 from __future__ import annotations
 
-import types
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from .exclusive import Exclusive as _Exclusive
+from .exclusive import Guarded
 
 if TYPE_CHECKING:
     from .text import AsyncTextIO
@@ -17,38 +20,33 @@ if TYPE_CHECKING:
 __all__ = ("Exclusive",)
 
 
-class Exclusive:
-    """``async with`` that serialises slow paths and flags the file busy,
-    so fast paths know they may not touch shared state."""
+class Exclusive(_Exclusive):
+    """``async with Exclusive(text_file)``: the text layer's slow-path bracket."""
 
-    __slots__ = ("_file",)
+    __slots__ = ()
 
-    def __init__(self, file: AsyncTextIO) -> None:
-        self._file = file
-
-    async def __aenter__(self) -> None:
-        file = self._file
-        await file._lock.acquire()
-        file._busy = True
+    def entered(self, owner: Guarded) -> None:
+        """Stop the write fast path and drop the cached lines (counted as used)."""
+        file = cast("AsyncTextIO", owner)
         file._wfast_now = False
         reader = file._reader
         if reader.lines:
             reader.drop_lines()
+
+    def leaving(self, owner: Guarded) -> None:
+        """Let the write fast path run again if it may."""
+        file = cast("AsyncTextIO", owner)
+        file._wfast_now = file._wfast
+
+    async def __aenter__(self) -> None:
+        await super().__aenter__()
+        file = cast("AsyncTextIO", self._owner)
         if not file._started:
             try:
                 await file._start()
             except BaseException:
+                # Undone as the way out would: nothing ran under the lock.
+                self.leaving(file)
                 file._busy = False
-                file._wfast_now = file._wfast
                 file._lock.release()
                 raise
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
-        self._file._busy = False
-        self._file._wfast_now = self._file._wfast
-        self._file._lock.release()
