@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import types
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, Generic, TypeVar
 
@@ -77,19 +76,14 @@ class AsyncOpen(Generic[_F]):
     async def __aenter__(self) -> _F:
         return await self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._state is _DONE and self._error is None:
             obj: Any = self._result
             if self._exit is not None:
                 await self._exit(obj)
             else:
                 # The file's own __aexit__: an atomic file discards on an exception.
-                await obj.__aexit__(exc_type, exc, tb)
+                await obj.__aexit__(*exc_info)
 
 
 _NEW: Any = object()

@@ -9,66 +9,25 @@ lock and no coroutine of its own: the small-file case.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any
 
-from .._engines.inline import InlineReader
+from ._bufstate import BufferedState
 from .base import as_c_int, as_ssize, check_closed, check_size, unsupported, writable_view
-from .raw import RawKernelFile
 
 __all__ = ("StreamReads",)
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-class _Stream(Protocol):
-    """What the stream reads use of the buffered file they are mixed into."""
-
-    _raw: RawKernelFile
-    _inline: InlineReader
-    _readable: bool
-    _closed: bool
-    _buffer_size: int
-    _share_offset: bool
-    _pos: int
-    _rbuf: bytes
-    _rbuf_off: int
-    _wbuf: bytearray
-    _lock: asyncio.Lock | None
-
-    def _check_read(self) -> None: ...
-    def _refuse_unreadable(self, op: str, size: object) -> None: ...
-    def _busy(self) -> bool: ...
-    def _publish_offset(self) -> None: ...
-    def _drop_rbuf(self) -> None: ...
-    async def _flush_wbuf(self) -> None: ...
-    async def _serialised(
-        self, call: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
-    ) -> _T: ...
-    def _buffered(self) -> memoryview | None: ...
-    async def _refill(self) -> bool: ...
-    def _read_all_inline(self) -> bytes | None: ...
-    async def _read(self, n: int) -> bytes: ...
-    async def _read1(self, n: int) -> bytes: ...
-    async def _peek(self) -> bytes: ...
-    async def read(self, size: int | None = -1, /) -> bytes: ...
-    def _line_from_buffer(self, limit: int) -> bytes | None: ...
-    async def _readline(self, limit: int) -> bytes: ...
 
 
 class StreamReads:
     """Stream reads over the read-ahead buffer (a mixin of the kernel-served file)."""
 
-    def _buffered(self: _Stream) -> memoryview | None:
+    def _buffered(self: BufferedState) -> memoryview | None:
         """The read buffer from the current position, if the position is inside it."""
         start = self._pos - self._rbuf_off
         if self._rbuf and 0 <= start < len(self._rbuf):
             return memoryview(self._rbuf)[start:]
         return None
 
-    async def _refill(self: _Stream) -> bool:
+    async def _refill(self: BufferedState) -> bool:
         """Fill the read buffer at the current position; False at EOF."""
         # One kernel read: a short one is EOF on a regular file, and read()
         # loops on its own when it needs more.
@@ -79,7 +38,7 @@ class StreamReads:
 
     # -- reading --------------------------------------------------------------
 
-    async def read(self: _Stream, size: int | None = -1, /) -> bytes:
+    async def read(self: BufferedState, size: int | None = -1, /) -> bytes:
         """Read up to *size* bytes; all until EOF when negative or None."""
         if (
             size == -1
@@ -119,7 +78,7 @@ class StreamReads:
                     return whole
         return await self._serialised(self._read, n)
 
-    def _read_all_inline(self: _Stream) -> bytes | None:
+    def _read_all_inline(self: BufferedState) -> bytes | None:
         """read() to EOF of a small cached rest, without suspending; None if not."""
         pos = self._pos
         data = self._raw.read_to_eof_cached(pos)
@@ -131,7 +90,7 @@ class StreamReads:
             self._publish_offset()
         return data
 
-    async def _read(self: _Stream, n: int) -> bytes:
+    async def _read(self: BufferedState, n: int) -> bytes:
         await self._flush_wbuf()
         if n < 0:
             # Read from the file, not the read buffer: one result object, no join.
@@ -161,7 +120,7 @@ class StreamReads:
             parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    async def read1(self: _Stream, size: int = -1, /) -> bytes:
+    async def read1(self: BufferedState, size: int = -1, /) -> bytes:
         """Read up to *size* bytes with at most one kernel read."""
         if not self._readable:
             self._refuse_unreadable("read1", size)
@@ -171,7 +130,7 @@ class StreamReads:
             return b""
         return await self._serialised(self._read1, n)
 
-    async def _read1(self: _Stream, n: int) -> bytes:
+    async def _read1(self: BufferedState, n: int) -> bytes:
         await self._flush_wbuf()
         head = self._buffered()
         if head is None:
@@ -188,7 +147,7 @@ class StreamReads:
         self._pos += len(data)
         return data
 
-    async def peek(self: _Stream, size: int = 0, /) -> bytes:
+    async def peek(self: BufferedState, size: int = 0, /) -> bytes:
         """The read-ahead buffer from the position, refilled if empty; the position
         does not move (``BufferedReader.peek``: at least 1 byte unless at EOF)."""
         as_c_int(size)
@@ -199,7 +158,7 @@ class StreamReads:
                 return bytes(head)
         return await self._serialised(self._peek)
 
-    async def _peek(self: _Stream) -> bytes:
+    async def _peek(self: BufferedState) -> bytes:
         await self._flush_wbuf()
         head = self._buffered()
         if head is None and self._buffer_size:
@@ -209,7 +168,7 @@ class StreamReads:
             return await self._raw.pread(self._raw.max_chunk, self._pos)
         return b"" if head is None else bytes(head)
 
-    async def readinto(self: _Stream, buffer: Any, /) -> int:
+    async def readinto(self: BufferedState, buffer: Any, /) -> int:
         """Read into a writable buffer-protocol object; return the count."""
         with writable_view(buffer, raw=not self._buffer_size) as flat:
             if self._buffer_size and not self._readable:
@@ -218,7 +177,7 @@ class StreamReads:
             flat[: len(data)] = data
             return len(data)
 
-    async def readline(self: _Stream, size: int | None = -1, /) -> bytes:
+    async def readline(self: BufferedState, size: int | None = -1, /) -> bytes:
         """Read one line, or up to *size* bytes of it."""
         limit = check_size(size)
         if self._buffer_size and self._readable:
@@ -236,7 +195,7 @@ class StreamReads:
                 return line
         return await self._serialised(self._readline, limit)
 
-    def _line_from_buffer(self: _Stream, limit: int) -> bytes | None:
+    def _line_from_buffer(self: BufferedState, limit: int) -> bytes | None:
         """A whole line (or *limit* bytes of one) from the read buffer, or None."""
         head = self._buffered()
         if head is None:
@@ -251,7 +210,7 @@ class StreamReads:
         self._pos += len(line)
         return line
 
-    async def _readline(self: _Stream, limit: int) -> bytes:
+    async def _readline(self: BufferedState, limit: int) -> bytes:
         await self._flush_wbuf()
         parts: list[bytes] = []
         got = 0

@@ -23,7 +23,6 @@ manager.
 from __future__ import annotations
 
 import asyncio
-import types
 from typing import Protocol
 
 __all__ = ("Exclusive", "Guarded")
@@ -62,12 +61,7 @@ class Exclusive:
             owner._lock.release()
             raise
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         owner = self._owner
         try:
             self.leaving(owner)

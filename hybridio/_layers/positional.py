@@ -10,45 +10,16 @@ this in and holds the state used here).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Final, ParamSpec, Protocol, TypeVar
+from collections.abc import Iterable
+from typing import Any, Final
 
-from .._engines.inline import InlineReader
 from .._errors import finish_batch
-from .._modes import FileMode
 from .._stats import IOStats
+from ._bufstate import BufferedState
 from .base import bytes_view, check_count, check_offset, check_span, writable_view
-from .raw import SPENT, RawKernelFile
+from .raw import SPENT
 
 __all__ = ("PositionalIO",)
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-class _Buffered(Protocol):
-    """What the positional methods use of the buffered file they are mixed into."""
-
-    _raw: RawKernelFile
-    _inline: InlineReader
-    _inline_batch_max: int
-    _fmode: FileMode
-    _readable: bool
-    _closed: bool
-    _rbuf: bytes
-    _rbuf_off: int
-    _wbuf: bytearray
-    _wbuf_off: int
-
-    def _check_read(self) -> None: ...
-    def _check_write(self) -> None: ...
-    def _drop_rbuf(self) -> None: ...
-    async def _flush_wbuf(self) -> None: ...
-    async def _serialised(
-        self, call: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
-    ) -> _T: ...
-    async def _flush_if_overlapping(self, offset: int, size: int) -> None: ...
-    async def _flush_if_visible(self, offset: int) -> None: ...
 
 
 #: Offsets below this take read_at's fast path: no offset + size can pass 2**63 - 1.
@@ -75,7 +46,7 @@ class PositionalIO:
     """Positional reads and writes of a kernel-served file (a mixin of
     :class:`~hybridio._layers.buffered.KernelBinaryFile`)."""
 
-    async def _flush_if_overlapping(self: _Buffered, offset: int, size: int) -> None:
+    async def _flush_if_overlapping(self: BufferedState, offset: int, size: int) -> None:
         if (
             self._wbuf
             and offset < self._wbuf_off + len(self._wbuf)
@@ -83,13 +54,13 @@ class PositionalIO:
         ):
             await self._serialised(self._flush_wbuf)
 
-    async def _flush_if_visible(self: _Buffered, offset: int) -> None:
+    async def _flush_if_visible(self: BufferedState, offset: int) -> None:
         # Buffered bytes at or after `offset` may also extend the file, which
         # turns a read past the old EOF into a read of a hole (zeros).
         if self._wbuf and offset < self._wbuf_off + len(self._wbuf):
             await self._serialised(self._flush_wbuf)
 
-    async def read_at(self: _Buffered, offset: int, size: int, /) -> bytes:
+    async def read_at(self: BufferedState, offset: int, size: int, /) -> bytes:
         """Read up to *size* bytes at *offset*; the position does not move.
 
         A range the page cache holds is returned without suspending.
@@ -120,7 +91,7 @@ class PositionalIO:
         await self._flush_if_visible(off)
         return await self._raw.pread(n, off)
 
-    async def readinto_at(self: _Buffered, offset: int, buffer: Any, /) -> int:
+    async def readinto_at(self: BufferedState, offset: int, buffer: Any, /) -> int:
         """Read into *buffer* at *offset* (zero copy when cached); the position does not move."""
         off = check_offset(offset)
         with writable_view(buffer, "readinto_at") as flat:
@@ -132,7 +103,11 @@ class PositionalIO:
             return await self._raw.preadinto(flat, off)
 
     async def read_many(
-        self: _Buffered, ranges: Iterable[tuple[int, int]], /, *, return_exceptions: bool = False
+        self: BufferedState,
+        ranges: Iterable[tuple[int, int]],
+        /,
+        *,
+        return_exceptions: bool = False,
     ) -> list[Any]:
         """Read every ``(offset, size)`` range; results in request order.
 
@@ -166,7 +141,11 @@ class PositionalIO:
         return finish_batch(results, return_exceptions)
 
     async def readinto_many(
-        self: _Buffered, requests: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
+        self: BufferedState,
+        requests: Iterable[tuple[int, Any]],
+        /,
+        *,
+        return_exceptions: bool = False,
     ) -> list[Any]:
         """Fill each ``(offset, buffer)``; return the byte counts in request order.
 
@@ -187,7 +166,11 @@ class PositionalIO:
             return finish_batch(results, return_exceptions)
 
     async def write_many(
-        self: _Buffered, writes: Iterable[tuple[int, Any]], /, *, return_exceptions: bool = False
+        self: BufferedState,
+        writes: Iterable[tuple[int, Any]],
+        /,
+        *,
+        return_exceptions: bool = False,
     ) -> list[Any]:
         """Write each ``(offset, data)``; return the byte counts in request order.
 
@@ -218,7 +201,7 @@ class PositionalIO:
         return finish_batch(results, return_exceptions)
 
     @property
-    def stats(self: _Buffered) -> IOStats:
+    def stats(self: BufferedState) -> IOStats:
         """Which engine served how many operations and bytes of this file."""
         raw = self._raw
         inline = raw.inline
@@ -237,7 +220,7 @@ class PositionalIO:
             inline_disabled_reason=inline.reason,
         )
 
-    async def write_at(self: _Buffered, offset: int, data: Any, /) -> int:
+    async def write_at(self: BufferedState, offset: int, data: Any, /) -> int:
         """Write all of *data* at *offset*; the position does not move.
 
         On a file opened in append mode the kernel appends instead, exactly as

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import sys
-import types
 import warnings
 from collections.abc import Generator, Iterable
 from concurrent.futures import Executor
@@ -120,12 +119,7 @@ class AsyncFileIO(Generic[_F]):
         await self.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.fp.close()
 
     def __aiter__(self) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from typing import Any
 
@@ -325,12 +324,7 @@ class AiofilesContextManager(Awaitable[Any]):
     async def __aenter__(self) -> Any:
         return await self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         obj, self._obj = self._obj, None
         if obj is not None:
             exit_ = getattr(obj, "_exit", None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 from ... import tempfile as _core
@@ -146,12 +145,7 @@ class _DirectoryContextManager:
     async def __aenter__(self) -> str:
         return (await self._open()).name
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: types.TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._obj is not None:
             await self._obj.cleanup()
             self._obj = None
