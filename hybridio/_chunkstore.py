@@ -53,7 +53,7 @@ class Root:
         if "\0" in name:
             raise ValueError(f"invalid {what} {name!r}: embedded null byte")
         if self.relative and name.startswith("/"):
-            raise ValueError(f"invalid {what} {name!r}: keys are relative to the store root")
+            raise ValueError(f"invalid {what} {name!r}: {what}s are relative to {self.where}")
         rel = name.strip("/")
         if ".." in rel.split("/"):
             raise ValueError(f"invalid {what} {name!r}: '..' segments are not allowed")
