@@ -20,7 +20,6 @@ goes through a symlink leading outside the root raises PermissionError, as in
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import shutil
@@ -32,6 +31,8 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem
 
 import hybridio
+
+from ._chunkstore import Root, run_all
 
 __all__ = ("FileSystem",)
 
@@ -120,7 +121,10 @@ class FileSystem(AsyncFileSystem):
     ) -> None:
         super().__init__(**kwargs)
         self.root = None if root is None else os.path.abspath(os.fspath(root))
-        self.real_root = None if self.root is None else os.path.realpath(self.root)
+        self._root = (
+            None if self.root is None else Root(self.root, "path", "the root", relative=False)
+        )
+        self.real_root = None if self._root is None else self._root.real
         self.auto_mkdir = auto_mkdir
 
     # ------------------------------------------------------------------ paths
@@ -146,19 +150,11 @@ class FileSystem(AsyncFileSystem):
     def _real(self, path: Any) -> str:
         """The machine path of *path*; under a root, refused if it would leave it."""
         p: str = self._strip_protocol(path)
+        if self._root is not None:
+            return self._root.resolve(p)
         if "\0" in p:
             raise ValueError(f"invalid path {p!r}: embedded null byte")
-        if self.root is None:
-            return os.path.abspath(p)
-        rel = p.strip("/")
-        if ".." in rel.split("/"):
-            raise ValueError(f"invalid path {p!r}: '..' segments are not allowed")
-        real = os.path.join(self.root, rel) if rel else self.root
-        resolved = os.path.realpath(real)
-        top = self.real_root or ""
-        if not (resolved == top or resolved.startswith(top.rstrip("/") + "/")):
-            raise PermissionError(errno.EACCES, f"path {p!r} leads outside the root", real)
-        return real
+        return os.path.abspath(p)
 
     def _name(self, real: str) -> str:
         """What this filesystem calls the machine path *real*."""
@@ -282,7 +278,7 @@ class FileSystem(AsyncFileSystem):
             for i, (_, n) in zip(indexes, spans, strict=True):
                 out[i] = next(it) if n > 0 else b""
 
-        await _gather([one(real, ix) for real, ix in by_path.items()])
+        await run_all([one(real, ix) for real, ix in by_path.items()])
         if on_error != "return":
             for value in out:
                 if isinstance(value, BaseException):
@@ -364,14 +360,6 @@ def _span(start: int | None, end: int | None, size: int) -> tuple[int, int]:
     lo = 0 if start is None else (max(0, size + start) if start < 0 else start)
     hi = size if end is None else (max(0, size + end) if end < 0 else min(end, size))
     return lo, max(0, hi - lo)
-
-
-async def _gather(coros: list[Any]) -> None:
-    """Run *coros* concurrently (one directly: no task for a single file)."""
-    if len(coros) == 1:
-        await coros[0]
-        return
-    await asyncio.gather(*coros)
 
 
 fsspec.register_implementation(PROTOCOL, FileSystem, clobber=True)

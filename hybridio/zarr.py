@@ -25,257 +25,40 @@ against bad keys, not against a hostile writer inside the root).
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import errno
 import os
-import shutil
 import stat
 import sys
-import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from zarr.abc.store import (
-    ByteRequest,
-    OffsetByteRequest,
-    RangeByteRequest,
-    SuffixByteRequest,
-)
-from zarr.abc.store import (
-    Store as _ZarrStore,
-)
+from zarr.abc.store import ByteRequest
+from zarr.abc.store import Store as _ZarrStore
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
 import hybridio
+
+from ._chunkstore import Root, run_all
+from ._zarr_files import (
+    MISSING,
+    delete,
+    delete_dir_in_thread,
+    delete_in_thread,
+    list_dir_in_thread,
+    list_files_in_thread,
+    put,
+    put_in_thread,
+    read_sync,
+    read_whole,
+    span,
+)
+from ._zarr_handles import HandleCache
 
 if TYPE_CHECKING:
     # typing.Self is 3.11+; mypy checks the package as 3.10.
     from typing_extensions import Self  # noqa: UP035
 
 __all__ = ("Store",)
-
-# Errors that mean "no value at this key" for a read.
-_MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
-_TEMP_SUFFIX = ".hybridio-partial"
-
-
-def _close_now(file: hybridio.AsyncBinaryIO) -> None:
-    """Close an idle read-only *file* without an event loop.
-
-    Such a file has nothing to flush, so its ``close()`` completes without
-    suspending; the coroutine is driven by hand (``Store.close()`` and the
-    store's finalizer are synchronous).
-    """
-    coro: Coroutine[Any, Any, None] = file.close()
-    try:
-        coro.send(None)
-    except StopIteration:
-        return
-    coro.close()  # pragma: no cover - only a file with pending work suspends
-
-
-class _Handle:
-    """One cached read handle: the file, what it was opened on, its users."""
-
-    __slots__ = ("dropped", "file", "ident", "loop", "size", "users")
-
-    def __init__(
-        self,
-        file: hybridio.AsyncBinaryIO,
-        st: os.stat_result,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self.file = file
-        self.ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-        self.size = st.st_size
-        self.loop = loop
-        self.users = 0
-        self.dropped = False
-
-
-def _span(request: ByteRequest | None, size: int) -> tuple[int, int]:
-    """``(offset, length)`` of *request* in a value of *size* bytes."""
-    if request is None:
-        return 0, size
-    if isinstance(request, RangeByteRequest):
-        start = request.start
-        return start, max(0, min(request.end, size) - start)
-    if isinstance(request, OffsetByteRequest):
-        return request.offset, max(0, size - request.offset)
-    if isinstance(request, SuffixByteRequest):
-        start = max(0, size - request.suffix)
-        return start, size - start
-    raise TypeError(f"Unexpected byte_range, got {request!r}.")
-
-
-# Ranges of one file this close are read together, up to this many bytes
-# (zarr's own coalescing defaults, Store.get_ranges).
-_MERGE_GAP = 1 << 20
-_MERGE_MAX = 16 << 20
-
-
-def _merge(
-    spans: list[tuple[int, int]], gap: int = _MERGE_GAP, most: int = _MERGE_MAX
-) -> list[tuple[int, int, list[int]]]:
-    """Group the non-empty *spans* by offset: ``(start, end, span indexes)``."""
-    order = sorted((i for i, (_, n) in enumerate(spans) if n > 0), key=lambda i: spans[i][0])
-    groups: list[tuple[int, int, list[int]]] = []
-    for i in order:
-        offset, length = spans[i]
-        end = offset + length
-        if groups:
-            start, last, members = groups[-1]
-            if offset - last <= gap and max(last, end) - start <= most:
-                members.append(i)
-                groups[-1] = (start, max(last, end), members)
-                continue
-        groups.append((offset, end, [i]))
-    return groups
-
-
-def _check_key(key: str) -> None:
-    """Refuse a key that names something outside the root by its spelling."""
-    if not isinstance(key, str):
-        raise TypeError(f"key must be str, not {type(key).__name__}")
-    if "\0" in key:
-        raise ValueError(f"invalid key {key!r}: embedded null byte")
-    if key.startswith("/"):
-        raise ValueError(f"invalid key {key!r}: keys are relative to the store root")
-    if ".." in key.split("/"):
-        raise ValueError(f"invalid key {key!r}: '..' segments are not allowed")
-
-
-def _put(path: str, view: memoryview, exclusive: bool) -> None:
-    """Temporary file + rename (``exclusive``: a link, which fails if *path* exists)."""
-    head, name = os.path.split(path)
-    temp = os.path.join(head, f".{name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    try:
-        fd = os.open(temp, flags, 0o666)
-    except FileNotFoundError:
-        os.makedirs(head, exist_ok=True)
-        fd = os.open(temp, flags, 0o666)
-    try:
-        try:
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        if exclusive:
-            os.link(temp, path)
-            os.unlink(temp)
-        else:
-            os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _delete(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except IsADirectoryError:
-        shutil.rmtree(path)
-    except PermissionError:
-        # unlink() of a directory is EPERM on Linux, not EISDIR.
-        if not os.path.isdir(path) or os.path.islink(path):
-            raise
-        shutil.rmtree(path)
-
-
-def _delete_dir(path: str, prefix: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    elif os.path.lexists(path):
-        raise ValueError(f"delete_dir was passed prefix={prefix!r}, which is a file")
-
-
-def _list_files(root: str, base: str) -> list[str]:
-    """Keys of every file under *base* (relative to *root*), in one thread hop."""
-    keys: list[str] = []
-    strip = len(root) + 1
-    for dirpath, _dirs, files in os.walk(base):
-        for name in files:
-            if not name.endswith(_TEMP_SUFFIX):
-                keys.append(os.path.join(dirpath, name)[strip:])
-    return keys
-
-
-def _list_dir(path: str) -> list[str]:
-    try:
-        return [n for n in os.listdir(path) if not n.endswith(_TEMP_SUFFIX)]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def _read_sync(path: str, request: ByteRequest | None) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-        offset, length = _span(request, st.st_size)
-        parts: list[bytes] = []
-        while length > 0:
-            chunk = os.pread(fd, length, offset)
-            if not chunk:
-                break
-            parts.append(chunk)
-            offset += len(chunk)
-            length -= len(chunk)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
-
-
-async def _read_whole(path: str) -> bytes | None:
-    """All of *path*, or None if there is no file.
-
-    Through a hybridio file rather than ``read_bytes``: a page-cached chunk is
-    read inline either way, but a chunk that is not cached goes to the kernel
-    engine (io_uring) instead of a thread hop -- measured faster for cold
-    chunks at zarr's 10 reads in flight (benchmarks/chunkstores.py).
-    """
-    try:
-        file = await hybridio.async_open(path, "rb", access="random")
-    except _MISSING:
-        return None
-    try:
-        size = os.fstat(file.fileno()).st_size
-        return await file.read_at(0, size) if size else b""
-    finally:
-        await file.close()
-
-
-async def _run_all(coros: list[Coroutine[Any, Any, None]]) -> None:
-    """Run *coros* concurrently; one that never suspends (a page-cached read)
-    finishes on the spot, without the loop turn a scheduled task costs."""
-    if len(coros) == 1:
-        await coros[0]
-        return
-    if sys.version_info >= (3, 12):  # noqa: UP036 - always true; mypy checks as 3.10
-        loop = asyncio.get_running_loop()
-        tasks = [asyncio.eager_task_factory(loop, c) for c in coros]
-        if all(t.done() for t in tasks):
-            for t in tasks:
-                t.result()
-            return
-        await asyncio.gather(*tasks)
-        return
-    await asyncio.gather(*coros)
-
-
-_put_in_thread = hybridio.threaded(_put)
-_delete_in_thread = hybridio.threaded(_delete)
-_delete_dir_in_thread = hybridio.threaded(_delete_dir)
-_list_files_in_thread = hybridio.threaded(_list_files)
-_list_dir_in_thread = hybridio.threaded(_list_dir)
 
 
 class Store(_ZarrStore):
@@ -309,11 +92,18 @@ class Store(_ZarrStore):
         self.root = os.path.abspath(os.fspath(root))
         if "\0" in self.root:
             raise ValueError("embedded null byte")
-        self.max_open_files = max_open_files
         self.durable = durable
-        self._real_root = os.path.realpath(self.root)
-        self._handles: collections.OrderedDict[str, _Handle] = collections.OrderedDict()
-        self._dirs_ok: set[str] = set()
+        self._keys = Root(self.root, "key", "the store root", relative=True)
+        self._handles = HandleCache(max_open_files)
+
+    @property
+    def max_open_files(self) -> int:
+        """How many read handles the store keeps open at most (0: none)."""
+        return self._handles.limit
+
+    @max_open_files.setter
+    def max_open_files(self, value: int) -> None:
+        self._handles.limit = value
 
     # ------------------------------------------------------------------ identity
 
@@ -377,7 +167,7 @@ class Store(_ZarrStore):
             await hybridio.os.makedirs(self.root, exist_ok=True)
         if not await hybridio.os.path.isdir(self.root):
             raise FileNotFoundError(f"{self.root} does not exist")
-        self._real_root = os.path.realpath(self.root)
+        self._keys.real = os.path.realpath(self.root)
 
     async def _open(self) -> None:
         await self._check_root(create=not self.read_only)
@@ -396,171 +186,19 @@ class Store(_ZarrStore):
                 os.makedirs(self.root, exist_ok=True)
             if not os.path.isdir(self.root):
                 raise FileNotFoundError(f"{self.root} does not exist")
-            self._real_root = os.path.realpath(self.root)
+            self._keys.real = os.path.realpath(self.root)
             self._is_open = True
 
     def close(self) -> None:
         """Close the cached read handles (those in use close when their read ends)."""
-        self._drop_handles(None)
+        self._handles.forget(None)
         super().close()
 
     def __del__(self) -> None:
         # The handles are the store's: an unclosed store must not leak them.
         handles = getattr(self, "_handles", None)
         if handles:
-            self._drop_handles(None)
-
-    # ------------------------------------------------------------------ paths
-
-    def _inside(self, path: str) -> bool:
-        real = os.path.realpath(path)
-        root = self._real_root
-        return real == root or real.startswith(root + "/") or root == "/"
-
-    def _dir_inside(self, head: str) -> bool:
-        """Whether the directory *head* (relative) stays inside the root.
-
-        Walks down from the root with one ``lstat`` per directory not yet
-        checked: a missing directory ends the walk (what the store creates
-        below it is a real directory), a symlink is resolved in full.
-        """
-        path = self.root
-        for part in head.split("/"):
-            if not part or part == ".":
-                continue
-            path = f"{path}/{part}"
-            if path in self._dirs_ok:
-                continue
-            try:
-                st = os.lstat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                return True
-            if stat.S_ISLNK(st.st_mode):
-                return self._inside(f"{self.root}/{head}")
-            if not stat.S_ISDIR(st.st_mode):
-                return True  # opening below a file fails with NotADirectoryError
-            if len(self._dirs_ok) >= 4096:
-                self._dirs_ok.clear()
-            self._dirs_ok.add(path)
-        return True
-
-    def _path(self, key: str) -> str:
-        """The path of *key*, refused if it would leave the root."""
-        _check_key(key)
-        key = key.strip("/")
-        if not key:
-            return self.root
-        path = f"{self.root}/{key}"
-        head = key.rpartition("/")[0]
-        if head and not self._dir_inside(head):
-            raise PermissionError(errno.EACCES, f"key {key!r} leads outside the store root", path)
-        try:
-            st = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return path
-        if stat.S_ISLNK(st.st_mode) and not self._inside(path):
-            raise PermissionError(errno.EACCES, f"key {key!r} leads outside the store root", path)
-        return path
-
-    # ------------------------------------------------------------------ handle cache
-
-    def _drop(self, handle: _Handle) -> None:
-        handle.dropped = True
-        if handle.users == 0:
-            _close_now(handle.file)
-
-    def _drop_handles(self, prefix: str | None) -> None:
-        """Forget the handles of *prefix*'s paths (all with None)."""
-        if prefix is None:
-            victims = list(self._handles)
-        else:
-            victims = [p for p in self._handles if p == prefix or p.startswith(prefix + "/")]
-        for path in victims:
-            self._drop(self._handles.pop(path))
-
-    async def _acquire(self, path: str) -> _Handle | None:
-        """A read handle on *path* (cached), or None when there is no file."""
-        loop = asyncio.get_running_loop()
-        handle = self._handles.get(path)
-        if handle is not None:
-            try:
-                st = os.stat(path)
-            except _MISSING:
-                self._drop(self._handles.pop(path))
-                return None
-            # Replaced by another writer (rename: a new inode) or used from
-            # another event loop: open afresh.
-            ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-            if ident == handle.ident and handle.loop is loop:
-                self._handles.move_to_end(path)
-                handle.users += 1
-                return handle
-            self._drop(self._handles.pop(path))
-        try:
-            file = await hybridio.async_open(path, "rb", access="random")
-        except _MISSING:
-            return None
-        try:
-            st = os.fstat(file.fileno())
-        except BaseException:
-            await file.close()
-            raise
-        if stat.S_ISDIR(st.st_mode):  # pragma: no cover - open() refuses directories
-            await file.close()
-            return None
-        handle = _Handle(file, st, loop)
-        handle.users = 1
-        if self.max_open_files:
-            old = self._handles.pop(path, None)
-            if old is not None:
-                self._drop(old)
-            self._handles[path] = handle
-            while len(self._handles) > self.max_open_files:
-                _, victim = self._handles.popitem(last=False)
-                self._drop(victim)
-        else:
-            handle.dropped = True
-        return handle
-
-    async def _release(self, handle: _Handle) -> None:
-        handle.users -= 1
-        if handle.dropped and handle.users == 0:
-            await handle.file.close()
-
-    async def _read_ranges(
-        self,
-        path: str,
-        requests: Sequence[ByteRequest | None],
-        gap: int = _MERGE_GAP,
-        most: int = _MERGE_MAX,
-    ) -> list[bytes | memoryview] | None:
-        """Every request's bytes of *path* with ONE ``read_many``; None if missing.
-
-        Ranges at most *gap* bytes apart are read as one range (of at most
-        *most* bytes) of that ``read_many`` and handed out as views of it: the inner chunks
-        of a shard are usually adjacent, and one large read costs less than
-        many small ones.
-        """
-        handle = await self._acquire(path)
-        if handle is None:
-            return None
-        try:
-            spans = [_span(r, handle.size) for r in requests]
-            groups = _merge(spans, gap, most)
-            ranges = [(start, end - start) for start, end, _ in groups]
-            data = await handle.file.read_many(ranges) if ranges else []
-        finally:
-            await self._release(handle)
-        out: list[bytes | memoryview] = [b""] * len(spans)
-        for (start, _, members), blob in zip(groups, data, strict=True):
-            if len(members) == 1 and spans[members[0]][0] == start:
-                out[members[0]] = blob
-                continue
-            view = memoryview(blob)
-            for i in members:
-                offset, length = spans[i]
-                out[i] = view[offset - start : offset - start + length]
-        return out
+            self._handles.forget(None)
 
     # ------------------------------------------------------------------ reads
 
@@ -574,13 +212,13 @@ class Store(_ZarrStore):
         if prototype is None:
             prototype = default_buffer_prototype()
         await self._ensure_open()
-        path = self._path(key)
+        path = self._keys.key_path(key)
         if byte_range is None and path not in self._handles:
-            data = await _read_whole(path)
+            data = await read_whole(path)
             return None if data is None else prototype.buffer.from_bytes(data)
         if byte_range is not None:
-            _span(byte_range, 0)  # a bad type raises before any I/O
-        values = await self._read_ranges(path, [byte_range])
+            span(byte_range, 0)  # a bad type raises before any I/O
+        values = await self._handles.read_ranges(path, [byte_range])
         return None if values is None else prototype.buffer.from_bytes(values[0])
 
     async def get_partial_values(
@@ -594,28 +232,28 @@ class Store(_ZarrStore):
         requests: list[ByteRequest | None] = []
         for i, (key, byte_range) in enumerate(key_ranges):
             if byte_range is not None:
-                _span(byte_range, 0)
+                span(byte_range, 0)
             by_key.setdefault(key, []).append(i)
             requests.append(byte_range)
         results: list[Buffer | None] = [None] * len(requests)
         if not requests:
             return results
-        paths = {key: self._path(key) for key in by_key}
+        paths = {key: self._keys.key_path(key) for key in by_key}
 
         async def one(key: str, indexes: list[int]) -> None:
             path = paths[key]
             if len(indexes) == 1 and requests[indexes[0]] is None and path not in self._handles:
                 # A whole value, read as get() reads it.
-                data = await _read_whole(path)
+                data = await read_whole(path)
                 if data is not None:
                     results[indexes[0]] = prototype.buffer.from_bytes(data)
                 return
-            values = await self._read_ranges(path, [requests[i] for i in indexes])
+            values = await self._handles.read_ranges(path, [requests[i] for i in indexes])
             if values is not None:
                 for i, value in zip(indexes, values, strict=True):
                     results[i] = prototype.buffer.from_bytes(value)
 
-        await _run_all([one(k, ix) for k, ix in by_key.items()])
+        await run_all([one(k, ix) for k, ix in by_key.items()])
         return results
 
     async def get_ranges(
@@ -638,9 +276,9 @@ class Store(_ZarrStore):
         await self._ensure_open()
         for r in byte_ranges:
             if r is not None:
-                _span(r, 0)
-        values = await self._read_ranges(
-            self._path(key), byte_ranges, max_gap_bytes, max_coalesced_bytes
+                span(r, 0)
+        values = await self._handles.read_ranges(
+            self._keys.key_path(key), byte_ranges, max_gap_bytes, max_coalesced_bytes
         )
         if values is None:
             missing = FileNotFoundError(key)
@@ -652,12 +290,12 @@ class Store(_ZarrStore):
     async def exists(self, key: str) -> bool:
         """Whether *key* holds a value (a file)."""
         await self._ensure_open()
-        return await hybridio.os.path.isfile(self._path(key))
+        return await hybridio.os.path.isfile(self._keys.key_path(key))
 
     async def getsize(self, key: str) -> int:
         """The size of *key*'s value in bytes; FileNotFoundError if missing."""
         await self._ensure_open()
-        st = await hybridio.os.stat(self._path(key))
+        st = await hybridio.os.stat(self._keys.key_path(key))
         if stat.S_ISDIR(st.st_mode):
             raise FileNotFoundError(errno.ENOENT, "not a key", key)
         return st.st_size
@@ -680,13 +318,11 @@ class Store(_ZarrStore):
         self._check_writable()
         if not isinstance(value, Buffer):
             raise TypeError(f"value must be a zarr Buffer, not {type(value).__name__}")
-        path = self._path(key)
+        path = self._keys.key_path(key)
         view = memoryview(value.as_buffer_like()).cast("B")
-        handle = self._handles.pop(path, None)
-        if handle is not None:
-            self._drop(handle)
+        self._handles.discard(path)
         if not self.durable:
-            await _put_in_thread(path, view, exclusive)
+            await put_in_thread(path, view, exclusive)
             return
         try:
             await hybridio.write_bytes(path, view, atomic=True, exclusive=exclusive)
@@ -697,54 +333,55 @@ class Store(_ZarrStore):
     async def delete(self, key: str) -> None:
         """Remove *key* (a directory: all of it); a missing key is no error."""
         await self._ensure_open()
-        self._check_writable()
-        path = self._path(key)
-        self._drop_handles(path)
-        self._dirs_ok.clear()
-        await _delete_in_thread(path)
+        await delete_in_thread(self._deleting(key))
 
     async def delete_dir(self, prefix: str) -> None:
         """Remove every key under *prefix*."""
         await self._ensure_open()
-        self._check_writable()
-        path = self._path(prefix)
-        self._drop_handles(path)
-        self._dirs_ok.clear()
+        path = self._deleting(prefix)
         if path == self.root:
             await self.clear()
             return
-        await _delete_dir_in_thread(path, prefix)
+        await delete_dir_in_thread(path, prefix)
 
     async def clear(self) -> None:
         """Remove every key (the root directory stays)."""
         await self._ensure_open()
         self._check_writable()
-        self._drop_handles(None)
-        self._dirs_ok.clear()
-        for name in await _list_dir_in_thread(self.root):
-            await _delete_in_thread(os.path.join(self.root, name))
+        self._handles.forget(None)
+        self._keys.forget()
+        for name in await list_dir_in_thread(self.root):
+            await delete_in_thread(os.path.join(self.root, name))
+
+    def _deleting(self, key: str) -> str:
+        """The path of *key*, about to be removed: its handles and checks forgotten."""
+        self._check_writable()
+        path = self._keys.key_path(key)
+        self._handles.forget(path)
+        self._keys.forget()
+        return path
 
     # ------------------------------------------------------------------ listing
 
     async def list(self) -> AsyncIterator[str]:
         """Every key in the store (one thread hop for the whole walk)."""
         await self._ensure_open()
-        for key in await _list_files_in_thread(self.root, self.root):
+        for key in await list_files_in_thread(self.root, self.root):
             yield key
 
     async def list_prefix(self, prefix: str) -> AsyncIterator[str]:
         """Every key that starts with *prefix* (a string prefix)."""
         await self._ensure_open()
         head = prefix.rpartition("/")[0]
-        base = self._path(head)
-        for key in await _list_files_in_thread(self.root, base):
+        base = self._keys.key_path(head)
+        for key in await list_files_in_thread(self.root, base):
             if key.startswith(prefix):
                 yield key
 
     async def list_dir(self, prefix: str) -> AsyncIterator[str]:
         """The names directly under *prefix* (keys and sub-prefixes)."""
         await self._ensure_open()
-        for name in await _list_dir_in_thread(self._path(prefix)):
+        for name in await list_dir_in_thread(self._keys.key_path(prefix)):
             yield name
 
     # ------------------------------------------------------------------ sync surface
@@ -757,17 +394,16 @@ class Store(_ZarrStore):
         byte_range: ByteRequest | None = None,
     ) -> Buffer | None:
         """Blocking ``get`` (zarr's synchronous codec pipeline calls it in threads)."""
-        if prototype is None:
-            prototype = default_buffer_prototype()
         self._ensure_open_sync()
         if byte_range is not None:
-            _span(byte_range, 0)
+            span(byte_range, 0)
         try:
-            data = _read_sync(self._path(key), byte_range)
-        except _MISSING:
+            data = read_sync(self._keys.key_path(key), byte_range)
+        except MISSING:
             return None
-        buf: Buffer = prototype.buffer.from_bytes(data)
-        return buf
+        buffer = (default_buffer_prototype() if prototype is None else prototype).buffer
+        value: Buffer = buffer.from_bytes(data)
+        return value
 
     def set_sync(self, key: str, value: Buffer) -> None:
         """Blocking ``set`` (temporary file + rename)."""
@@ -775,17 +411,11 @@ class Store(_ZarrStore):
         self._check_writable()
         if not isinstance(value, Buffer):
             raise TypeError(f"value must be a zarr Buffer, not {type(value).__name__}")
-        path = self._path(key)
-        handle = self._handles.pop(path, None)
-        if handle is not None:
-            self._drop(handle)
-        _put(path, memoryview(value.as_buffer_like()).cast("B"), False)
+        path = self._keys.key_path(key)
+        self._handles.discard(path)
+        put(path, memoryview(value.as_buffer_like()).cast("B"), False)
 
     def delete_sync(self, key: str) -> None:
         """Blocking ``delete``."""
         self._ensure_open_sync()
-        self._check_writable()
-        path = self._path(key)
-        self._drop_handles(path)
-        self._dirs_ok.clear()
-        _delete(path)
+        delete(self._deleting(key))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import hybridio
-from hybridio import cli
+from hybridio import _cli_commands, cli
 from hybridio._engines import kernel
 from hybridio._profile import TuningProfile
 
@@ -276,7 +276,7 @@ def test_unexpected_exceptions_become_one_line(
     def boom(directory: str = ".") -> dict[str, Any]:
         raise RuntimeError("probe exploded\nsecond line")
 
-    monkeypatch.setattr(cli, "gather_info", boom)
+    monkeypatch.setattr(_cli_commands, "gather_info", boom)
     status, out, err = run_main(capsys, "info")
     assert status == 1
     assert out == ""
@@ -296,7 +296,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bench_outside_a_checkout(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_benchmarks_root", lambda: None)
+    monkeypatch.setattr(_cli_commands, "_benchmarks_root", lambda: None)
     status, out, err = run_main(capsys, "bench", "--quick")
     assert status == 1
     assert out == ""
@@ -498,7 +498,7 @@ def test_warnings_do_not_repeat_the_program_name(tmp_path: Path) -> None:
 def test_bench_outside_a_checkout_says_how_to_get_one(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_benchmarks_root", lambda: None)
+    monkeypatch.setattr(_cli_commands, "_benchmarks_root", lambda: None)
     status, out, err = run_main(capsys, "bench")
     assert status == 1
     assert out == ""
@@ -518,9 +518,9 @@ def test_bench_ignores_an_unrelated_benchmarks_package(
     )
     (other / "pyproject.toml").write_text('[project]\nname = "other"\n', encoding="utf-8")
     monkeypatch.chdir(other)
-    assert not cli._is_hybridio_checkout(other)
+    assert not _cli_commands._is_hybridio_checkout(other)
     # The package itself may come from a checkout (editable install): that one is fine.
-    root = cli._benchmarks_root()
+    root = _cli_commands._benchmarks_root()
     assert root != other
-    assert root is None or cli._is_hybridio_checkout(root)
+    assert root is None or _cli_commands._is_hybridio_checkout(root)
     assert not marker.exists()

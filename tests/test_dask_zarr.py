@@ -34,8 +34,10 @@ def test_two_worker_processes_reduce_an_array_read_through_the_store(tmp_path: P
     reader = zarr.open_array(hybridio.zarr.Store(tmp_path / "a.zarr", read_only=True), mode="r")
     array = da.from_zarr(reader)
     with (
+        # ":0": any free port for the scheduler's HTTP server. With None it still
+        # takes 8787, and a cluster of a concurrent run holding it fails the test.
         LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
         Client(cluster, timeout=30) as client,
     ):
