@@ -64,6 +64,7 @@ from .base import (
 )
 from .bufreads import StreamReads
 from .closing import close_once, report_lost_write
+from .exclusive import Exclusive
 from .positional import PositionalIO
 from .raw import RawKernelFile, WriteProgress
 
@@ -87,6 +88,10 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
     _lock: asyncio.Lock | None = None
     _lock_loop: asyncio.AbstractEventLoop | None = None
     _close_task: asyncio.Task[None] | None = None
+    #: True while a stream call that suspends is in flight on this handle
+    #: (set by :class:`~hybridio._layers.exclusive.Exclusive`): the fast paths
+    #: then stand aside.
+    _busy = False
 
     def __init__(
         self,
@@ -172,11 +177,6 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
         check_closed(self._closed)
         check_writable(self._fmode.writable, raw=not self._buffer_size)
 
-    def _busy(self) -> bool:
-        """True while a stream call that suspends is in flight on this handle."""
-        lock = self._lock
-        return lock is not None and lock.locked()
-
     def _loop_lock(self) -> asyncio.Lock:
         # An asyncio.Lock binds to the loop of its first contention; a file
         # that outlives its loop gets a fresh lock in the next one.
@@ -188,11 +188,16 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
             self._lock_loop = loop
         return lock
 
+    def _exclusive(self) -> Exclusive:
+        """The handle's slow-path bracket (with this loop's lock)."""
+        self._loop_lock()
+        return Exclusive(self)
+
     async def _serialised(
         self, call: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
     ) -> _T:
         """Run a stream call that may suspend under the handle's lock."""
-        async with self._loop_lock():
+        async with self._exclusive():
             try:
                 return await call(*args, **kwargs)
             finally:
@@ -260,7 +265,7 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
         n = view.nbytes
         if n == 0:
             return 0
-        if not self._busy() and self._buffer_size and self._store(view, n):
+        if not self._busy and self._buffer_size and self._store(view, n):
             return n
         return await self._serialised(self._write, view, n)
 
@@ -305,7 +310,7 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
     async def flush(self) -> None:
         """Write the write-behind buffer to the OS."""
         check_closed(self._closed)
-        if self._wbuf or self._busy():
+        if self._wbuf or self._busy:
             await self._serialised(self._flush_wbuf)
 
     async def fsync(self) -> None:
@@ -365,9 +370,9 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
     async def tell(self) -> int:
         """The stream position."""
         check_closed(self._closed)
-        if self._busy():
+        if self._busy:
             # Another task's read/write/seek is in flight: answer after it.
-            async with self._loop_lock():
+            async with self._exclusive():
                 return self._pos
         return self._pos
 
@@ -377,7 +382,7 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
 
     async def _do_close(self) -> None:
         try:
-            async with self._loop_lock():
+            async with self._exclusive():
                 await self._flush_wbuf()
         finally:
             # The fd is released even when the flush failed; an error from
@@ -399,7 +404,7 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
         """Flush and close: the close contract of :mod:`hybridio._layers.closing`
         (idempotent, completes when cancelled, a flush error surfaces, chained
         to the CancelledError when the close was also cancelled)."""
-        if self._close_task is None and not self._closed and not self._wbuf and not self._busy():
+        if self._close_task is None and not self._closed and not self._wbuf and not self._busy:
             # Nothing to flush: close right here.  No await, so nothing can
             # cancel it halfway, and no task costs a loop turn.
             self._release()

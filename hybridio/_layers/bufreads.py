@@ -63,7 +63,7 @@ class StreamReads:
         self._check_read()
         if n == 0:
             return b""
-        if not self._wbuf and not self._busy():
+        if not self._wbuf and not self._busy:
             if n > 0:
                 head = self._buffered()
                 if head is not None and len(head) >= n:
@@ -152,7 +152,7 @@ class StreamReads:
         does not move (``BufferedReader.peek``: at least 1 byte unless at EOF)."""
         as_c_int(size)
         self._check_read()
-        if not self._wbuf and not self._busy():
+        if not self._wbuf and not self._busy:
             head = self._buffered()
             if head is not None:
                 return bytes(head)
@@ -187,7 +187,7 @@ class StreamReads:
         if self._buffer_size and not self._readable:
             raise unsupported("read")  # IOBase.readline calls read(), closed or not
         self._check_read()
-        if not self._wbuf and not self._busy():
+        if not self._wbuf and not self._busy:
             line = self._line_from_buffer(limit)
             if line is not None:
                 if self._share_offset:

@@ -29,10 +29,16 @@ __all__ = ("Exclusive", "Guarded")
 
 
 class Guarded(Protocol):
-    """What :class:`Exclusive` needs of a file: its lock and its busy flag."""
+    """What :class:`Exclusive` needs of a file: its lock and its busy flag.
 
-    _lock: asyncio.Lock
+    The lock may be created lazily (the kernel-served file makes one per loop
+    on first need); it exists by the time the bracket is entered.
+    """
+
     _busy: bool
+
+    @property
+    def _lock(self) -> asyncio.Lock | None: ...
 
 
 class Exclusive:
@@ -52,13 +58,15 @@ class Exclusive:
 
     async def __aenter__(self) -> None:
         owner = self._owner
-        await owner._lock.acquire()
+        lock = owner._lock
+        assert lock is not None
+        await lock.acquire()
         owner._busy = True
         try:
             self.entered(owner)
         except BaseException:
             owner._busy = False
-            owner._lock.release()
+            lock.release()
             raise
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -67,4 +75,6 @@ class Exclusive:
             self.leaving(owner)
         finally:
             owner._busy = False
-            owner._lock.release()
+            lock = owner._lock
+            assert lock is not None
+            lock.release()
