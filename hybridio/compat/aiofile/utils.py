@@ -53,6 +53,13 @@ async def unicode_reader(
     raise error
 
 
+def _item_or_stop(item: str | bytes) -> str | bytes:
+    """An iteration's next chunk or line; the first empty one ends it (as aiofile)."""
+    if not item:
+        raise StopAsyncIteration(item)
+    return item
+
+
 class Reader:
     """Chunks of *chunk_size* bytes (whole characters in text modes) from *offset* on."""
 
@@ -83,10 +90,7 @@ class Reader:
         return self
 
     async def __anext__(self) -> str | bytes:
-        chunk = await self.read_chunk()
-        if not chunk:
-            raise StopAsyncIteration(chunk)
-        return chunk
+        return _item_or_stop(await self.read_chunk())
 
 
 class Writer:
@@ -139,10 +143,7 @@ class LineReader:
         return self
 
     async def __anext__(self) -> str | bytes:
-        line = await self.readline()
-        if not line:
-            raise StopAsyncIteration(line)
-        return line
+        return _item_or_stop(await self.readline())
 
 
 class FileIOWrapperBase:
