@@ -19,7 +19,7 @@ import lzma
 import os
 import stat
 import zlib
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeVar, cast
 
 try:  # Python <= 3.13
     from _compression import DecompressReader
@@ -69,6 +69,17 @@ _SUFFIXES = {
 _ALIASES = {"gz": "gzip", "bzip2": "bz2", "xz": "lzma", "zst": "zstd", "zstandard": "zstd"}
 
 
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+def member_named(cls: type[_E], key: str) -> _E | None:
+    """The member of the str-valued enum *cls* whose value or lower-case name is *key*."""
+    for member in cls:
+        if member.value == key or member.name.lower() == key:
+            return member
+    return None
+
+
 class Compression(enum.Enum):
     """Compression of a file opened with ``async_open(..., compression=...)``.
 
@@ -95,10 +106,9 @@ class Compression(enum.Enum):
     def _missing_(cls, value: object) -> Compression | None:
         if isinstance(value, str):
             key = value.strip().lower()
-            key = _ALIASES.get(key, key)
-            for member in cls:
-                if member.value == key or member.name.lower() == key:
-                    return member
+            found = member_named(cls, _ALIASES.get(key, key))
+            if found is not None:
+                return found
         if value is None:
             return cls.NONE
         return None

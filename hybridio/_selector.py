@@ -29,7 +29,7 @@ import functools
 from typing import Any, Final, Literal
 
 from . import _settings as settings
-from ._compression import Compression
+from ._compression import Compression, member_named
 from ._engines import kernel
 from ._engines.inline import unsupported_reason
 from ._facts import NETWORK_FILESYSTEMS as NETWORK_FILESYSTEMS
@@ -76,9 +76,7 @@ class Strategy(enum.Enum):
     @classmethod
     def _missing_(cls, value: object) -> Strategy | None:
         if isinstance(value, str):
-            for member in cls:
-                if member.value == value.lower():
-                    return member
+            return member_named(cls, value.lower())
         return None
 
 
