@@ -16,7 +16,7 @@ from hybridio import _cli_commands, cli
 from hybridio._engines import kernel
 from hybridio._profile import TuningProfile
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 needs_explain = pytest.mark.skipif(
     not hasattr(hybridio, "explain"), reason="hybridio.explain is not in this version yet"

@@ -27,8 +27,7 @@ from hybridio._layers.buffered import KernelBinaryFile
 from hybridio._layers.stream import StreamFile, open_stream
 from hybridio._layers.text import AsyncTextIO
 from hybridio._modes import parse_mode
-
-from .conftest import ALL_BACKENDS
+from tests.conftest import ALL_BACKENDS
 
 # utf-16/utf-32/utf-8-sig keep a BOM state, utf-8 and shift_jis have multibyte
 # characters, latin-1 and ascii are one byte per character (ascii refuses most).

@@ -27,8 +27,7 @@ import hybridio
 import hybridio._layers.stream
 from hybridio import TuningProfile
 from hybridio._engines import fairness, kernel
-
-from .conftest import LoopStall, fd_count, stall_watch
+from tests.conftest import LoopStall, fd_count, stall_watch
 
 CHUNK = 64 * 1024
 # Every async test here runs on asyncio's loop and on uvloop.
@@ -472,7 +471,7 @@ def test_enospc_on_a_full_filesystem_is_raised_and_the_fd_released(tmp_path: Pat
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         )
     except FileNotFoundError:
         pytest.skip("no unshare(1) here")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hybridio._compression import Compression
 from hybridio._layers.stream import open_stream
 from hybridio._modes import parse_mode
-from tests.test_stream_equivalence import outcome, outcome_async, run_both
+from tests.oracle.test_stream_equivalence import outcome, outcome_async, run_both
 
 OPENERS: dict[str, Any] = {"gzip": gzip.open, "bz2": bz2.open, "lzma": lzma.open}
 DECOMPRESS: dict[str, Any] = {

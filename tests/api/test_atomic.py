@@ -356,7 +356,7 @@ def _run_child_until(target: Path, step: str, strategy: str) -> None:
         [sys.executable, "-c", CHILD, os.fspath(target), step, strategy],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     try:
         assert proc.stdout is not None
