@@ -381,7 +381,6 @@ NEW = bytes(range(256)) * 4096
     ("step", "expect"),
     [("mid-write", "old"), ("fsynced", "old"), ("replaced", "new"), ("closed", "new")],
 )
-@pytest.mark.parametrize("strategy", ["thread", "kernel"])
 async def test_sigkill_at_each_step_leaves_old_or_new_never_a_mix(
     tmp_path: Path, step: str, expect: str, strategy: str
 ) -> None:

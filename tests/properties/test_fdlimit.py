@@ -263,7 +263,6 @@ def test_too_low_a_limit_raises_at_once_instead_of_waiting() -> None:
     assert info.value.filename == "some/file"
 
 
-@pytest.mark.parametrize("strategy", ["kernel", "thread"])
 async def test_close_failed_constructor_and_gc_each_release_the_slot(
     tmp_path: Path, strategy: str
 ) -> None:

@@ -209,7 +209,6 @@ def test_explain_json_matches_the_library(capsys: pytest.CaptureFixture[str]) ->
 
 
 @needs_explain
-@pytest.mark.parametrize("strategy", ["kernel", "thread"])
 def test_explain_forced_strategy(capsys: pytest.CaptureFixture[str], strategy: str) -> None:
     Path("plain.bin").write_bytes(b"")
     status, out, _ = run_main(capsys, "explain", "plain.bin", "--strategy", strategy, "--json")
