@@ -1,5 +1,5 @@
-"""Shared fixtures: the kernel-backend matrix, the event-loop matrix, hypothesis profiles,
-and the loop-stall watchdog."""
+"""Shared fixtures: the strategy, kernel-backend and event-loop matrices, hypothesis
+profiles, and the loop-stall watchdog."""
 
 from __future__ import annotations
 
@@ -50,6 +50,17 @@ ALL_BACKENDS = [_backend_param(name) for name in kernel.BACKEND_NAMES]
 @pytest.fixture(params=ALL_BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Every kernel backend, each skipped with its reason when unavailable here."""
+    return str(request.param)
+
+
+#: The engines that can serve a plain file, as ``async_open(strategy=...)`` names them.
+STRATEGIES = ("kernel", "thread")
+
+
+@pytest.fixture(params=STRATEGIES)
+def strategy(request: pytest.FixtureRequest) -> str:
+    """Each forced strategy: the kernel engine (this machine's first working
+    backend) and the thread engine."""
     return str(request.param)
 
 

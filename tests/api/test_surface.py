@@ -78,7 +78,7 @@ def test_the_public_surface_is_all_and_every_public_name_has_a_docstring() -> No
             assert inspect.getdoc(obj), f"hybridio.{name} has no docstring"
     for helper in ("read_bytes", "write_bytes", "hash_file", "copy", "set_default_executor_size"):
         assert helper in hybridio.__all__
-    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     assert hybridio.__version__ == project["project"]["version"]
 
 

@@ -235,7 +235,6 @@ async def _records_with_enospc_retry(f: Any, filler: Path) -> int:
     return failures
 
 
-@pytest.mark.parametrize("strategy", ["kernel", "thread"])
 async def test_a_write_that_raised_enospc_does_not_land_again_on_retry(
     tmp_path: Path, strategy: str
 ) -> None:

@@ -14,8 +14,7 @@ import pytest
 
 import hybridio
 from hybridio._modes import parse_mode
-
-from .conftest import fd_count
+from tests.conftest import fd_count
 
 ALPHABET = "rwaxbt+U"
 ALL_MODES = ["".join(t) for n in range(5) for t in itertools.product(ALPHABET, repeat=n)]

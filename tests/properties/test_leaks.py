@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 import hybridio
-
-from .conftest import aio_contexts, fd_count, uring_fds
+from tests.conftest import aio_contexts, fd_count, uring_fds
 
 CYCLES = {"uring": 200, "linux": 200, "thread": 40, "python": 40}
 

@@ -16,8 +16,7 @@ from hybridio import Compression, Strategy, TuningProfile, _facts
 from hybridio import _selector as selector_mod
 from hybridio._engines import contexts, kernel
 from hybridio._modes import parse_mode
-
-from .conftest import fd_count
+from tests.conftest import fd_count
 
 FIRST_NATIVE = next((n for n in ("uring", "linux") if kernel.probe(n) is None), None)
 

@@ -31,8 +31,7 @@ from hybridio._layers.buffered import KernelBinaryFile
 from hybridio._layers.stream import open_stream
 from hybridio._layers.text import AsyncTextIO
 from hybridio._modes import parse_mode
-
-from .conftest import fd_count
+from tests.conftest import fd_count
 
 Opener = Callable[[Path, concurrent.futures.Executor], Awaitable[Any]]
 

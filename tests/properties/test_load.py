@@ -27,8 +27,8 @@ import hybridio
 import hybridio._layers.stream
 from hybridio import TuningProfile
 from hybridio._engines import fairness, kernel
-
-from .conftest import LoopStall, fd_count, stall_watch
+from tests.conftest import LoopStall, fd_count, stall_watch
+from tests.fakes import Fault, install_faults
 
 CHUNK = 64 * 1024
 # Every async test here runs on asyncio's loop and on uvloop.
@@ -472,7 +472,7 @@ def test_enospc_on_a_full_filesystem_is_raised_and_the_fd_released(tmp_path: Pat
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         )
     except FileNotFoundError:
         pytest.skip("no unshare(1) here")
@@ -494,31 +494,25 @@ async def test_an_fsync_error_is_raised_never_swallowed(
 ) -> None:
     """D1: the kernel's error from fsync/fdatasync reaches the caller, on every engine."""
     path = tmp_path / "f"
+    kernel_served = "backend" in how
+    sync_fails = Fault(call, error=errno.EIO)
+    if kernel_served:
+        # Kernel-served: the engine's sync comes back EIO, as a dying disk answers.
+        install_faults(monkeypatch, sync_fails)
     async with hybridio.async_open(path, "wb", **how) as f:  # type: ignore[call-overload]
         await f.write(b"durable?")
-        raw = getattr(f, "_raw", None)
-        if hasattr(raw, "write_engine"):
-            # Kernel-served: the real engine syncs an fd that is closed, so
-            # the kernel itself answers EBADF through caio.
-            engine = raw.write_engine  # type: ignore[union-attr]
-            dead = os.open(path, os.O_RDONLY)
-            os.close(dead)
-            name = "op_fsync" if call == "fsync" else "op_fdatasync"
-            real = getattr(engine, name)
-            monkeypatch.setattr(engine, name, lambda fd: real(dead))
-            expected = errno.EBADF
-        else:
+        if not kernel_served:
             # Thread-served: the OS call in the worker fails as a dying disk would.
             def eio(fd: int) -> None:
                 raise OSError(errno.EIO, os.strerror(errno.EIO))
 
             monkeypatch.setattr(os, call, eio)
-            expected = errno.EIO
-        with pytest.raises(OSError, match=os.strerror(expected)) as info:
+        with pytest.raises(OSError, match=os.strerror(errno.EIO)) as info:
             await getattr(f, call)()
-        assert info.value.errno == expected
+        assert info.value.errno == errno.EIO
         monkeypatch.undo()
     assert path.read_bytes() == b"durable?"  # the flush before the sync landed
+    assert sync_fails.hits == kernel_served  # the fake engine served the kernel's sync
 
 
 def _block(seconds: float) -> None:

@@ -16,8 +16,7 @@ from hybridio._calibrate import Cell, derive
 from hybridio._calibrate._measure import _Heartbeat, _Timed
 from hybridio._calibrate._run import QUICK
 from hybridio._profile import TuningProfile, load_profile
-
-from .test_cli import run_cli
+from tests.surface.test_cli import run_cli
 
 KiB = 1024
 MiB = 1 << 20

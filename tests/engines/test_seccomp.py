@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # <linux/audit.h>: the arch the syscall number belongs to (seccomp_data.arch).
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
@@ -103,7 +103,7 @@ _CHILD = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {root!r})
-    from tests.test_seccomp import install_uring_filter
+    from tests.engines.test_seccomp import install_uring_filter
     install_uring_filter({err})
 
     import asyncio, hashlib, json, os
@@ -185,7 +185,7 @@ def test_filter_blocks_only_io_uring(tmp_path: Path) -> None:
         f"""
         import ctypes, os, sys
         sys.path.insert(0, {str(ROOT)!r})
-        from tests.test_seccomp import install_uring_filter
+        from tests.engines.test_seccomp import install_uring_filter
         install_uring_filter(95)  # EOPNOTSUPP: distinct from anything the kernel says
         libc = ctypes.CDLL(None, use_errno=True)
         fd = libc.syscall(425, 8, ctypes.create_string_buffer(120))
@@ -200,11 +200,11 @@ def test_filter_blocks_only_io_uring(tmp_path: Path) -> None:
 
 
 _SUBSET = (
-    "test_binary.py",
-    "test_binary_equivalence.py",
-    "test_batch.py",
-    "test_cancel.py",
-    "test_load.py",
+    "layers/test_binary.py",
+    "oracle/test_binary_equivalence.py",
+    "layers/test_batch.py",
+    "properties/test_cancel.py",
+    "properties/test_load.py",
 )
 
 
@@ -218,7 +218,7 @@ def test_suite_subset_passes_without_io_uring(tmp_path: Path) -> None:
         f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
-        from tests.test_seccomp import install_uring_filter
+        from tests.engines.test_seccomp import install_uring_filter
         install_uring_filter({errno.ENOSYS})
         import pytest
         sys.exit(pytest.main(sys.argv[1:]))

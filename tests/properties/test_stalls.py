@@ -128,7 +128,7 @@ def test_the_first_open_of_a_process_does_not_hold_the_loop(tmp_path: Path) -> N
     target.write_bytes(b"x" * 4096)
     code = f"""
 import asyncio, sys
-sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
 from benchmarks.stalls import evict, worst_gap
 import hybridio
 

@@ -12,6 +12,7 @@ import pytest
 
 import hybridio
 from hybridio._engines import contexts, kernel
+from tests.fakes import fail_backend_start
 
 
 @pytest.fixture
@@ -22,17 +23,6 @@ def fresh_probes() -> Iterator[None]:
     contexts._reset_probes()
 
 
-def _failing_factory(failures: dict[str, BaseException]) -> Any:
-    real = contexts._create_context
-
-    def create(name: str, max_requests: int, sqpoll: bool = False) -> Any:
-        if name in failures:
-            raise failures[name]
-        return real(name, max_requests, sqpoll)
-
-    return create
-
-
 @pytest.mark.usefixtures("fresh_probes")
 async def test_a_bug_in_starting_a_backend_is_raised_not_hidden_as_unavailable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -41,11 +31,8 @@ async def test_a_bug_in_starting_a_backend_is_raised_not_hidden_as_unavailable(
     # into "backend unavailable" and a silent fallback to the next backend.
     for name in kernel.BACKEND_NAMES:
         assert kernel.probe(name) is None
-    monkeypatch.setattr(contexts, "_take_spare", lambda key: None)
     kernel._close_loop_engines(asyncio.get_running_loop())
-    monkeypatch.setattr(
-        contexts, "_create_context", _failing_factory({"uring": TypeError("bad argument")})
-    )
+    fail_backend_start(monkeypatch, {"uring": TypeError("bad argument")}, spares=False)
     with pytest.raises(TypeError, match="bad argument"):
         await hybridio.async_open(tmp_path / "f", "wb", backend="uring")
     with pytest.raises(TypeError, match="bad argument"):
@@ -76,7 +63,7 @@ def test_backends_lists_every_candidate_in_order_with_reasons() -> None:
 def test_io_uring_failing_to_start_falls_back_to_linux_aio_with_the_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failure: BaseException, reason: str
 ) -> None:
-    monkeypatch.setattr(contexts, "_create_context", _failing_factory({"uring": failure}))
+    fail_backend_start(monkeypatch, {"uring": failure})
     path = tmp_path / "f"
 
     async def main() -> tuple[str, dict[str, str]]:
@@ -99,19 +86,12 @@ def test_io_uring_failing_to_start_falls_back_to_linux_aio_with_the_reason(
 def test_io_setup_eagain_at_context_creation_falls_back_to_threads(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    real = contexts._create_context
     # Probes pass (aio-max-nr had room then); every later context fails the
     # way io_setup does once aio-max-nr is used up.
     for name in kernel.BACKEND_NAMES:
         assert kernel.probe(name) is None
-    monkeypatch.setattr(contexts, "_take_spare", lambda key: None)
-
-    def create(name: str, max_requests: int, sqpoll: bool = False) -> Any:
-        if name in ("uring", "linux"):
-            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
-        return real(name, max_requests, sqpoll)
-
-    monkeypatch.setattr(contexts, "_create_context", create)
+    eagain = OSError(errno.EAGAIN, "Resource temporarily unavailable")
+    fail_backend_start(monkeypatch, {"uring": eagain, "linux": eagain}, spares=False)
 
     async def main() -> tuple[str, str, dict[str, str]]:
         async with hybridio.async_open(tmp_path / "f", "wb") as f:
@@ -127,11 +107,7 @@ def test_io_setup_eagain_at_context_creation_falls_back_to_threads(
 async def test_forcing_an_unavailable_backend_raises_with_the_reason(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(
-        contexts,
-        "_create_context",
-        _failing_factory({"uring": OSError(errno.EPERM, "Operation not permitted")}),
-    )
+    fail_backend_start(monkeypatch, {"uring": OSError(errno.EPERM, "Operation not permitted")})
     with pytest.raises(hybridio.BackendUnavailableError, match=r"uring.*EPERM"):
         await hybridio.async_open(tmp_path / "f", "wb", backend="uring")
     monkeypatch.setenv("HYBRIDIO_BACKEND", "uring")

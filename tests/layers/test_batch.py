@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import asyncio
 import ctypes
+import errno
 import mmap
 import os
 from pathlib import Path
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 import hybridio
 from hybridio._engines import kernel
 from hybridio._profile import BUILTIN
+from tests.fakes import Fault, install_faults
 
 SIZE = 64 * 1024
 
@@ -209,17 +211,13 @@ async def test_a_failing_op_raises_batcherror_after_the_batch(
 ) -> None:
     path, payload = data_file
     _evict(path)
+    # The kernel engine serves every read (none inline), and the one at offset
+    # 100 fails the way a dying disk fails it.
+    monkeypatch.setenv("HYBRIDIO_INLINE", "0")
+    hybridio.reload_settings()
+    eio = Fault("read", error=errno.EIO, offset=100)
+    install_faults(monkeypatch, eio)
     async with hybridio.async_open(path, "rb") as f:
-        engine = f._raw.engine  # type: ignore[attr-defined]
-        real = engine.run
-
-        async def failing(ops: Any) -> Any:
-            values = await real(ops)
-            values[1] = OSError(5, "Input/output error")
-            return values
-
-        monkeypatch.setattr(engine, "run", failing)
-        monkeypatch.setattr(f._inline, "enabled", False)  # type: ignore[attr-defined]
         reqs = [(0, 10), (100, 10), (200, 10)]
         with pytest.raises(hybridio.BatchError) as info:
             await f.read_many(reqs)
@@ -228,6 +226,7 @@ async def test_a_failing_op_raises_batcherror_after_the_batch(
         assert info.value.results[0] == payload[:10]
         got = await f.read_many(reqs, return_exceptions=True)
         assert isinstance(got[1], OSError) and got[2] == payload[200:210]
+    assert eio.hits == 2  # the fault was injected, once per batch
 
 
 async def test_batch_cancel_storm_leaves_nothing_in_flight(

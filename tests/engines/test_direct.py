@@ -21,8 +21,7 @@ import pytest
 
 import hybridio
 from hybridio._engines import direct
-
-from .conftest import stall_watch
+from tests.conftest import stall_watch
 
 pytestmark = [
     pytest.mark.skipif(not direct.O_DIRECT, reason="no O_DIRECT on this platform"),
@@ -349,7 +348,7 @@ def test_a_4096_byte_sector_device_gets_4096_byte_rules(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
     if done.returncode == 77:
         pytest.skip(f"cannot set up a 4 KiB-sector loop device: {done.stderr.strip()[-200:]}")

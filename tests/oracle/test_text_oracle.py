@@ -12,9 +12,7 @@ same sequences for every cell of that matrix (the "ci" profile is derandomized).
 from __future__ import annotations
 
 import asyncio
-import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +25,8 @@ from hybridio._layers.buffered import KernelBinaryFile
 from hybridio._layers.stream import StreamFile, open_stream
 from hybridio._layers.text import AsyncTextIO
 from hybridio._modes import parse_mode
-
-from .conftest import ALL_BACKENDS
+from tests.oracle import harness
+from tests.oracle.harness import Served
 
 # utf-16/utf-32/utf-8-sig keep a BOM state, utf-8 and shift_jis have multibyte
 # characters, latin-1 and ascii are one byte per character (ascii refuses most).
@@ -55,109 +53,16 @@ ops = st.one_of(
     st.tuples(st.just("next")),
     st.tuples(st.just("tell")),
     st.tuples(st.just("seek_told"), st.integers(min_value=0, max_value=5)),
-    st.tuples(st.just("seek"), st.sampled_from([(0, 0), (0, 2), (0, 1), (3, 1)])),
+    st.sampled_from([(0, 0), (0, 2), (0, 1), (3, 1)]).map(lambda a: ("seek", *a)),
     st.tuples(st.just("flush")),
     st.tuples(st.just("truncate")),
     st.tuples(st.just("readlines")),
 )
 
 
-class _BufferedRandom(io.BufferedRandom):
-    """The oracle's buffer for "+" modes.  CPython 3.11's BufferedRandom.read1 does
-    not flush its write buffer first (fixed later; _pyio always did), so written
-    text lands after the read-ahead; hybridio flushes, as later CPythons do."""
-
-    def read1(self, size: int = -1, /) -> bytes:
-        self.flush()
-        return super().read1(size)
-
-
-def _open_oracle(path: Path, mode: str, **kwargs: Any) -> Any:
-    if "+" not in mode:
-        return open(path, mode, **kwargs)
-    return io.TextIOWrapper(_BufferedRandom(io.FileIO(path, mode)), **kwargs)
-
-
-class _Cookies:
-    """The cookies each side told, and whether the C TextIOWrapper's next tell()
-    would be computed from a stale snapshot.
-
-    Iteration keeps no snapshot: after next() read a chunk, flush() re-enables
-    tell(), and C then walks the snapshot of an older chunk -- reading past the
-    end of its bytes when the walk is longer than they are (the cookie comes from
-    whatever lies there).  We raise OSError ("can't reconstruct logical file
-    position") instead; such a cookie is not compared, nor sought to later.
-    """
-
-    def __init__(self) -> None:
-        self.ours: list[int] = []
-        self.theirs: list[int] = []
-        self.stale = False
-
-    def note(self, op: tuple[Any, ...], want: Any) -> None:
-        """Track staleness after the oracle ran *op* with outcome *want*."""
-        name = op[0]
-        if name == "next":
-            self.stale = want != ("ok", "<eof>")
-        elif name in ("seek", "seek_told", "write", "readlines") or op == ("read", -1):
-            self.stale = self.stale and want[0] == "error"
-
-    def excused(self, got: Any, want: Any) -> bool:
-        """Whether *got* differs from *want* only by the stale-snapshot rule."""
-        if self.stale and got == ("error", OSError) and want[0] == "ok":
-            self.theirs.pop()
-            return True
-        return False
-
-
-def _run_sync(f: Any, op: tuple[Any, ...], told: list[int]) -> Any:
-    name = op[0]
-    if name == "next":
-        return next(f, "<eof>")
-    if name == "tell":
-        told.append(f.tell())
-        return told[-1]
-    if name == "seek_told":
-        return f.seek(told[op[1] % len(told)]) if told else None
-    if name == "seek":
-        return f.seek(*op[1])
-    return getattr(f, name)(*op[1:])
-
-
-async def _run_async(f: Any, op: tuple[Any, ...], told: list[int]) -> Any:
-    name = op[0]
-    if name == "next":
-        try:
-            return await f.__anext__()
-        except StopAsyncIteration:
-            return "<eof>"
-    if name == "tell":
-        told.append(await f.tell())
-        return told[-1]
-    if name == "seek_told":
-        return await f.seek(told[op[1] % len(told)]) if told else None
-    if name == "seek":
-        return await f.seek(*op[1])
-    return await getattr(f, name)(*op[1:])
-
-
-def _outcome(fn: Any) -> Any:
-    try:
-        return ("ok", fn())
-    except Exception as exc:  # the type is what must match
-        return ("error", type(exc))
-
-
-async def _outcome_async(aw: Any) -> Any:
-    try:
-        return ("ok", await aw)
-    except Exception as exc:
-        return ("error", type(exc))
-
-
 async def _compare(
     tmp: Path,
-    served: dict[str, Any],
+    served: Served,
     start: str | bytes,
     mode: str,
     encoding: str,
@@ -165,41 +70,19 @@ async def _compare(
     newline: str | None,
     seq: list[tuple[Any, ...]],
 ) -> None:
-    ours, theirs = tmp / "ours.txt", tmp / "theirs.txt"
     data = start if isinstance(start, bytes) else start.encode(encoding, "replace")
-    for p in (ours, theirs):
-        p.write_bytes(data)
-    kwargs: dict[str, Any] = {"encoding": encoding, "errors": errors, "newline": newline}
-    oracle = _open_oracle(theirs, mode, **kwargs)
-    f: Any = await hybridio.async_open(ours, mode, **served, **kwargs)
-    told = _Cookies()
+    text: dict[str, Any] = {"encoding": encoding, "errors": errors, "newline": newline}
+    twins = await harness.open_twins(served, tmp, mode, data, **text)
+    assert twins is not None  # the twin files exist: every mode opens
+    f, oracle, ours, theirs = twins
     try:
         # The binary file under test is the one this cell of the matrix names.
-        assert type(f.buffer) is (KernelBinaryFile if "backend" in served else StreamFile)
-        for i, op in enumerate(seq):
-            want = _outcome(lambda op=op: _run_sync(oracle, op, told.theirs))
-            got = await _outcome_async(_run_async(f, op, told.ours))
-            if got != want and not told.excused(got, want):
-                raise AssertionError(f"op #{i} {op!r}: {got!r} != {want!r} after {seq[:i]!r}")
-            told.note(op, want)
+        assert type(f.buffer) is (KernelBinaryFile if served.strategy == "kernel" else StreamFile)
+        await harness.compare(f, oracle, seq, cookies=harness.Cookies())
     finally:
-        closed_a = await _outcome_async(f.close())
-        closed_b = _outcome(oracle.close)
+        closed_a, closed_b = await harness.close_both(f, oracle)
     assert closed_a == closed_b
     assert ours.read_bytes() == theirs.read_bytes()
-
-
-@pytest.fixture
-def loop(loop_factory: Any) -> Iterator[asyncio.AbstractEventLoop]:
-    """One loop of the kind under test for all the examples of a test (a loop per
-    example would cost a kernel context each).
-
-    Not under the stall watchdog: the oracle's blocking calls run on the loop's
-    thread, and on a loaded machine even their tiny writes can take 200 ms.
-    """
-    loop = loop_factory()
-    yield loop
-    loop.close()
 
 
 # A walk through every operation and fast path (cached lines, read(n) from decoded
@@ -222,10 +105,10 @@ _WALK: list[tuple[Any, ...]] = [
     ("next",),
     ("flush",),
     ("tell",),
-    ("seek", (0, 2)),
+    ("seek", 0, 2),
     ("write", "é\n"),
     ("truncate",),
-    ("seek", (0, 0)),
+    ("seek", 0, 0),
     ("readlines",),
 ]
 _PINNED: list[dict[str, Any]] = [
@@ -268,7 +151,7 @@ _PINNED: list[dict[str, Any]] = [
         "mode": "r",
         "newline": "",
         "start": "\n",
-        "seq": [("seek", (0, 0)), ("next",), ("flush",), ("tell",)],
+        "seq": [("seek", 0, 0), ("next",), ("flush",), ("tell",)],
     },
 ]
 
@@ -292,23 +175,16 @@ def oracle_cases(test: Any) -> Any:
     return settings(max_examples=EXAMPLES)(cases(test))
 
 
-_BACKENDS: list[Any] = ALL_BACKENDS  # pytest.param()s, one per kernel backend
-_SERVED = [
-    *(pytest.param({"backend": p.values[0]}, marks=p.marks, id=p.id) for p in _BACKENDS),
-    pytest.param({"strategy": "thread"}, id="thread-served"),
-]
-
-
-@pytest.fixture(params=_SERVED)
-def served(request: pytest.FixtureRequest) -> dict[str, Any]:
+@pytest.fixture(params=harness.cells(kernel=True, thread=True))
+def served(request: pytest.FixtureRequest) -> Served:
     """How the binary file under the text layer is served: by each kernel backend
     (the default path; skipped with its reason where unavailable), or by threads."""
-    return dict(request.param)
+    return request.param  # type: ignore[no-any-return]
 
 
 @oracle_cases
 def test_text_ops_match_builtin_open(
-    served: dict[str, Any],
+    served: Served,
     loop: asyncio.AbstractEventLoop,
     tmp_path: Path,
     mode: str,
@@ -409,9 +285,9 @@ def test_tell_refuses_decoder_flags_wider_than_a_c_int_as_open_does(tmp_path: Pa
     async def main() -> tuple[str, Any]:
         async with hybridio.async_open(path, encoding="iso-2022-jp") as f:
             first = await f.read(1)
-            return first, await _outcome_async(f.tell())
+            return first, await harness.outcome_async(f.tell())
 
     with open(path, encoding="iso-2022-jp") as theirs:
-        expected = theirs.read(1), _outcome(theirs.tell)
+        expected = theirs.read(1), harness.outcome(theirs.tell)
     assert expected[1] == ("error", OverflowError)
     assert asyncio.run(asyncio.wait_for(main(), 60)) == expected
