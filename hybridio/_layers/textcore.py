@@ -7,7 +7,7 @@ endings, keeps the decoded-characters bookkeeping, builds and replays
 ``tell()`` cookies (their codec is ``_layers/_cookies.py``), and prepares
 written text.  That split is what lets the tests compare this logic with
 ``_pyio.TextIOWrapper`` and ``io.TextIOWrapper`` without an event loop
-(tests/test_textcore.py).  TextIOWrapper's argument checks are in
+(tests/layers/test_textcore.py).  TextIOWrapper's argument checks are in
 ``_layers/_args.py``.
 
 The algorithms are CPython's (``_pyio.TextIOWrapper``, with the C version's

@@ -165,11 +165,13 @@ async def _drop_and_reclaim(box: list[Any], held: int) -> None:
     # (the slot count is back to `held`): the loop may still hold the open's
     # futures, and so the file, for a turn or two.  Bounded, never "whenever".
     box.clear()
-    for _ in range(100):
+    for i in range(100):
         if fdlimit.LIMITER.held == held:
             return
         await asyncio.sleep(0)
-        gc.collect()
+        # The young generations first: a full collection of this process's
+        # heap held the loop past the stall watchdog's bound on a busy machine.
+        gc.collect(1 if i < 90 else 2)
     raise AssertionError("the unclosed file's slot was never released")
 
 
