@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, overload
 
-from ._assemble import _open_binary, _open_binary_now
+from ._assemble import _open_binary, _open_binary_later, _open_binary_now
 from ._compression import Compression
 from ._layers.base import AsyncBinaryIO
 from ._layers.text import AsyncTextIO
@@ -46,7 +46,8 @@ class _BinaryOpen(AsyncOpen[AsyncBinaryIO]):
         self._req = req
 
     def _open_slowly(self) -> Any:
-        return _open_binary(self._req)
+        # Only after __await__'s attempt to open without suspending declined.
+        return _open_binary_later(self._req)
 
     def __await__(self) -> Generator[Any, None, AsyncBinaryIO]:
         if self._state is _NEW:

@@ -174,15 +174,11 @@ kernel.loop_close_hooks.append(_forget)
 
 def open_now(req: _Request) -> KernelBinaryFile | None:
     """The common open done without suspending; None for anything else (a
-    creation, a FIFO, a directory, a compressed or thread-served file, an
-    opener, a spent fairness budget): the general path then does it."""
-    file = req.file
-    if (
-        type(file) is not str
-        or req.compression is not Compression.NONE
-        or req.opener is not None
-        or file.startswith(("/proc/", "/sys/"))
-    ):
+    creation, a FIFO, a directory, a spent fairness budget): the general path
+    then does it.  The caller (:func:`_open_binary_now`) has already left out
+    fds, openers, compression and strategy=THREAD."""
+    file: str = req.file
+    if file.startswith(("/proc/", "/sys/")):
         return None
     loop = asyncio.get_running_loop()
     if fairness.for_loop(loop).spent():
@@ -227,9 +223,7 @@ def open_now(req: _Request) -> KernelBinaryFile | None:
 def _new_recipe(
     req: _Request, st: os.stat_result, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...]
 ) -> _Recipe | None:
-    if req.strategy is Strategy.THREAD or kernel.needs_probe(
-        req.backend or kernel.requested_backend()
-    ):
+    if kernel.needs_probe(req.backend or kernel.requested_backend()):
         return None
     facts, _ = gather_facts(req.file, st)
     p = plan(
@@ -292,9 +286,11 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
     # An fd hybridio opens takes a slot of the per-process fd limit first (a
     # gather of 10,000 opens waits instead of hitting EMFILE); its close or
     # __del__ gives the slot back.  An fd the caller passed in is theirs.
-    binary = _open_binary_now(req)
-    if binary is not None:
-        return binary
+    return _open_binary_now(req) or await _open_binary_later(req)
+
+
+async def _open_binary_later(req: _Request) -> AsyncBinaryIO:
+    """:func:`_open_binary` once :func:`_open_binary_now` declined."""
     limiter = fdlimit.LIMITER
     slot = None
     if not isinstance(req.file, int):
@@ -322,9 +318,14 @@ async def _open_binary(req: _Request) -> AsyncBinaryIO:
 
 def _open_binary_now(req: _Request) -> AsyncBinaryIO | None:
     """:func:`_open_binary` without suspending when the open allows it
-    (:func:`hybridio._assemble.open_now`); None when it does not."""
-    if type(req.file) is not str or req.opener is not None:
-        return None
+    (:func:`open_now`); None when it does not."""
+    if (
+        type(req.file) is not str
+        or req.opener is not None
+        or req.compression is not Compression.NONE
+        or req.strategy is Strategy.THREAD
+    ):
+        return None  # before any stat or slot: the general path does these
     slot = fdlimit.LIMITER.try_acquire()
     if slot is None:
         return None

@@ -177,20 +177,18 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
         check_closed(self._closed)
         check_writable(self._fmode.writable, raw=not self._buffer_size)
 
-    def _loop_lock(self) -> asyncio.Lock:
-        # An asyncio.Lock binds to the loop of its first contention; a file
-        # that outlives its loop gets a fresh lock in the next one.
+    def _exclusive(self) -> Exclusive:
+        """The handle's slow-path bracket, over this loop's lock.
+
+        An asyncio.Lock binds to the loop of its first contention; a file that
+        outlives its loop gets a fresh lock in the next one.
+        """
         loop = asyncio.get_running_loop()
         lock = self._lock
         if self._lock_loop is not loop or lock is None:
             if lock is None or not lock.locked():
-                lock = self._lock = asyncio.Lock()
+                self._lock = asyncio.Lock()
             self._lock_loop = loop
-        return lock
-
-    def _exclusive(self) -> Exclusive:
-        """The handle's slow-path bracket (with this loop's lock)."""
-        self._loop_lock()
         return Exclusive(self)
 
     async def _serialised(
