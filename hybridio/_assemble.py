@@ -209,15 +209,7 @@ def open_now(req: _Request) -> KernelBinaryFile | None:
     if fmode.os_flags & os.O_TRUNC and st.st_size >= p.truncate_in_thread_min:
         return None  # O_TRUNC of a large cached file: the general path truncates in a thread
     fd = os.open(file, fmode.os_flags, 0o666)
-    try:
-        binary = _layers(
-            fd, req, p, recipe.engine, recipe.write_engine, p.inline_reason, req.buffering
-        )
-    except BaseException:
-        os.close(fd)
-        raise
-    binary.plan = p
-    return binary
+    return build(req, p, fd, st, recipe.engine, recipe.write_engine)
 
 
 def _new_recipe(

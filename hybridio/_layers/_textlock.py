@@ -45,8 +45,5 @@ class Exclusive(_Exclusive):
             try:
                 await file._start()
             except BaseException:
-                # Undone as the way out would: nothing ran under the lock.
-                self.leaving(file)
-                file._busy = False
-                file._lock.release()
+                await self.__aexit__()  # undone as the way out would be
                 raise
