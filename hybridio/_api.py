@@ -39,13 +39,11 @@ class _BinaryOpen(AsyncOpen[AsyncBinaryIO]):
     """A binary open whose await needs no coroutine when the open needs no
     suspension (see :func:`_open_binary_now`): most small-file opens."""
 
-    __slots__ = ("_req",)
-
     def __init__(self, req: _Request) -> None:
-        super().__init__(self._open_slowly)
+        # No AsyncOpen.__init__: its factory is the method below.
         self._req = req
 
-    def _open_slowly(self) -> Any:
+    def _factory(self) -> Any:
         # Only after __await__'s attempt to open without suspending declined.
         return _open_binary_later(self._req)
 

@@ -18,10 +18,12 @@ import errno
 import os
 import stat
 import sys
+from asyncio import get_running_loop
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any, Final
 
 from ._compression import Compression
-from ._engines import direct, fairness, fdlimit, kernel
+from ._engines import contexts, direct, fdlimit, kernel
 from ._engines.threads import run_in_thread
 from ._layers.base import AsyncBinaryIO
 from ._layers.buffered import KernelBinaryFile
@@ -30,9 +32,9 @@ from ._layers.raw import RawKernelFile
 # Imported here, not at the first thread-served open: importing it (gzip, bz2,
 # lzma) took ~60 ms in the loop thread.
 from ._layers.stream import open_stream
-from ._modes import FileMode
+from ._modes import FileMode, parse_mode
 from ._selector import Plan, Strategy, gather_facts, plan
-from ._settings import current as current_settings
+from ._settings import on_reload as on_settings_reload
 
 if TYPE_CHECKING:
     from ._requests import Opener, _Request
@@ -138,22 +140,65 @@ def _no_limit(value: int | None) -> int:
     return sys.maxsize if value is None else value
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
 class _Recipe:
-    """What every inline open of one kind on one loop shares."""
+    """What every inline open of one kind on one loop shares.
 
-    plan: Plan
-    engine: kernel.KernelEngine
-    write_engine: kernel.KernelEngine
-    loop: asyncio.AbstractEventLoop
+    :meth:`make` builds the file from prototype layers taken once from
+    :func:`_layers`: an open then copies their state and sets what is its
+    own (fd, name, mode, buffer size), which costs a third of the calls.
+    """
 
-    def usable(self, loop: asyncio.AbstractEventLoop, profile: Any) -> bool:
-        return (
-            self.loop is loop
-            and self.plan.profile is profile
-            and not self.engine.closed
-            and not self.write_engine.closed
-        )
+    __slots__ = ("_binary", "_inline", "_raw", "engine", "loop", "plan", "write_engine")
+
+    def __init__(
+        self,
+        plan: Plan,
+        engine: kernel.KernelEngine,
+        write_engine: kernel.KernelEngine,
+        loop: asyncio.AbstractEventLoop,
+        req: _Request,
+    ) -> None:
+        self.plan = plan
+        self.engine = engine
+        self.write_engine = write_engine
+        self.loop = loop
+        # Any mode that does not append: make() sets the open's own.
+        like = req._replace(file=None, fmode=parse_mode("rb"))
+        proto = _layers(-1, like, plan, engine, write_engine, plan.inline_reason, -1)
+        self._raw = dict(vars(proto._raw))
+        self._inline = proto._inline
+        self._binary = dict(vars(proto))
+        self._binary["plan"] = plan
+        proto._closed = True  # a prototype holds no fd: nothing to close at its end
+
+    def make(self, req: _Request, fd: int) -> KernelBinaryFile:
+        """The file :func:`build` would make over *fd* for *req* (not appending,
+        a path, so its own position starts at 0)."""
+        raw = object.__new__(RawKernelFile)
+        state = raw.__dict__
+        state.update(self._raw)
+        inline = self._inline.for_fd(fd)
+        state["fd"] = fd
+        state["name"] = req.file
+        state["executor"] = req.executor
+        state["inline"] = inline
+        binary = object.__new__(KernelBinaryFile)
+        state = binary.__dict__
+        state.update(self._binary)
+        fmode = req.fmode
+        buffering = req.buffering
+        state["_raw"] = raw
+        state["_inline"] = inline
+        state["_fd"] = fd
+        state["name"] = req.file
+        state["_fmode"] = fmode
+        state["_readable"] = fmode.readable
+        state["mode"] = fmode.raw_mode
+        state["_closefd"] = req.closefd
+        if buffering >= 0 and buffering != 1:
+            state["_buffer_size"] = buffering
+        state["_wbuf"] = bytearray()  # last, as in __init__ (see its __del__)
+        return binary
 
 
 # Recipes by request kind, for the last loop that opened files (a new loop
@@ -169,7 +214,15 @@ def _forget(loop: asyncio.AbstractEventLoop) -> None:
         _recipes_loop[0] = None
 
 
+def _forget_all() -> None:
+    # Plans depend on the settings and on what the probes said: a reload or a
+    # backend marked unavailable drops every recipe (so no open reads either).
+    _recipes.clear()
+
+
 kernel.loop_close_hooks.append(_forget)
+on_settings_reload(_forget_all)
+contexts.probe_listeners.append(_forget_all)
 
 
 def open_now(req: _Request) -> KernelBinaryFile | None:
@@ -180,36 +233,39 @@ def open_now(req: _Request) -> KernelBinaryFile | None:
     file: str = req.file
     if file.startswith(("/proc/", "/sys/")):
         return None
-    loop = asyncio.get_running_loop()
-    if fairness.for_loop(loop).spent():
-        return None
     try:
         st = os.stat(file)
     except (OSError, ValueError):
         return None  # the general path raises what open() raises
-    if not stat.S_ISREG(st.st_mode):
+    if not S_ISREG(st.st_mode):
         return None
     fmode = req.fmode
-    key = (
-        st.st_dev,
-        fmode.writable,
-        id(req.strategy),
-        req.access,
-        req.backend,
-        id(req.profile),
-        current_settings().generation,
-        kernel.probe_generation(),
-    )
-    recipe = _recipes.get(key)
-    if recipe is None or not recipe.usable(loop, req.profile):
+    loop = get_running_loop()
+    # ids: Strategy's and the profile's hashes are Python code; the recipe
+    # checks the profile's identity, so a reused id cannot match.
+    key = (st.st_dev, fmode.writable, id(req.strategy), req.access, req.backend, id(req.profile))
+    recipe = _recipes.get(key) if _recipes_loop[0] is loop else None
+    if (
+        recipe is None
+        or recipe.plan.profile is not req.profile
+        or recipe.engine.closed
+        or recipe.write_engine.closed
+    ):
         recipe = _new_recipe(req, st, loop, key)
         if recipe is None:
             return None
-    p = recipe.plan
-    if fmode.os_flags & os.O_TRUNC and st.st_size >= p.truncate_in_thread_min:
+    if recipe.engine.budget.spent():
+        return None  # the general path gives the loop a turn first
+    if fmode.os_flags & os.O_TRUNC and st.st_size >= recipe.plan.truncate_in_thread_min:
         return None  # O_TRUNC of a large cached file: the general path truncates in a thread
     fd = os.open(file, fmode.os_flags, 0o666)
-    return build(req, p, fd, st, recipe.engine, recipe.write_engine)
+    if fmode.appending:
+        return build(req, recipe.plan, fd, st, recipe.engine, recipe.write_engine)
+    try:
+        return recipe.make(req, fd)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _new_recipe(
@@ -229,7 +285,7 @@ def _new_recipe(
     if p.strategy is not Strategy.KERNEL or p.open_in_thread or kernel.needs_prepare(p.backend):
         return None
     p, engine, write_engine = engines_for(p, req.fmode.writable)
-    recipe = _Recipe(p, engine, write_engine, loop)
+    recipe = _Recipe(p, engine, write_engine, loop, req)
     if _recipes_loop[0] is not loop or len(_recipes) >= _RECIPES_MAX:
         _recipes.clear()
         _recipes_loop[0] = loop

@@ -18,7 +18,11 @@ __all__ = ("FileMode", "check_open_args", "parse_mode")
 
 @dataclasses.dataclass(frozen=True)
 class FileMode:
-    """A parsed mode string: which direction, creation flags and text/binary."""
+    """A parsed mode string: which direction, creation flags and text/binary.
+
+    The derived answers (``readable``, ``os_flags``, ...) are worked out once,
+    when the mode is parsed: every open asks several of them.
+    """
 
     mode: str
     reading: bool
@@ -27,38 +31,38 @@ class FileMode:
     creating: bool
     updating: bool
     text: bool
+    #: True for ``"b"`` modes.
+    binary: bool = dataclasses.field(init=False, compare=False, repr=False)
+    #: The file can be read from (``r`` or any ``+`` mode).
+    readable: bool = dataclasses.field(init=False, compare=False, repr=False)
+    #: The file can be written to (``w``, ``a``, ``x`` or ``+``).
+    writable: bool = dataclasses.field(init=False, compare=False, repr=False)
+    #: The mode the stdlib reports for the raw/binary file (``FileIO.mode``).
+    raw_mode: str = dataclasses.field(init=False, compare=False, repr=False)
+    #: Flags for ``os.open`` as ``FileIO`` computes them.
+    os_flags: int = dataclasses.field(init=False, compare=False, repr=False)
 
-    @property
-    def binary(self) -> bool:
-        """True for ``"b"`` modes."""
-        return not self.text
+    def __post_init__(self) -> None:
+        derived = {
+            "binary": not self.text,
+            "readable": self.reading or self.updating,
+            "writable": self.writing or self.appending or self.creating or self.updating,
+            "raw_mode": self._raw_mode(),
+            "os_flags": self._os_flags(),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
-    @property
-    def readable(self) -> bool:
-        """The file can be read from (``r`` or any ``+`` mode)."""
-        return self.reading or self.updating
-
-    @property
-    def writable(self) -> bool:
-        """The file can be written to (``w``, ``a``, ``x`` or ``+``)."""
-        return self.writing or self.appending or self.creating or self.updating
-
-    @property
-    def raw_mode(self) -> str:
-        """The mode the stdlib reports for the raw/binary file (``FileIO.mode``)."""
+    def _raw_mode(self) -> str:
         if self.creating:
-            base = "xb+" if self.updating else "xb"
-        elif self.appending:
-            base = "ab+" if self.updating else "ab"
-        elif self.reading:
-            base = "rb+" if self.updating else "rb"
-        else:
-            base = "rb+" if self.updating else "wb"
-        return base
+            return "xb+" if self.updating else "xb"
+        if self.appending:
+            return "ab+" if self.updating else "ab"
+        if self.reading:
+            return "rb+" if self.updating else "rb"
+        return "rb+" if self.updating else "wb"
 
-    @property
-    def os_flags(self) -> int:
-        """Flags for ``os.open`` as ``FileIO`` computes them."""
+    def _os_flags(self) -> int:
         if self.creating:
             flags = os.O_EXCL | os.O_CREAT
         elif self.writing:
@@ -73,8 +77,7 @@ class FileMode:
             flags |= os.O_RDONLY
         else:
             flags |= os.O_WRONLY
-        flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-        return flags
+        return flags | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _typename(obj: object) -> str:

@@ -11,6 +11,15 @@ __all__ = ("AsyncOpen",)
 _F = TypeVar("_F")
 
 
+_NEW: Any = object()
+
+
+_RUNNING: Any = object()
+
+
+_DONE: Any = object()
+
+
 class AsyncOpen(Generic[_F]):
     """What ``async_open()`` returns: await it, or use it with ``async with``.
 
@@ -21,7 +30,15 @@ class AsyncOpen(Generic[_F]):
     for everyone and an fd it already produced is closed, so nothing leaks.
     """
 
-    __slots__ = ("_error", "_exit", "_factory", "_result", "_state", "_waiters")
+    # The state before any await as class defaults, and no future unless a
+    # second awaiter comes: one of these is built per open, and each store
+    # (or a future per open) was a measurable share of a small-file open.
+    _state: Any = _NEW
+    _result: Any = None
+    _error: BaseException | None = None
+    _waiters: list[asyncio.Future[None]] | None = None
+    #: How ``async with`` ends: *exit*(obj), else the object's own __aexit__.
+    _exit: Callable[[_F], Coroutine[Any, Any, None]] | None = None
 
     def __init__(
         self,
@@ -29,14 +46,8 @@ class AsyncOpen(Generic[_F]):
         exit: Callable[[_F], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         self._factory = factory
-        #: How ``async with`` ends: *exit*(obj), else the object's own __aexit__.
-        self._exit = exit
-        # No future unless a second awaiter comes: one open is one awaiter,
-        # and a future per open was a measurable share of a small-file open.
-        self._state = _NEW
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self._waiters: list[asyncio.Future[None]] | None = None
+        if exit is not None:
+            self._exit = exit
 
     async def _open(self) -> _F:
         if self._state is not _NEW:
@@ -84,15 +95,6 @@ class AsyncOpen(Generic[_F]):
             else:
                 # The file's own __aexit__: an atomic file discards on an exception.
                 await obj.__aexit__(*exc_info)
-
-
-_NEW: Any = object()
-
-
-_RUNNING: Any = object()
-
-
-_DONE: Any = object()
 
 
 def _ready(value: _F) -> Generator[Any, None, _F]:

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import types
 import warnings
+from collections.abc import Callable
 from typing import Any, Final
 
 from .. import _settings as settings
@@ -266,18 +267,29 @@ def probe_generation() -> int:
     return _probe_gen
 
 
+#: Called (no arguments) whenever :func:`probe_generation` changes: caches of
+#: what the probes said (the open memo) drop themselves here.
+probe_listeners: list[Callable[[], None]] = []
+
+
+def _probes_changed() -> None:
+    global _probe_gen
+    _probe_gen += 1
+    for listener in list(probe_listeners):
+        listener()
+
+
 def probe(name: str) -> str | None:
     """Probe *name* once per process; None if usable, else the reason it is not."""
     found = _probe_results.get(name, _UNPROBED)
     if found is not _UNPROBED:
         return found  # type: ignore[return-value]
-    global _probe_gen
     backends_table.get(name)  # ValueError for a name that is not a backend
     with _probe_lock:
         if name not in _probe_results:
             reason = _probe(name)
             _probe_results[name] = reason
-            _probe_gen += 1
+            _probes_changed()
             if reason is not None:
                 log.info("hybridio: kernel backend %s unavailable: %s", name, reason)
         return _probe_results[name]
@@ -286,10 +298,9 @@ def probe(name: str) -> str | None:
 def mark_unavailable(name: str, reason: str) -> None:
     """Record that *name* failed to start (e.g. io_setup's EAGAIN once aio-max-nr is
     used up): later plans skip it, and ``backends()`` shows why."""
-    global _probe_gen
     with _probe_lock:
         _probe_results[name] = reason
-        _probe_gen += 1
+        _probes_changed()
     log.info("hybridio: kernel backend %s unavailable: %s", name, reason)
 
 
@@ -318,10 +329,9 @@ def needs_probe(name: str | None = None) -> bool:
 
 def _reset_probes() -> None:
     """Forget probe results and spare contexts (for tests that inject faults)."""
-    global _probe_gen
     with _probe_lock:
         _probe_results.clear()
-        _probe_gen += 1
+        _probes_changed()
     with _spares_lock:
         spares = list(_spares.items())
         _spares.clear()

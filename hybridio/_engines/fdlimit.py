@@ -102,11 +102,22 @@ class FdSlot:
             return
         self._released = True
         limiter = self._limiter
-        if limiter._lock.acquire(False):
+        lock = limiter._lock
+        if lock.acquire(False):
             # The lock is free: hand the slot on right here (the queue is for
             # a release that finds the lock taken, e.g. from __del__).
-            limiter._hand_on()
-            limiter._unlock()
+            if limiter._waiters:
+                limiter._hand_on()
+            else:
+                limiter.held -= 1  # _hand_on's answer with nobody waiting
+            if limiter._pending:
+                limiter._unlock()
+                return
+            lock.release()
+            # A release queued by another thread while we held the lock is
+            # applied now, as _unlock does.
+            if limiter._pending and lock.acquire(False):
+                limiter._unlock()
             return
         limiter._queue_release()
 
@@ -178,10 +189,14 @@ class FdLimiter:
         cap = self._cap
         if not self._cap_known or self._waiters or (cap is not None and self.held >= cap):
             return None
-        with self._lock:
-            if self._waiters or self._pending or (cap is not None and self.held >= cap):
-                return None
-            self.held += 1
+        lock = self._lock
+        if not lock.acquire(False):
+            return None  # another thread is in here: acquire() waits for the lock
+        if self._waiters or self._pending or (cap is not None and self.held >= cap):
+            lock.release()
+            return None
+        self.held += 1
+        lock.release()
         return FdSlot(self)
 
     async def acquire(self, filename: Any = None) -> FdSlot:

@@ -17,6 +17,7 @@ a bad offset gets EINVAL too).
 
 from __future__ import annotations
 
+import builtins
 import errno
 import os
 import sys
@@ -83,18 +84,14 @@ def unsupported_reason(fd: int | None) -> str | None:
 class InlineReader:
     """Inline reads of one fd, with counters of what they served."""
 
-    __slots__ = (
-        "_skip",
-        "_streak",
-        "bytes",
-        "enabled",
-        "fd",
-        "max",
-        "misses",
-        "ops",
-        "reason",
-        "skipped",
-    )
+    # Counters start at the class's zero: an open stores only what differs.
+    ops = 0
+    bytes = 0
+    misses = 0
+    #: Reads sent straight to the kernel engine while backing off.
+    skipped = 0
+    _streak = 0
+    _skip = 0
 
     def __init__(
         self, fd: int, max_size: int = BUILTIN.inline_max, *, known_reason: str | bool | None = True
@@ -106,13 +103,17 @@ class InlineReader:
         # O_DIRECT itself), which saves an fcntl per open; True asks the fd.
         self.reason = unsupported_reason(fd) if known_reason is True else known_reason or None
         self.enabled = self.reason is None
-        self.ops = 0
-        self.bytes = 0
-        self.misses = 0
-        #: Reads sent straight to the kernel engine while backing off.
-        self.skipped = 0
-        self._streak = 0
-        self._skip = 0
+
+    def for_fd(self, fd: int) -> InlineReader:
+        """A reader of *fd* with this one's limit and verdict, its counters at
+        zero: what ``InlineReader(fd, max, known_reason=self.reason)`` builds,
+        for the open memo (``hybridio._assemble``), without the call."""
+        new = object.__new__(InlineReader)
+        new.fd = fd
+        new.max = self.max
+        new.reason = self.reason
+        new.enabled = self.enabled
+        return new
 
     def _missed(self) -> None:
         # A miss is not free: preadv2(RWF_NOWAIT) on an uncached page starts
@@ -184,7 +185,8 @@ class InlineReader:
         self._missed()
         return None
 
-    def read(self, size: int, offset: int) -> bytes | None:
+    # builtins.bytes: the counter `bytes` above shadows the type in this class.
+    def read(self, size: int, offset: int) -> builtins.bytes | None:
         """The bytes at *offset* if the page cache holds them all, else None.
 
         A read that stops at EOF is complete; a partially cached range returns

@@ -81,7 +81,7 @@ class StreamReads:
     def _read_all_inline(self: BufferedState) -> bytes | None:
         """read() to EOF of a small cached rest, without suspending; None if not."""
         pos = self._pos
-        data = self._raw.read_to_eof_cached(pos)
+        data = self._raw.read_to_eof_cached(pos, self._share_offset)
         if data is None:
             return None
         self._pos = pos + len(data)

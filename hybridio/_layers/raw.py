@@ -173,12 +173,20 @@ class RawKernelFile(KernelWrites):
             return SPENT
         return inline.read(size, offset)
 
-    def read_to_eof_cached(self, offset: int) -> bytes | None:
+    def read_to_eof_cached(self, offset: int, shared_offset: bool = False) -> bytes | None:
         """The rest of the file from *offset* if it is small and cached, read
         without suspending; None when not (empty rest, too big, a miss, the
-        loop's budget spent)."""
+        loop's budget spent).
+
+        The size comes from ``lseek(SEEK_END)``, a quarter of an ``fstat``'s
+        cost (no stat_result): it leaves the fd's offset at EOF, where a
+        read to EOF leaves it.  An fd whose offset is *shared_offset* with
+        others (opened from an fd) is asked with ``fstat`` instead, so that a
+        read which then fails has not moved it.
+        """
         inline = self.inline
-        size = os.fstat(self.fd).st_size - offset
+        fd = self.fd
+        size = (os.fstat(fd).st_size if shared_offset else os.lseek(fd, 0, os.SEEK_END)) - offset
         if size <= 0 or size > inline.max or self.engine.budget.spent():
             return None
         # All `size` bytes is the file as of that fstat: a complete read-to-EOF

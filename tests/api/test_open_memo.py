@@ -112,3 +112,43 @@ async def test_the_memo_never_serves_a_fifo(tmp_path: Path) -> None:
             assert f.backend == "threads"
             assert await f.read() == b"through the fifo"
         await task
+
+
+def _state(binary: Any) -> dict[str, Any]:
+    """A kernel-served file's state, its layers' included, with the objects
+    that are its own (raw layer, inline reader) replaced by their state."""
+    state = dict(vars(binary))
+    raw = dict(vars(state.pop("_raw")))
+    inline = raw.pop("inline")
+    assert state.pop("_inline") is inline
+    state["raw"] = raw
+    state["inline"] = {k: getattr(inline, k) for k in ("fd", "max", "reason", "enabled", "ops")}
+    return state
+
+
+@pytest.mark.parametrize("mode", ["rb", "r+b", "wb", "w+b"])
+@pytest.mark.parametrize("buffering", [-1, 0, 4096])
+async def test_a_file_from_the_memo_is_the_one_build_makes(
+    tmp_path: Path, mode: str, buffering: int
+) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    for _ in range(2):  # the first open of a loop may probe; the second makes the recipe
+        async with hybridio.async_open(str(path), mode, buffering=buffering):
+            pass
+    from hybridio._requests import _request
+
+    req = _request(
+        str(path), mode, buffering, None, None, None, True, None, None, None, None, None,
+        hybridio.Strategy.AUTO, "auto", None, False,
+    )  # fmt: skip
+    writable = "+" in mode or "w" in mode
+    (recipe,) = [r for key, r in _assemble._recipes.items() if key[1] == writable]
+    fd = os.open(path, os.O_RDONLY)
+    made = recipe.make(req, fd)
+    built = _assemble.build(req, recipe.plan, fd, os.stat(path), recipe.engine, recipe.write_engine)
+    try:
+        assert _state(made) == _state(built)
+    finally:
+        made._closed = True  # one fd under both: closed once, below
+        await built.close()

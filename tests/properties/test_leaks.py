@@ -58,17 +58,21 @@ def test_event_loop_cycles_return_fds_threads_and_aio_nr_to_baseline(
 async def test_a_constructor_failing_after_open_leaks_no_fd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    from hybridio._layers import buffered
+    from hybridio._engines.inline import InlineReader
 
     (tmp_path / "f").write_bytes(b"")
-    async with hybridio.async_open(tmp_path / "f", "rb"):
-        pass  # the loop's kernel context exists before the baseline
+    for warm in ("rb", "rb", "wb"):
+        async with hybridio.async_open(str(tmp_path / "f"), warm):
+            pass  # the kernel context and (from the 2nd open) the open memo exist
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("constructor failed")
 
     fds = fd_count()
-    monkeypatch.setattr(buffered.KernelBinaryFile, "__init__", broken)
+    # Every kernel-served file builds its inline reader once its fd exists:
+    # the general open through __init__, the memo's through for_fd.
+    monkeypatch.setattr(InlineReader, "__init__", broken)
+    monkeypatch.setattr(InlineReader, "for_fd", broken)
     # A str path takes the open that needs no await, a Path the general one.
     for path in (str(tmp_path / "f"), tmp_path / "f"):
         with pytest.raises(RuntimeError, match="constructor failed"):
