@@ -340,10 +340,10 @@ def resolve_profile(profile: TuningProfile | str | os.PathLike[str] | None = Non
     if profile is not None:
         return _resolve_uncached(profile)
     now = time.monotonic()
-    generation = settings.current().generation
     hit = _resolved
-    if hit is not None and hit[3] == generation and now - hit[2] < RECHECK_SECONDS:
-        return hit[1]
+    if hit is not None and now - hit[2] < RECHECK_SECONDS:
+        return hit[1]  # a reload_settings() drops it (_forget_resolved)
+    generation = settings.current().generation
     env_profile = settings.current().profile
     env = "\0".join(
         (env_profile, os.environ.get("XDG_CONFIG_HOME", ""), os.environ.get("HOME", ""))

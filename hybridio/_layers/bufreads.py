@@ -85,7 +85,8 @@ class StreamReads:
         if data is None:
             return None
         self._pos = pos + len(data)
-        self._drop_rbuf()
+        if self._rbuf:  # an empty buffer's offset is never read
+            self._drop_rbuf()
         if self._share_offset:
             self._publish_offset()
         return data

@@ -78,3 +78,40 @@ async def test_a_constructor_failing_after_open_leaks_no_fd(
         with pytest.raises(RuntimeError, match="constructor failed"):
             await hybridio.async_open(path, mode)
         assert fd_count() == fds
+
+
+async def test_kernel_reads_and_writes_leave_no_reference_cycles(
+    tmp_path: Path, backend: str
+) -> None:
+    # A finished operation must be freed by reference counting: cyclic
+    # garbage per operation makes the collector run more often, and its full
+    # collections of a large heap held the loop for 10-20 ms.
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(64 * 1024))
+
+    async def work() -> None:
+        async with hybridio.async_open(str(path), "r+b", backend=backend) as f:
+            await f.write(b"x" * 4096)  # write-behind, flushed by the close
+            await f.write_at(8192, b"y" * 4096)
+            await f.fsync()
+        fd = os.open(path, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+        async with hybridio.async_open(str(path), "rb", backend=backend) as f:
+            await f.read_at(0, 4096)  # uncached: a kernel read
+            await f.read_many([(4096, 4096), (16384, 4096)])
+
+    await work()  # contexts and memo exist before the count
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(10):
+            await work()
+        gc.collect()
+        ours = [o for o in gc.garbage if type(o).__module__.startswith(("hybridio", "caio"))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert ours == []
