@@ -480,7 +480,9 @@ def markdown(doc: dict[str, Any], img_rel: str | None, plot_note: str) -> str:
         "attribute); a forced backend that was not honoured is shown as *asked X, served by Y*. "
         "For hybridio the brackets give the share of operations its per-file `stats` counted "
         "as served inline (page cache, in the loop thread, no suspension), by the kernel "
-        "engine or by threads: a forced backend with *inline 100%* never reached that backend.",
+        "engine or by threads: a forced backend with *inline 100%* never reached that backend. "
+        "A cell that opens more than 256 files counts the first 256 and every 64th after that "
+        "(keeping every file for its counters made the collector hold the loop).",
         "- aiofile and raw caio use caio's default io_uring context, which turns SQPOLL on when "
         "the kernel allows it (see the machine table): a kernel thread then polls the ring, "
         "which helps deep queues of cold reads and costs CPU that `process_time` does not see. "
