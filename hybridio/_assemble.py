@@ -53,6 +53,7 @@ def engines_for(p: Plan, writes: bool) -> tuple[Plan, kernel.KernelEngine, kerne
                 sqpoll=p.sqpoll,
                 submit_mode=p.submit_mode,
                 sqpoll_depth=p.sqpoll_depth,
+                miss_sqpoll=p.miss_sqpoll,
             )
             break
         except kernel.BackendUnavailableError as exc:

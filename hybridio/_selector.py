@@ -188,6 +188,7 @@ class Plan:
     sqpoll: bool
     submit_mode: str
     sqpoll_depth: int
+    miss_sqpoll: bool
     stream_chunk: int
     truncate_in_thread_min: int
     skipped: tuple[tuple[str, str], ...]
@@ -329,6 +330,7 @@ def _decide(
         sqpoll=prof.sqpoll,
         submit_mode=prof.submit_mode,
         sqpoll_depth=prof.sqpoll_depth,
+        miss_sqpoll=prof.miss_sqpoll,
         stream_chunk=prof.stream_chunk,
         truncate_in_thread_min=prof.truncate_in_thread_min,
         skipped=tuple(skipped.items()),

@@ -119,9 +119,9 @@ class FaultyEngine:
                 return fault.apply(value)
         return value
 
-    async def run_one(self, op: Any, landed: list[Any] | None = None) -> Any:
+    async def run_one(self, op: Any, landed: list[Any] | None = None, miss: bool = False) -> Any:
         """The real engine's ``run_one``, then the faults."""
-        return self._outcome(op, await self._real.run_one(op, landed))
+        return self._outcome(op, await self._real.run_one(op, landed, miss))
 
     async def run(self, ops: Sequence[Any], results: list[Any] | None = None) -> list[Any]:
         """The real engine's ``run``, then the faults (in request order)."""

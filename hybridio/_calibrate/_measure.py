@@ -327,7 +327,12 @@ async def measure_submission(
     loop = asyncio.get_running_loop()
     ctx = uring.Context(max_requests=BUILTIN.max_requests, sqpoll=way.sqpoll)
     ring = kernel.KernelEngine(
-        loop, "uring", ctx, submit_mode=way.submit_mode, sqpoll_depth=way.sqpoll_depth
+        loop,
+        "uring",
+        ctx,
+        submit_mode=way.submit_mode,
+        sqpoll_depth=way.sqpoll_depth,
+        miss_sqpoll=way.miss_sqpoll,
     )
     try:
         if way.sqpoll and not ring.sqpoll:

@@ -36,18 +36,23 @@ class Way(NamedTuple):
     submit_mode: str
     sqpoll: bool
     sqpoll_depth: int
+    miss_sqpoll: bool = False
 
 
 #: The ways calibrate compares.  With SQPOLL the kernel thread picks the SQEs
 #: up itself, so the flush only wakes it: the mode does not matter there.
 #: "deep16" is adaptive with a second, SQPOLL ring past 16 in flight: SQPOLL
-#: for deep queues only.
+#: for deep queues only.  "misses" is adaptive with that second ring for the
+#: reads the page cache missed while another is in flight: the cold cells
+#: (inline reads on) send it their misses, the warm ones (inline reads off,
+#: as on a filesystem that refuses them) keep the plain ring.
 SUBMISSIONS: Final = (
     Way("adaptive", "adaptive", False, 0),
     Way("immediate", "immediate", False, 0),
     Way("tick", "tick", False, 0),
     Way("sqpoll", "immediate", True, 0),
     Way("deep16", "adaptive", False, 16),
+    Way("misses", "adaptive", False, 0, True),
 )
 
 
@@ -288,7 +293,7 @@ def read_ahead(cells: Sequence[Cell], eviction_ok: bool) -> tuple[int, str]:
     )
 
 
-# -- submit_mode, sqpoll, sqpoll_depth ----------------------------------------------------
+# -- submit_mode, sqpoll, sqpoll_depth, miss_sqpoll ----------------------------------------
 
 #: How much faster (geometric mean) another way of submitting must be than
 #: "adaptive" before the profile picks it ...
@@ -333,7 +338,7 @@ def submission(cells: Sequence[Cell], not_measured: str, quick: bool) -> tuple[W
     SUBMIT_MARGIN and it reaches SUBMIT_FLOOR of adaptive's rate in every
     cell (then the best such way).  *not_measured* says why *cells* may be
     empty."""
-    keep = Way("default", _DEFAULT.submit_mode, False, _DEFAULT.sqpoll_depth)
+    keep = Way("default", _DEFAULT.submit_mode, False, _DEFAULT.sqpoll_depth, _DEFAULT.miss_sqpoll)
     if quick:
         return keep, "not measured in --quick mode: kept the default"
     if not cells:
@@ -395,6 +400,7 @@ def decide(
         "submit_mode": (way.submit_mode, why),
         "sqpoll": (way.sqpoll, why),
         "sqpoll_depth": (way.sqpoll_depth, why),
+        "miss_sqpoll": (way.miss_sqpoll, why),
         "thread_pool_size": thread_pool_size(default_executor_size()),
     }
 

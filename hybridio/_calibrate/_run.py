@@ -162,7 +162,7 @@ def _submission_plan(
         }
     uring = importlib.import_module("caio.linux_uring")
     allowed = getattr(uring, "SQPOLL_ALLOWED", False)
-    ways = [w for w in SUBMISSIONS if allowed or not (w.sqpoll or w.sqpoll_depth)]
+    ways = [w for w in SUBMISSIONS if allowed or not (w.sqpoll or w.sqpoll_depth or w.miss_sqpoll)]
     notes = {}
     if len(ways) < len(SUBMISSIONS):
         notes["sqpoll"] = "not measured: the kernel does not allow SQPOLL here"

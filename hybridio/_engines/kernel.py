@@ -67,7 +67,7 @@ __all__ = (
 # loop -> {backend name -> engine}
 # An engine per (backend, SQPOLL, submit mode): a profile asking for another
 # configuration gets its own ring instead of silently sharing the first one.
-_EngineKey = tuple[str, bool, str, int]
+_EngineKey = tuple[str, bool, str, int, bool]
 _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_EngineKey, KernelEngine]] = (
     weakref.WeakKeyDictionary()
 )
@@ -113,6 +113,7 @@ def _make_engine(
     sqpoll: bool,
     mode: str,
     sqpoll_depth: int = 0,
+    miss_sqpoll: bool = False,
 ) -> KernelEngine:
     reason = probe(name)
     if reason is not None:
@@ -120,7 +121,7 @@ def _make_engine(
     key = _spare_key(name, max_requests, sqpoll)
     ctx = contexts._take_spare(key)
     if ctx is not None:
-        return KernelEngine(loop, name, ctx, key, mode, sqpoll_depth)
+        return KernelEngine(loop, name, ctx, key, mode, sqpoll_depth, miss_sqpoll)
     try:
         ctx = contexts._create_context(name, max_requests, sqpoll)
     except _START_ERRORS as exc:
@@ -128,7 +129,7 @@ def _make_engine(
         raise BackendUnavailableError(
             f"kernel backend {name!r} failed to start: {_describe(exc)}"
         ) from exc
-    return KernelEngine(loop, name, ctx, key, mode, sqpoll_depth)
+    return KernelEngine(loop, name, ctx, key, mode, sqpoll_depth, miss_sqpoll)
 
 
 def needs_prepare(name: str) -> bool:
@@ -180,6 +181,7 @@ def get_engine(
     sqpoll: bool = False,
     submit_mode: str = "adaptive",
     sqpoll_depth: int = 0,
+    miss_sqpoll: bool = False,
 ) -> KernelEngine:
     """The engine of the running loop for *backend* (None: ``HYBRIDIO_BACKEND``,
     else :func:`pick_backend`'s choice).
@@ -210,10 +212,11 @@ def get_engine(
         _wants_sqpoll(name, sqpoll),
         submit_mode,
         sqpoll_depth,
+        miss_sqpoll,
     )
     engine = engines.get(key)
     if engine is None or engine.closed:
         engine = engines[key] = _make_engine(
-            loop, name, max_requests, sqpoll, submit_mode, sqpoll_depth
+            loop, name, max_requests, sqpoll, submit_mode, sqpoll_depth, miss_sqpoll
         )
     return engine

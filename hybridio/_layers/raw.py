@@ -135,6 +135,7 @@ class RawKernelFile(KernelWrites):
             sqpoll=old.sqpoll,
             submit_mode=old.submit_mode,
             sqpoll_depth=old.sqpoll_depth,
+            miss_sqpoll=old.miss_sqpoll,
         )
 
     def _check(self, value: Any) -> Any:
@@ -151,7 +152,10 @@ class RawKernelFile(KernelWrites):
         budget = engine.budget
         if budget.spent():
             await budget.give_turn()
-        data = await engine.run_one(engine.op_read(self.fd, size, offset))
+        # A file read inline sends the kernel only what the page cache missed.
+        inline = self.inline
+        miss = inline.enabled and size <= inline.max
+        data = await engine.run_one(engine.op_read(self.fd, size, offset), None, miss)
         if isinstance(data, OSError):
             raise named(data, self.name)
         self.kernel_ops += 1

@@ -389,6 +389,18 @@ def test_submission_takes_the_best_fair_way_past_an_unfair_better_one() -> None:
     assert "sqpoll 2.12x (worst cell 0.50x)" in reason
 
 
+def test_submission_can_send_only_the_misses_to_sqpoll() -> None:
+    # SQPOLL alone loses the lone read; the misses way keeps it on the plain ring.
+    cells = ways({"adaptive": (100, 100), "sqpoll": (80, 170), "misses": (98, 160)})
+    way, reason = rules.submission(cells, "", False)
+    assert way == ("misses", "adaptive", False, 0, True)
+    assert "misses 1.25x (worst cell 0.98x)" in reason
+    profile = TuningProfile(
+        **{k: v for k, (v, _) in rules.decide([], [], [], cells, {}, quick=False).items()}
+    )
+    assert profile.miss_sqpoll and not profile.sqpoll and profile.sqpoll_depth == 0
+
+
 def test_submission_compares_only_the_cells_every_way_measured() -> None:
     # tick is 2x at depth 64 but did not measure depth 1; compared at depth 64 only.
     cells = ways({"adaptive": (100, 100)}) + ways({"tick": (200,)}, levels=(64,))
@@ -409,7 +421,9 @@ def test_submission_ignores_cells_with_a_note_or_no_throughput() -> None:
 
 
 def test_submission_keeps_the_default_without_a_comparison() -> None:
-    kept = rules.Way("default", DEFAULT.submit_mode, False, DEFAULT.sqpoll_depth)
+    kept = rules.Way(
+        "default", DEFAULT.submit_mode, False, DEFAULT.sqpoll_depth, DEFAULT.miss_sqpoll
+    )
     some = ways({"adaptive": (100, 100), "sqpoll": (300, 300)})
     assert rules.submission(some, "", True) == (
         kept,
@@ -429,7 +443,7 @@ def test_submission_keeps_the_default_without_a_comparison() -> None:
 def test_submission_measured_adaptive_is_the_plain_ring() -> None:
     cells = ways({"adaptive": (100, 100), "tick": (100, 100)})
     way = rules.submission(cells, "", False)[0]
-    assert way == ("adaptive", "adaptive", False, 0)
+    assert way == ("adaptive", "adaptive", False, 0, False)
 
 
 # -- thread_pool_size, and the whole set ----------------------------------------------
@@ -454,14 +468,16 @@ def test_decide_answers_every_calibrated_field_with_a_reason() -> None:
         "submit_mode",
         "sqpoll",
         "sqpoll_depth",
+        "miss_sqpoll",
         "thread_pool_size",
     }
     assert set(decided) <= set(DEFAULT.thresholds())
     for name, (value, reason) in decided.items():
         assert reason, name
         assert isinstance(value, type(getattr(DEFAULT, name))), name
-    # One decision sets the three submission fields, with one reason.
-    assert decided["submit_mode"][1] == decided["sqpoll"][1] == decided["sqpoll_depth"][1]
+    # One decision sets the four submission fields, with one reason.
+    reasons = {decided[k][1] for k in ("submit_mode", "sqpoll", "sqpoll_depth", "miss_sqpoll")}
+    assert len(reasons) == 1
     assert decided["submit_mode"][1] == "not measured: kept the default"
 
 
