@@ -314,7 +314,9 @@ class HybridioAdapter(Adapter):
         self.batched = batched
         #: A way of submitting io_uring reads other than the profile's (the
         #: depth sweep compares them): "immediate", "tick", "adaptive", "sqpoll",
-        #: "deep16" (adaptive, and a second SQPOLL ring past 16 in flight).
+        #: "deep16" (adaptive, and a second SQPOLL ring past 16 in flight),
+        #: "misses" (adaptive, and that second ring for page-cache misses
+        #: while another read is in flight).
         self.submit = submit
         # Forced strategies run every workload: AUTO is judged against them.
         self.chunk_only = backend is not None or submit is not None
@@ -382,12 +384,17 @@ class HybridioAdapter(Adapter):
         if self.submit is not None:
             if self._profile is None:  # one object: plans are cached by profile identity
                 current = self._mod.TuningProfile.current()
-                mode = {"sqpoll": "immediate", "deep16": "adaptive"}.get(self.submit, self.submit)
+                submit_mode = {
+                    "sqpoll": "immediate",
+                    "deep16": "adaptive",
+                    "misses": "adaptive",
+                }.get(self.submit, self.submit)
                 self._profile = dataclasses.replace(
                     current,
-                    submit_mode=mode,
+                    submit_mode=submit_mode,
                     sqpoll=self.submit == "sqpoll",
                     sqpoll_depth=16 if self.submit == "deep16" else 0,
+                    miss_sqpoll=self.submit == "misses",
                     source=f"{current.source} + submit={self.submit}",
                 )
             kwargs["profile"] = self._profile
@@ -915,6 +922,7 @@ def all_adapters() -> list[Adapter]:
         HybridioAdapter(submit="adaptive"),
         HybridioAdapter(submit="sqpoll"),
         HybridioAdapter(submit="deep16"),
+        HybridioAdapter(submit="misses"),
         AiofilesAdapter(),
         AiofileAdapter("uring"),
         AiofileAdapter("linux"),

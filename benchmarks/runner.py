@@ -148,6 +148,9 @@ def _backend_label(adapter: Adapter, served: set[str], engine: dict[str, int] | 
             return f"hybridio read_many [{served_s}]"
         if strategy is not None:
             return f"hybridio strategy={strategy} [{served_s}]"
+        submit = getattr(adapter, "submit", None)
+        if submit is not None:
+            return f"hybridio submit={submit} [{served_s}]"
         if forced is None:
             return f"hybridio auto [{served_s}]"
         if served == {forced}:
