@@ -160,3 +160,17 @@ def test_peer_that_cannot_import_is_a_not_available_row(bench_dir: Path) -> None
     assert "| urio | not available |" in md
     assert "urio: not available: import urio failed: ImportError: urio wheel missing here" in md
     assert "urio: not available" in proc.stdout
+
+
+def test_the_floor_script_prints_every_way(bench_dir: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.floor", f"--dir={bench_dir}", "--files=20", "--reps=1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rows = [line.split("  ")[1].strip() for line in proc.stdout.splitlines()[1:]]
+    assert rows == ["syscalls", "thin file", "blocking open()", "hybridio"]
+    assert all("us/file" in line for line in proc.stdout.splitlines()[1:])
