@@ -17,7 +17,6 @@ a bad offset gets EINVAL too).
 
 from __future__ import annotations
 
-import builtins
 import errno
 import os
 import sys
@@ -84,14 +83,20 @@ def unsupported_reason(fd: int | None) -> str | None:
 class InlineReader:
     """Inline reads of one fd, with counters of what they served."""
 
-    # Counters start at the class's zero: an open stores only what differs.
-    ops = 0
-    bytes = 0
-    misses = 0
-    #: Reads sent straight to the kernel engine while backing off.
-    skipped = 0
-    _streak = 0
-    _skip = 0
+    # Slots: the attributes of the hot path (every inline read), and its
+    # counters, are read and stored on each read.
+    __slots__ = (
+        "_skip",
+        "_streak",
+        "bytes",
+        "enabled",
+        "fd",
+        "max",
+        "misses",
+        "ops",
+        "reason",
+        "skipped",
+    )
 
     def __init__(
         self, fd: int, max_size: int = BUILTIN.inline_max, *, known_reason: str | bool | None = True
@@ -103,6 +108,16 @@ class InlineReader:
         # O_DIRECT itself), which saves an fcntl per open; True asks the fd.
         self.reason = unsupported_reason(fd) if known_reason is True else known_reason or None
         self.enabled = self.reason is None
+        self._zero()
+
+    def _zero(self) -> None:
+        self.ops = 0
+        self.bytes = 0
+        self.misses = 0
+        #: Reads sent straight to the kernel engine while backing off.
+        self.skipped = 0
+        self._streak = 0
+        self._skip = 0
 
     def for_fd(self, fd: int) -> InlineReader:
         """A reader of *fd* with this one's limit and verdict, its counters at
@@ -113,6 +128,7 @@ class InlineReader:
         new.max = self.max
         new.reason = self.reason
         new.enabled = self.enabled
+        new._zero()
         return new
 
     def _missed(self) -> None:
@@ -185,8 +201,7 @@ class InlineReader:
         self._missed()
         return None
 
-    # builtins.bytes: the counter `bytes` above shadows the type in this class.
-    def read(self, size: int, offset: int) -> builtins.bytes | None:
+    def read(self, size: int, offset: int) -> bytes | None:
         """The bytes at *offset* if the page cache holds them all, else None.
 
         A read that stops at EOF is complete; a partially cached range returns
