@@ -84,6 +84,17 @@ def loop_factory(request: pytest.FixtureRequest) -> Iterator[object]:
         yield asyncio.new_event_loop
 
 
+def evict(path: os.PathLike[str] | str) -> None:
+    """Write *path* back and drop its pages from the page cache, so that reads
+    of it miss (a filesystem may keep them: tests that depend on it check)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
 def fd_count() -> int:
     """Open fds of this process."""
     return len(os.listdir("/proc/self/fd"))

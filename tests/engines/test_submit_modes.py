@@ -12,6 +12,7 @@ import pytest
 
 import hybridio
 from hybridio._engines import kernel
+from tests.conftest import evict
 
 pytestmark = pytest.mark.skipif(
     kernel.probe("uring") is not None, reason=f"io_uring unavailable: {kernel.probe('uring')}"
@@ -194,14 +195,6 @@ async def test_past_sqpoll_depth_single_reads_go_to_a_second_sqpoll_ring(tmp_pat
             os.close(w)
 
 
-def _evict(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
 @pytest.mark.parametrize("inline_max", [1 << 20, 0])
 async def test_misses_in_company_go_to_a_second_sqpoll_ring(
     tmp_path: Path, inline_max: int
@@ -211,7 +204,6 @@ async def test_misses_in_company_go_to_a_second_sqpoll_ring(
     # read inline (whose ring serves hits too), stay on the plain ring.
     path = tmp_path / "f"
     path.write_bytes(DATA)
-    os.sync()  # written-back pages can be evicted
     profile = hybridio.TuningProfile(inline_max=inline_max, miss_sqpoll=True, origin="test")
     async with hybridio.async_open(
         path, "rb", strategy="kernel", backend="uring", profile=profile
@@ -221,14 +213,14 @@ async def test_misses_in_company_go_to_a_second_sqpoll_ring(
         if inline_max and not inline.enabled:
             pytest.skip(f"inline reads are off for {tmp_path}: {inline.reason}")
         assert engine.miss_sqpoll and not engine.sqpoll
-        _evict(path)
+        evict(path)
         assert await f.read_at(0, 4096) == DATA[:4096]  # a lone read
         assert engine._deep is None
         r, w = os.pipe()
         try:
             blocked = asyncio.ensure_future(engine.run_one(engine.op_read(r, 1, 0)))
             await asyncio.sleep(0)
-            _evict(path)
+            evict(path)
             offsets = [random.Random(i).randrange(0, len(DATA) - 4096) for i in range(8)]
             got = await asyncio.wait_for(
                 asyncio.gather(*(f.read_at(off, 4096) for off in offsets)), 30

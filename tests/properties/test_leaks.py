@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import hybridio
-from tests.conftest import aio_contexts, fd_count, uring_fds
+from tests.conftest import aio_contexts, evict, fd_count, uring_fds
 
 CYCLES = {"uring": 200, "linux": 200, "thread": 40, "python": 40}
 
@@ -94,9 +94,7 @@ async def test_kernel_reads_and_writes_leave_no_reference_cycles(
             await f.write(b"x" * 4096)  # write-behind, flushed by the close
             await f.write_at(8192, b"y" * 4096)
             await f.fsync()
-        fd = os.open(path, os.O_RDONLY)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
+        evict(path)
         async with hybridio.async_open(str(path), "rb", backend=backend) as f:
             await f.read_at(0, 4096)  # uncached: a kernel read
             await f.read_many([(4096, 4096), (16384, 4096)])
