@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import hybridio
 from hybridio._engines import kernel
 from hybridio._profile import BUILTIN
+from tests.conftest import evict
 from tests.fakes import Fault, install_faults
 
 SIZE = 64 * 1024
@@ -66,12 +67,7 @@ def _resident(path: Path) -> bool:
 
 def _evict(path: Path) -> bool:
     """Drop the file's pages from the page cache; False if this filesystem keeps them."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+    evict(path)
     return not _resident(path)
 
 
