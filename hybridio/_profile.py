@@ -74,8 +74,8 @@ class TuningProfile:
             (``"immediate"``, ``"tick"``, ``"adaptive"``).
         sqpoll_depth: Past this many io_uring operations in flight, single
             ones go to a second ring with SQPOLL (0: never).
-        miss_sqpoll: Single reads that missed the page cache go to a second
-            ring with SQPOLL while another read is in flight.
+        miss_sqpoll: Reads that missed the page cache go to a second ring
+            with SQPOLL while another read is in flight (a batch always).
         open_inline: Open files in the loop thread on local filesystems instead
             of a thread hop.
         truncate_in_thread_min: Opening an existing file at least this large
@@ -140,10 +140,11 @@ class TuningProfile:
     #: Past this many io_uring operations in flight, single ones go to a second
     #: ring with SQPOLL (0: never).  ``calibrate`` measures whether that pays.
     sqpoll_depth: int = 0
-    #: Single reads that missed the page cache (of files read inline, so the
-    #: ring serves little else) go to a second ring with SQPOLL whenever another
-    #: read is in flight; a lone read keeps the plain ring.  ``calibrate``
-    #: measures whether that pays.
+    #: Reads that missed the page cache (of files read inline, so the ring
+    #: serves little else) go to a second ring with SQPOLL: a single one
+    #: whenever another read is in flight, a batch (``read_many``) always; a
+    #: lone read keeps the plain ring.  ``calibrate`` measures whether that
+    #: pays (with single reads).
     miss_sqpoll: bool = False
     #: Open files in the loop thread on local filesystems (a few us) instead of
     #: a thread hop (~95 us here).

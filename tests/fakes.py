@@ -123,9 +123,11 @@ class FaultyEngine:
         """The real engine's ``run_one``, then the faults."""
         return self._outcome(op, await self._real.run_one(op, landed, miss))
 
-    async def run(self, ops: Sequence[Any], results: list[Any] | None = None) -> list[Any]:
+    async def run(
+        self, ops: Sequence[Any], results: list[Any] | None = None, miss: bool = False
+    ) -> list[Any]:
         """The real engine's ``run``, then the faults (in request order)."""
-        values = await self._real.run(ops, results)
+        values = await self._real.run(ops, results, miss)
         for index, op in enumerate(ops):
             values[index] = self._outcome(op, values[index])
         return values

@@ -277,7 +277,9 @@ class KernelEngine:
             raise asyncio.CancelledError
         return value
 
-    async def run(self, ops: Sequence[Any], results: list[Any] | None = None) -> list[Any]:
+    async def run(
+        self, ops: Sequence[Any], results: list[Any] | None = None, miss: bool = False
+    ) -> list[Any]:
         """Submit *ops*, wait for all of them, return values or OSError objects.
 
         Results are in request order, written into *results* when given.  A
@@ -285,9 +287,15 @@ class KernelEngine:
         operations are cancelled where the backend can and awaited to
         completion, then a plain CancelledError is raised; *results* then
         holds what each operation did (None for those never submitted).
+        *miss*: the ops are reads the page cache missed; more than one go to
+        the SQPOLL ring under ``miss_sqpoll``, as single ones in company do.
         """
         if self.closed:
             raise RuntimeError("the kernel engine of this event loop is closed")
+        if miss and self.miss_sqpoll and len(ops) > 1:
+            deep = self._deep_ring()
+            if deep is not self:
+                return await deep.run(ops, results)
         if results is None:
             results = [None] * len(ops)
         pending = list(range(len(ops)))

@@ -374,7 +374,10 @@ class RawKernelFile(KernelWrites):
             start, ops = self._submission(engine, reqs, indices, start, big)
             if not ops:
                 continue
-            values = await engine.run([op for _, op in ops])
+            # Misses of a file read inline: every read of it was tried there.
+            inline = self.inline
+            miss = inline.enabled and all(reqs[indices[i]][1] <= inline.max for i, _ in ops)
+            values = await engine.run([op for _, op in ops], None, miss)
             self.kernel_ops += len(ops)
             for (slot, _), value in zip(ops, values, strict=True):
                 if isinstance(value, OSError):

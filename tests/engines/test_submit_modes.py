@@ -242,3 +242,31 @@ async def test_misses_in_company_go_to_a_second_sqpoll_ring(
         finally:
             os.close(r)
             os.close(w)
+
+
+@pytest.mark.parametrize("inline_max", [1 << 20, 0])
+async def test_a_batch_of_misses_goes_to_the_sqpoll_ring(tmp_path: Path, inline_max: int) -> None:
+    # read_many's misses are one submission of several reads: "in company" by
+    # themselves, so under miss_sqpoll they go to the SQPOLL ring too.
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    profile = hybridio.TuningProfile(inline_max=inline_max, miss_sqpoll=True, origin="test")
+    async with hybridio.async_open(
+        path, "rb", strategy="kernel", backend="uring", profile=profile
+    ) as f:
+        engine = f._raw.engine
+        inline = f._raw.inline
+        if inline_max and not inline.enabled:
+            pytest.skip(f"inline reads are off for {tmp_path}: {inline.reason}")
+        evict(path)
+        offsets = [random.Random(i).randrange(0, len(DATA) - 4096) for i in range(8)]
+        got = await asyncio.wait_for(f.read_many([(off, 4096) for off in offsets]), 30)
+        assert got == [DATA[off : off + 4096] for off in offsets]
+        if not inline_max:
+            assert engine._deep is None  # not a file read inline: the plain ring
+        else:
+            assert f.stats.kernel_ops > 0, "the eviction did not take"
+            deep = engine._deep
+            assert deep is not None
+            if caio_sqpoll_allowed():
+                assert deep is not engine and deep.sqpoll
