@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +197,22 @@ async def test_past_sqpoll_depth_single_reads_go_to_a_second_sqpoll_ring(tmp_pat
             os.close(w)
 
 
+@contextlib.asynccontextmanager
+async def _miss_sqpoll_file(tmp_path: Path, inline_max: int) -> AsyncIterator[Any]:
+    """DATA in tmp_path/f, opened on io_uring with miss_sqpoll and *inline_max*
+    (skipped where inline reads are off although asked for)."""
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    profile = hybridio.TuningProfile(inline_max=inline_max, miss_sqpoll=True, origin="test")
+    async with hybridio.async_open(
+        path, "rb", strategy="kernel", backend="uring", profile=profile
+    ) as f:
+        inline = f._raw.inline  # type: ignore[attr-defined]
+        if inline_max and not inline.enabled:
+            pytest.skip(f"inline reads are off for {tmp_path}: {inline.reason}")
+        yield f
+
+
 @pytest.mark.parametrize("inline_max", [1 << 20, 0])
 async def test_misses_in_company_go_to_a_second_sqpoll_ring(
     tmp_path: Path, inline_max: int
@@ -202,25 +220,18 @@ async def test_misses_in_company_go_to_a_second_sqpoll_ring(
     # miss_sqpoll: a read the page cache missed goes to the SQPOLL ring while
     # another read is in flight; a lone miss, and every read of a file not
     # read inline (whose ring serves hits too), stay on the plain ring.
-    path = tmp_path / "f"
-    path.write_bytes(DATA)
-    profile = hybridio.TuningProfile(inline_max=inline_max, miss_sqpoll=True, origin="test")
-    async with hybridio.async_open(
-        path, "rb", strategy="kernel", backend="uring", profile=profile
-    ) as f:
+    async with _miss_sqpoll_file(tmp_path, inline_max) as f:
         engine = f._raw.engine
         inline = f._raw.inline
-        if inline_max and not inline.enabled:
-            pytest.skip(f"inline reads are off for {tmp_path}: {inline.reason}")
         assert engine.miss_sqpoll and not engine.sqpoll
-        evict(path)
+        evict(tmp_path / "f")
         assert await f.read_at(0, 4096) == DATA[:4096]  # a lone read
         assert engine._deep is None
         r, w = os.pipe()
         try:
             blocked = asyncio.ensure_future(engine.run_one(engine.op_read(r, 1, 0)))
             await asyncio.sleep(0)
-            evict(path)
+            evict(tmp_path / "f")
             offsets = [random.Random(i).randrange(0, len(DATA) - 4096) for i in range(8)]
             got = await asyncio.wait_for(
                 asyncio.gather(*(f.read_at(off, 4096) for off in offsets)), 30
@@ -248,17 +259,9 @@ async def test_misses_in_company_go_to_a_second_sqpoll_ring(
 async def test_a_batch_of_misses_goes_to_the_sqpoll_ring(tmp_path: Path, inline_max: int) -> None:
     # read_many's misses are one submission of several reads: "in company" by
     # themselves, so under miss_sqpoll they go to the SQPOLL ring too.
-    path = tmp_path / "f"
-    path.write_bytes(DATA)
-    profile = hybridio.TuningProfile(inline_max=inline_max, miss_sqpoll=True, origin="test")
-    async with hybridio.async_open(
-        path, "rb", strategy="kernel", backend="uring", profile=profile
-    ) as f:
+    async with _miss_sqpoll_file(tmp_path, inline_max) as f:
         engine = f._raw.engine
-        inline = f._raw.inline
-        if inline_max and not inline.enabled:
-            pytest.skip(f"inline reads are off for {tmp_path}: {inline.reason}")
-        evict(path)
+        evict(tmp_path / "f")
         offsets = [random.Random(i).randrange(0, len(DATA) - 4096) for i in range(8)]
         got = await asyncio.wait_for(f.read_many([(off, 4096) for off in offsets]), 30)
         assert got == [DATA[off : off + 4096] for off in offsets]
