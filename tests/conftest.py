@@ -84,6 +84,31 @@ def loop_factory(request: pytest.FixtureRequest) -> Iterator[object]:
         yield asyncio.new_event_loop
 
 
+@contextlib.contextmanager
+def tmpfs(point: os.PathLike[str] | str, options: str) -> Iterator[None]:
+    """A tmpfs mounted at the existing directory *point* with mount *options*
+    (``size=...``), lazily unmounted at the end; the test is skipped where
+    mounting is not allowed."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", os.fspath(point)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        pytest.skip(f"cannot mount a tmpfs here: {exc}")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", os.fspath(point)], capture_output=True, timeout=30)
+
+
 def evict(path: os.PathLike[str] | str) -> None:
     """Write *path* back and drop its pages from the page cache, so that reads
     of it miss (a filesystem may keep them: tests that depend on it check)."""

@@ -16,7 +16,7 @@ from hybridio import Compression, Strategy, TuningProfile, _facts
 from hybridio import _selector as selector_mod
 from hybridio._engines import contexts, kernel
 from hybridio._modes import parse_mode
-from tests.conftest import fd_count
+from tests.conftest import fd_count, tmpfs
 
 FIRST_NATIVE = next((n for n in ("uring", "linux") if kernel.probe(n) is None), None)
 
@@ -282,26 +282,10 @@ def test_mountinfo_paths_are_decoded_as_bytes_with_octal_escapes() -> None:
 
 def test_filesystem_type_under_a_mount_point_with_a_non_ascii_name(tmp_path: Path) -> None:
     """The same, end to end: a tmpfs mounted at `café x` is found as tmpfs."""
-    import subprocess
-
     point = tmp_path / "café x"
     point.mkdir()
-    try:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"cannot mount a tmpfs here: {exc}")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    try:
+    with tmpfs(point, "size=64k"):
         inside = point / "f"
         inside.write_bytes(b"x")
         assert selector_mod.filesystem_type(tmp_path) != "tmpfs"  # the premise
         assert selector_mod.filesystem_type(inside) == "tmpfs"
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=30, check=False)

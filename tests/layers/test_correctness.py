@@ -23,6 +23,7 @@ import pytest
 
 import hybridio
 from hybridio import Strategy
+from tests.conftest import tmpfs
 
 RECORD = 100
 
@@ -202,20 +203,8 @@ async def test_a_timeout_around_write_at_raises_timeouterror(tmp_path: Path, bac
 def _tiny_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    try:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here: {exc}")
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(mnt, f"size={size}"):
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], timeout=30, check=False)
 
 
 async def _records_with_enospc_retry(f: Any, filler: Path) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from hybridio._layers.stream import open_stream
 from hybridio._modes import parse_mode
+from tests.conftest import tmpfs
 
 FS_SIZE = 1 << 20
 RECORD = 100
@@ -31,22 +31,8 @@ def tiny_fs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs, unmounted at teardown."""
     point = tmp_path / f"tiny-{uuid.uuid4().hex[:8]}"
     point.mkdir()
-    try:
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={FS_SIZE},mode=0700", "tmpfs", str(point)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"cannot mount a tmpfs here: {exc}")
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    try:
+    with tmpfs(point, f"size={FS_SIZE},mode=0700"):
         yield point
-    finally:
-        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=30, check=False)
 
 
 def _filler(fs: Path, free: int) -> Path:
