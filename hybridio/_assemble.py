@@ -149,20 +149,19 @@ class _Recipe:
     own (fd, name, mode, buffer size), which costs a third of the calls.
     """
 
-    __slots__ = ("_binary", "_inline", "_raw", "engine", "loop", "plan", "write_engine")
+    __slots__ = ("_binary", "_inline", "_raw", "engine", "plan", "write_engine")
 
     def __init__(
         self,
         plan: Plan,
         engine: kernel.KernelEngine,
         write_engine: kernel.KernelEngine,
-        loop: asyncio.AbstractEventLoop,
         req: _Request,
     ) -> None:
+        # The loop is the memo's (_recipes_loop), and these engines are its.
         self.plan = plan
         self.engine = engine
         self.write_engine = write_engine
-        self.loop = loop
         # Any mode that does not append: make() sets the open's own.
         like = req._replace(file=None, fmode=parse_mode("rb"))
         proto = _layers(-1, like, plan, engine, write_engine, plan.inline_reason, -1)
@@ -286,7 +285,7 @@ def _new_recipe(
     if p.strategy is not Strategy.KERNEL or p.open_in_thread or kernel.needs_prepare(p.backend):
         return None
     p, engine, write_engine = engines_for(p, req.fmode.writable)
-    recipe = _Recipe(p, engine, write_engine, loop, req)
+    recipe = _Recipe(p, engine, write_engine, req)
     if _recipes_loop[0] is not loop or len(_recipes) >= _RECIPES_MAX:
         _recipes.clear()
         _recipes_loop[0] = loop

@@ -119,6 +119,11 @@ class InlineReader:
         self._streak = 0
         self._skip = 0
 
+    def tries(self, size: int) -> bool:
+        """Whether a read of *size* bytes is tried inline first: a kernel read
+        of such a size is then one the page cache missed."""
+        return self.enabled and size <= self.max
+
     def for_fd(self, fd: int) -> InlineReader:
         """A reader of *fd* with this one's limit and verdict, its counters at
         zero: what ``InlineReader(fd, max, known_reason=self.reason)`` builds,

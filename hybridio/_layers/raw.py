@@ -152,9 +152,7 @@ class RawKernelFile(KernelWrites):
         budget = engine.budget
         if budget.spent():
             await budget.give_turn()
-        # A file read inline sends the kernel only what the page cache missed.
-        inline = self.inline
-        miss = inline.enabled and size <= inline.max
+        miss = self.inline.tries(size)
         data = await engine.run_one(engine.op_read(self.fd, size, offset), None, miss)
         if isinstance(data, OSError):
             raise named(data, self.name)
@@ -193,7 +191,7 @@ class RawKernelFile(KernelWrites):
         size = (os.fstat(fd).st_size if shared_offset else os.lseek(fd, 0, os.SEEK_END)) - offset
         if size <= 0 or size > inline.max or self.engine.budget.spent():
             return None
-        # All `size` bytes is the file as of that fstat: a complete read-to-EOF
+        # All `size` bytes is the file as of that size check: a complete read-to-EOF
         # (as if done then; a file growing meanwhile has no other answer).
         return inline.read(size, offset)
 
@@ -374,9 +372,8 @@ class RawKernelFile(KernelWrites):
             start, ops = self._submission(engine, reqs, indices, start, big)
             if not ops:
                 continue
-            # Misses of a file read inline: every read of it was tried there.
-            inline = self.inline
-            miss = inline.enabled and all(reqs[indices[i]][1] <= inline.max for i, _ in ops)
+            tries = self.inline.tries
+            miss = all(tries(reqs[indices[i]][1]) for i, _ in ops)
             values = await engine.run([op for _, op in ops], None, miss)
             self.kernel_ops += len(ops)
             for (slot, _), value in zip(ops, values, strict=True):
