@@ -125,6 +125,7 @@ def _layers(
         write_engine=write_engine,
         max_requests=p.max_requests,
         inline_reason=inline_reason,
+        sqpoll_read_min=p.sqpoll_read_min,
     )
     return KernelBinaryFile(
         raw,

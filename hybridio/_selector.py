@@ -189,6 +189,7 @@ class Plan:
     submit_mode: str
     sqpoll_depth: int
     miss_sqpoll: bool
+    sqpoll_read_min: int
     stream_chunk: int
     truncate_in_thread_min: int
     skipped: tuple[tuple[str, str], ...]
@@ -331,6 +332,7 @@ def _decide(
         submit_mode=prof.submit_mode,
         sqpoll_depth=prof.sqpoll_depth,
         miss_sqpoll=prof.miss_sqpoll,
+        sqpoll_read_min=prof.sqpoll_read_min,
         stream_chunk=prof.stream_chunk,
         truncate_in_thread_min=prof.truncate_in_thread_min,
         skipped=tuple(skipped.items()),

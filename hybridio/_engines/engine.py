@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -98,6 +99,11 @@ class KernelEngine:
         self.miss_sqpoll = miss_sqpoll and desc.sqpoll and not self.sqpoll
         self._deep: KernelEngine | None = None
         self._deep_active = False
+        # The task that last asked crowded(), and when (see crowded()).
+        self._reader = 0
+        self._reader_at = 0.0
+        #: What crowded() last said.
+        self._crowd = False
         self._flush_pending = False
         if desc.eventfd:
             loop.add_reader(ctx.fileno, self._on_readable)
@@ -243,7 +249,9 @@ class KernelEngine:
             raise RuntimeError("the kernel engine of this event loop is closed")
         if miss and self.miss_sqpoll:
             deep = self._deep
-            if self._inflight or (deep is not None and deep._inflight):
+            # A crowd too: a cached read crowded() sent here would complete
+            # inside this ring's submit, in the loop thread, slower than inline.
+            if self._inflight or self._crowd or (deep is not None and deep._inflight):
                 deep = self._deep_ring()
                 if deep is not self:
                     return await deep.run_one(op, landed)
@@ -340,6 +348,29 @@ class KernelEngine:
             self._deep = deep
         return deep
 
+    def crowded(self) -> bool:
+        """Whether a large cached read should leave the loop thread for the
+        SQPOLL ring (``miss_sqpoll`` on): True while reads are in flight
+        there, while other tasks wait for the loop's fairness budget, or when
+        the read before this one came from another task within
+        :data:`CROWD_WINDOW`.  Inline reads never suspend, so tasks reading
+        inline show only as tasks parked on the budget (the first one of a
+        turn takes all of it) or as a change of task between reads; one
+        task's reads stay inline, where they are fastest."""
+        if not self.miss_sqpoll:
+            return False
+        deep = self._deep
+        if self.budget.parked or (deep is not None and deep._inflight):
+            self._crowd = True
+            return True
+        task = id(asyncio.current_task(self.loop))
+        now = time.monotonic()
+        other = task != self._reader and now - self._reader_at < CROWD_WINDOW
+        self._reader = task
+        self._reader_at = now
+        self._crowd = other
+        return other
+
     def _cancel(self, batch: _Batch) -> None:
         for slot, op in enumerate(batch.ops):
             if batch.args[slot] is None:
@@ -383,3 +414,7 @@ class KernelEngine:
 
 
 _NOT_SUBMITTED: Final = object()
+
+#: Reads by two tasks this close together (seconds) count as concurrent:
+#: tasks that take turns reading inline switch within a loop turn or two.
+CROWD_WINDOW: Final = 0.001

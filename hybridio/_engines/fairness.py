@@ -27,12 +27,15 @@ BUDGET_SECONDS: Final = 0.001
 class TurnBudget:
     """One event loop's allowance for work done without suspending."""
 
-    __slots__ = ("__weakref__", "_streak_start", "_turn_pending", "loop")
+    __slots__ = ("__weakref__", "_streak_start", "_turn_pending", "loop", "parked")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._turn_pending = False
         self._streak_start = 0.0
+        #: Tasks waiting in :meth:`give_turn` now: other file work wants the
+        #: loop (the kernel engine's sign that reads have company).
+        self.parked = 0
 
     def spent(self) -> bool:
         """True once work has held the loop for :data:`BUDGET_SECONDS` without a turn.
@@ -56,8 +59,12 @@ class TurnBudget:
         """
         # A loop, not one yield: the tasks that yielded all resume in the same
         # loop turn, and each must check the budget again before its work.
-        while self.spent():  # noqa: ASYNC110 - a yield, not a wait for an event
-            await asyncio.sleep(0)
+        self.parked += 1
+        try:
+            while self.spent():  # noqa: ASYNC110 - a yield, not a wait for an event
+                await asyncio.sleep(0)
+        finally:
+            self.parked -= 1
 
     def _mark_turn(self) -> None:
         self._turn_pending = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from concurrent.futures import Executor
 from typing import Any, Final
 
@@ -82,6 +83,7 @@ class RawKernelFile(KernelWrites):
         write_engine: KernelEngine | None = None,
         max_requests: int = BUILTIN.max_requests,
         inline_reason: str | bool | None = True,
+        sqpoll_read_min: int = BUILTIN.sqpoll_read_min,
     ) -> None:
         self.fd = fd
         self._engine = engine
@@ -96,6 +98,9 @@ class RawKernelFile(KernelWrites):
         self.thread_read_min = thread_read_min
         self.sync_submit_max = sync_submit_max
         self.inline = InlineReader(fd, inline_max, known_reason=inline_reason)
+        #: Cached reads this large go to the kernel's SQPOLL ring while other
+        #: tasks read too (the profile's ``sqpoll_read_min``; 0 never does).
+        self.crowd_min = sqpoll_read_min or sys.maxsize
 
     @property
     def backend(self) -> str:
@@ -162,7 +167,8 @@ class RawKernelFile(KernelWrites):
 
     def read_cached(self, size: int, offset: int) -> bytes | object | None:
         """A page-cache hit served without suspending; None on a miss (or when
-        inline reads are off for this size); :data:`SPENT` when the loop's
+        inline reads are off for this size, or a large read meets other
+        tasks' reads: see ``crowd_min``); :data:`SPENT` when the loop's
         budget is spent (then :meth:`pread` yields first and tries again).
 
         The hot path of small cached reads: no coroutine at all.
@@ -173,6 +179,8 @@ class RawKernelFile(KernelWrites):
         engine = self.engine
         if engine.budget.spent():
             return SPENT
+        if size >= self.crowd_min and engine.crowded():
+            return None
         return inline.read(size, offset)
 
     def read_to_eof_cached(self, offset: int, shared_offset: bool = False) -> bytes | None:
@@ -255,13 +263,17 @@ class RawKernelFile(KernelWrites):
         return os.fstat(self.fd).st_size
 
     async def read_inline(self, size: int, offset: int) -> bytes | None:
-        """A page-cache hit served in the loop thread, or None (a miss or off)."""
+        """A page-cache hit served in the loop thread, or None (a miss, off,
+        or a large read among other tasks' reads: see ``crowd_min``)."""
         inline = self.inline
         if not inline.enabled or size > inline.max:
             return None
-        budget = self.engine.budget
+        engine = self.engine
+        budget = engine.budget
         if budget.spent():
             await budget.give_turn()
+        if size >= self.crowd_min and engine.crowded():
+            return None
         return inline.read(size, offset)
 
     def _submit_max(self, engine: KernelEngine) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import random
 from collections.abc import AsyncIterator
@@ -273,3 +274,72 @@ async def test_a_batch_of_misses_goes_to_the_sqpoll_ring(tmp_path: Path, inline_
             assert deep is not None
             if caio_sqpoll_allowed():
                 assert deep is not engine and deep.sqpoll
+
+
+@contextlib.asynccontextmanager
+async def _crowd_file(tmp_path: Path, sqpoll_read_min: int) -> AsyncIterator[Any]:
+    """DATA, cached, in a file read inline with miss_sqpoll and *sqpoll_read_min*."""
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    profile = hybridio.TuningProfile(
+        inline_max=1 << 20, miss_sqpoll=True, sqpoll_read_min=sqpoll_read_min, origin="test"
+    )
+    async with hybridio.async_open(
+        path, "rb", strategy="kernel", backend="uring", profile=profile
+    ) as f:
+        if not f._raw.inline.enabled:  # type: ignore[attr-defined]
+            pytest.skip(f"inline reads are off for {tmp_path}")
+        assert await f.read() == DATA  # cached now
+        yield f
+
+
+async def _readers(f: Any, tasks: int, reads: int, size: int, turns: bool) -> None:
+    """*tasks* tasks reading *reads* ranges of *size* each, checked against DATA;
+    *turns*: each yields after every read; else they draw from one queue of
+    ranges and yield only to the fairness budget, so the first one to run
+    would read all the ranges inline if company went unseen."""
+    rng = random.Random(size)
+    ranges = iter([rng.randrange(0, len(DATA) - size) for _ in range(tasks * reads)])
+
+    async def reader(seed: int) -> None:
+        for off in itertools.islice(ranges, reads) if turns else ranges:
+            assert await f.read_at(off, size) == DATA[off : off + size]
+            if turns:
+                await asyncio.sleep(0)
+
+    await asyncio.wait_for(asyncio.gather(*(reader(i) for i in range(tasks))), 60)
+
+
+@pytest.mark.parametrize("turns", [True, False], ids=["taking-turns", "sharing-the-budget"])
+async def test_large_cached_reads_in_company_go_to_the_sqpoll_ring(
+    tmp_path: Path, turns: bool
+) -> None:
+    # sqpoll_read_min: cached reads that large leave the loop thread for the
+    # SQPOLL ring when other tasks read too (seen as a change of task between
+    # reads, or as tasks parked on the fairness budget, which 8 tasks reading
+    # 64 MiB between them spend many times over); one task's stay inline.
+    async with _crowd_file(tmp_path, 64 * 1024) as f:
+        engine = f._raw.engine
+        await _readers(f, 1, 50, 64 * 1024, turns=True)
+        assert f.stats.kernel_ops == 0 and engine._deep is None
+        await _readers(f, 8, 2, 16 * 1024, turns)  # company, but below the size
+        assert f.stats.kernel_ops == 0
+        await _readers(f, 8, 128, 64 * 1024, turns)
+        # Most of them, once company is seen (the first budget's worth, about
+        # 1 ms of reads, is served inline before anyone is seen waiting).
+        assert f.stats.kernel_ops >= 8 * 128 // 8, f.stats
+        deep = engine._deep
+        assert deep is not None
+        if caio_sqpoll_allowed():
+            assert deep is not engine and deep.sqpoll
+            assert deep._inflight == 0
+        else:
+            assert deep is engine and not engine.miss_sqpoll
+
+
+async def test_large_reads_in_company_stay_inline_without_sqpoll_read_min(
+    tmp_path: Path,
+) -> None:
+    async with _crowd_file(tmp_path, 0) as f:
+        await _readers(f, 8, 32, 64 * 1024, turns=True)
+        assert f.stats.kernel_ops == 0 and f.stats.inline_ops > 8 * 32
