@@ -342,3 +342,24 @@ async def measure_submission(
         await _measure_raw(raw, tf, cell, seconds, rng, inline=True)
     finally:
         ring.close()
+
+
+async def measure_crowd(
+    tf: ScratchFile, uring: ModuleType, cell: Cell, seconds: float, rng: random.Random
+) -> None:
+    """Warm reads of ``cell.size`` in company through the real raw file on a
+    plain ring with ``miss_sqpoll``: served inline ("crowd-inline"), or sent
+    to the SQPOLL ring as ``sqpoll_read_min`` does ("crowd-sqpoll")."""
+    loop = asyncio.get_running_loop()
+    ctx = uring.Context(max_requests=BUILTIN.max_requests, sqpoll=False)
+    ring = kernel.KernelEngine(loop, "uring", ctx, miss_sqpoll=True)
+    try:
+        crowd = cell.size if cell.engine == "crowd-sqpoll" else 0
+        raw = RawKernelFile(tf.fd, ring, str(tf.path), inline_max=cell.size, sqpoll_read_min=crowd)
+        if crowd and not ring.miss_sqpoll:
+            cell.note = "the kernel did not grant SQPOLL"
+        await _measure_raw(raw, tf, cell, seconds, rng, inline=True)
+        if crowd and ring._deep is ring:
+            cell.note = "the kernel did not grant SQPOLL"
+    finally:
+        ring.close()

@@ -310,7 +310,7 @@ def _submission_scores(cells: Sequence[Cell]) -> tuple[int, dict[str, tuple[floa
     there is no such cell or no adaptive one."""
     by_way: dict[str, dict[tuple[str, int], float]] = {}
     for c in cells:
-        if c.note or c.mb_s <= 0:
+        if c.note or c.mb_s <= 0 or not c.engine.startswith("submit-"):
             continue
         by_way.setdefault(c.engine.removeprefix("submit-"), {})[(c.cache, c.concurrency)] = c.mb_s
     keys = set.intersection(*(set(v) for v in by_way.values())) if by_way else set()
@@ -358,6 +358,46 @@ def submission(cells: Sequence[Cell], not_measured: str, quick: bool) -> tuple[W
     )
 
 
+# -- sqpoll_read_min -----------------------------------------------------------------------
+
+#: How much faster warm reads in company must be on the SQPOLL ring than inline
+#: before reads of that size (and every larger measured one) go there.
+CROWD_MARGIN: Final = 1.10
+#: The cells: warm reads of each size, this many in flight, served inline
+#: ("crowd-inline") or sent to the SQPOLL ring ("crowd-sqpoll").
+CROWD_LEVEL: Final = 16
+
+
+def sqpoll_read_min(cells: Sequence[Cell], not_measured: str, quick: bool) -> tuple[int, str]:
+    """The smallest measured size from which every larger measured size read
+    CROWD_MARGIN faster on the SQPOLL ring than inline, with company; 0
+    (never) when the largest does not.  *not_measured* says why *cells* may
+    hold none."""
+    if quick:
+        return _DEFAULT.sqpoll_read_min, "not measured in --quick mode: kept the default"
+    rates: dict[str, dict[int, float]] = {"crowd-inline": {}, "crowd-sqpoll": {}}
+    for c in cells:
+        if c.engine in rates and not c.note and c.mb_s > 0:
+            rates[c.engine][c.size] = c.mb_s
+    inline, ring = rates["crowd-inline"], rates["crowd-sqpoll"]
+    sizes = sorted(set(inline) & set(ring))
+    if not sizes:
+        return _DEFAULT.sqpoll_read_min, f"{not_measured}: kept the default"
+    ratio = {size: ring[size] / inline[size] for size in sizes}
+    pick = 0
+    for size in reversed(sizes):
+        if ratio[size] < CROWD_MARGIN:
+            break
+        pick = size
+    detail = ", ".join(f"{format_size(s)} {ratio[s]:.2f}x" for s in sizes)
+    chosen = format_size(pick) if pick else "never (0)"
+    return pick, (
+        f"warm reads, {CROWD_LEVEL} in flight, on the SQPOLL ring against inline: {detail}; "
+        f"from the smallest size where it and every larger one gain >= {CROWD_MARGIN:.2f}x: "
+        f"{chosen} (with miss_sqpoll on)"
+    )
+
+
 # -- thread_pool_size, and the profile --------------------------------------------------
 
 
@@ -401,6 +441,9 @@ def decide(
         "sqpoll": (way.sqpoll, why),
         "sqpoll_depth": (way.sqpoll_depth, why),
         "miss_sqpoll": (way.miss_sqpoll, why),
+        "sqpoll_read_min": sqpoll_read_min(
+            submission_cells, facts.get("sqpoll", facts.get("submission", "not measured")), quick
+        ),
         "thread_pool_size": thread_pool_size(default_executor_size()),
     }
 

@@ -16,8 +16,15 @@ from .._engines import kernel
 from .._profile import TuningProfile
 from .._selector import filesystem_type
 from ._cells import Cell, KiB, MiB
-from ._measure import RawReads, ScratchFile, measure_inline, measure_stream, measure_submission
-from ._rules import DEFAULT_BUDGET_MS, STALL_PERCENTILE, SUBMISSIONS, Way, derive
+from ._measure import (
+    RawReads,
+    ScratchFile,
+    measure_crowd,
+    measure_inline,
+    measure_stream,
+    measure_submission,
+)
+from ._rules import CROWD_LEVEL, DEFAULT_BUDGET_MS, STALL_PERCENTILE, SUBMISSIONS, Way, derive
 
 
 class Scale(NamedTuple):
@@ -50,6 +57,8 @@ QUICK: Final = Scale(
     file_size=32 * MiB,
     cell_seconds=0.15,
 )
+#: Read sizes sqpoll_read_min chooses from.
+CROWD_SIZES: Final = (16 * KiB, 64 * KiB, 256 * KiB, MiB)
 #: Candidate read-ahead buffers (the brief: 64 KiB - 1 MiB).
 READ_AHEAD_SIZES: Final = (64 * KiB, 128 * KiB, 256 * KiB, 512 * KiB, MiB)
 
@@ -154,8 +163,9 @@ def _submission_plan(
     tf: ScratchFile, engine: kernel.KernelEngine, scale: Scale, rng: random.Random
 ) -> tuple[list[_Step], dict[str, str]]:
     """4 KiB reads, one io_uring ring per way of submitting, interleaved: cold
-    at every concurrency, warm at the lowest and highest; and the facts to
-    note (what could not be measured)."""
+    at every concurrency, warm at the lowest and highest; warm reads of each
+    of CROWD_SIZES in company, inline and on the SQPOLL ring; and the facts
+    to note (what could not be measured)."""
     if engine.name != "uring":
         return [], {
             "submission": f"not measured: the kernel backend is {engine.name}, not io_uring"
@@ -178,6 +188,16 @@ def _submission_plan(
 
             cell = Cell(f"submit-{way.name}", cache, 4 * KiB, level)
             steps.append(_Step(cell, "submission", measure, label_width=16))
+    if allowed:
+        # sqpoll_read_min: each size inline and on the SQPOLL ring, back to back.
+
+        async def crowd(cell: Cell, _: Measurements) -> None:
+            await measure_crowd(tf, uring, cell, scale.cell_seconds, rng)
+
+        for size in (s for s in CROWD_SIZES if s <= tf.size):
+            for name in ("crowd-inline", "crowd-sqpoll"):
+                cell = Cell(name, "warm", size, CROWD_LEVEL)
+                steps.append(_Step(cell, "submission", crowd, label_width=16))
     return steps, notes
 
 

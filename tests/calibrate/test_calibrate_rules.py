@@ -446,6 +446,66 @@ def test_submission_measured_adaptive_is_the_plain_ring() -> None:
     assert way == ("adaptive", "adaptive", False, 0, False)
 
 
+# -- sqpoll_read_min -----------------------------------------------------------------
+
+
+def crowd(rates: dict[int, tuple[float, float]]) -> list[Cell]:
+    """crowd-inline / crowd-sqpoll cells: size -> (inline MB/s, SQPOLL MB/s)."""
+    cells = []
+    for size, pair in rates.items():
+        for name, mb_s in zip(("crowd-inline", "crowd-sqpoll"), pair, strict=True):
+            cell = Cell(name, "warm", size, rules.CROWD_LEVEL)
+            cell.ops, cell.seconds = int(mb_s * 1e6 / size), 1.0
+            cells.append(cell)
+    return cells
+
+
+def test_sqpoll_read_min_is_where_every_larger_size_gains() -> None:
+    cells = crowd(
+        {16 * KiB: (100, 40), 64 * KiB: (100, 125), 256 * KiB: (100, 118), MiB: (100, 111)}
+    )
+    value, reason = rules.sqpoll_read_min(cells, "", False)
+    assert value == 64 * KiB
+    assert "16 KiB 0.40x, 64 KiB 1.25x, 256 KiB 1.18x, 1 MiB 1.11x" in reason
+    assert reason.endswith("64 KiB (with miss_sqpoll on)")
+
+
+def test_sqpoll_read_min_needs_the_larger_sizes_to_gain_too() -> None:
+    # A gain at 64 KiB alone is not taken when 256 KiB loses: the pick is above it.
+    cells = crowd({64 * KiB: (100, 130), 256 * KiB: (100, 105), MiB: (100, 120)})
+    assert rules.sqpoll_read_min(cells, "", False)[0] == MiB
+    losing = crowd({64 * KiB: (100, 130), MiB: (100, 109)})
+    value, reason = rules.sqpoll_read_min(losing, "", False)
+    assert value == 0 and "never (0)" in reason
+
+
+def test_sqpoll_read_min_ignores_submission_cells_and_noted_ones() -> None:
+    cells = crowd({64 * KiB: (100, 150), MiB: (100, 150)})
+    for c in cells:
+        if c.engine == "crowd-sqpoll" and c.size == MiB:
+            c.note = "the kernel did not grant SQPOLL"
+    cells += ways({"adaptive": (100, 100), "sqpoll": (300, 300)})
+    value, reason = rules.sqpoll_read_min(cells, "", False)
+    assert value == 64 * KiB and "1 MiB" not in reason
+    # ... and the submission rule ignores the crowd cells.
+    assert "crowd" not in rules.submission(cells, "", False)[1]
+
+
+def test_sqpoll_read_min_keeps_the_default_unmeasured() -> None:
+    cells = crowd({64 * KiB: (100, 150)})
+    assert rules.sqpoll_read_min(cells, "", True) == (
+        DEFAULT.sqpoll_read_min,
+        "not measured in --quick mode: kept the default",
+    )
+    why = "not measured: the kernel does not allow SQPOLL here"
+    assert rules.sqpoll_read_min([], why, False) == (
+        DEFAULT.sqpoll_read_min,
+        f"{why}: kept the default",
+    )
+    decided = rules.decide([], [], [], [], {"sqpoll": why}, quick=False)
+    assert decided["sqpoll_read_min"][1] == f"{why}: kept the default"
+
+
 # -- thread_pool_size, and the whole set ----------------------------------------------
 
 
@@ -469,6 +529,7 @@ def test_decide_answers_every_calibrated_field_with_a_reason() -> None:
         "sqpoll",
         "sqpoll_depth",
         "miss_sqpoll",
+        "sqpoll_read_min",
         "thread_pool_size",
     }
     assert set(decided) <= set(DEFAULT.thresholds())
