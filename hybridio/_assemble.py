@@ -126,6 +126,9 @@ def _layers(
         max_requests=p.max_requests,
         inline_reason=inline_reason,
         sqpoll_read_min=p.sqpoll_read_min,
+        # Writable files never read early: their own writes would race it.
+        prefetch_min=p.prefetch_min,
+        prefetch_depth=0 if req.fmode.writable else p.prefetch_depth,
     )
     return KernelBinaryFile(
         raw,
@@ -164,7 +167,7 @@ class _Recipe:
         self.engine = engine
         self.write_engine = write_engine
         # Any mode that does not append: make() sets the open's own.
-        like = req._replace(file=None, fmode=parse_mode("rb"))
+        like = req._replace(file=None, fmode=parse_mode("r+b" if req.fmode.writable else "rb"))
         proto = _layers(-1, like, plan, engine, write_engine, plan.inline_reason, -1)
         self._raw = dict(vars(proto._raw))
         self._inline = proto._inline

@@ -190,6 +190,8 @@ class Plan:
     sqpoll_depth: int
     miss_sqpoll: bool
     sqpoll_read_min: int
+    prefetch_min: int
+    prefetch_depth: int
     stream_chunk: int
     truncate_in_thread_min: int
     skipped: tuple[tuple[str, str], ...]
@@ -333,6 +335,8 @@ def _decide(
         sqpoll_depth=prof.sqpoll_depth,
         miss_sqpoll=prof.miss_sqpoll,
         sqpoll_read_min=prof.sqpoll_read_min,
+        prefetch_min=prof.prefetch_min,
+        prefetch_depth=prof.prefetch_depth,
         stream_chunk=prof.stream_chunk,
         truncate_in_thread_min=prof.truncate_in_thread_min,
         skipped=tuple(skipped.items()),

@@ -384,8 +384,14 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
                 await self._flush_wbuf()
         finally:
             # The fd is released even when the flush failed; an error from
-            # close() then carries the flush error as __context__.
-            self._release()
+            # close() then carries the flush error as __context__.  Not under
+            # a read started early, though (see .prefetch).
+            ahead = self._raw.ahead
+            try:
+                if ahead is not None:
+                    await ahead.settle()
+            finally:
+                self._release()
 
     def _release(self) -> None:
         """Mark closed, drop the buffers, give back the fd slot and the fd."""
@@ -402,7 +408,13 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
         """Flush and close: the close contract of :mod:`hybridio._layers.closing`
         (idempotent, completes when cancelled, a flush error surfaces, chained
         to the CancelledError when the close was also cancelled)."""
-        if self._close_task is None and not self._closed and not self._wbuf and not self._busy:
+        if (
+            self._close_task is None
+            and not self._closed
+            and not self._wbuf
+            and not self._busy
+            and (self._raw.ahead is None or not self._raw.ahead.busy)
+        ):
             # Nothing to flush: close right here.  No await, so nothing can
             # cancel it halfway, and no task costs a loop turn.
             self._release()
@@ -452,6 +464,8 @@ class KernelBinaryFile(StreamReads, PositionalIO, AsyncBinaryIO):
             raise report_lost_write(exc, self, lost) from None
         finally:
             release_of(self)
+            if self._raw.ahead is not None:
+                self._raw.ahead.settle_blocking()
             if self._closefd:
                 try:
                     os.close(self._fd)

@@ -24,6 +24,7 @@ from .._engines.kernel import KernelEngine
 from .._engines.threads import run_in_thread
 from .._errors import named
 from .._profile import BUILTIN
+from .prefetch import ReadAhead
 from .rawwrite import KernelWrites
 from .rawwrite import WriteProgress as WriteProgress
 
@@ -63,6 +64,10 @@ class RawKernelFile(KernelWrites):
 
     #: Set for an O_DIRECT fd (``direct.attach``): its reads and writes go there.
     _direct: DirectFile | None = None
+    #: Early sequential reads (:meth:`pread_sequential`), once there are any.
+    ahead: ReadAhead | None = None
+    #: Where the last sequential-candidate read ended (-1: none yet).
+    _seq_end = -1
     # Counters start at the class's zero: an open stores only what differs.
     kernel_ops = 0
     kernel_bytes = 0
@@ -84,6 +89,8 @@ class RawKernelFile(KernelWrites):
         max_requests: int = BUILTIN.max_requests,
         inline_reason: str | bool | None = True,
         sqpoll_read_min: int = BUILTIN.sqpoll_read_min,
+        prefetch_min: int = BUILTIN.prefetch_min,
+        prefetch_depth: int = 0,
     ) -> None:
         self.fd = fd
         self._engine = engine
@@ -101,6 +108,8 @@ class RawKernelFile(KernelWrites):
         #: Cached reads this large go to the kernel's SQPOLL ring while other
         #: tasks read too (the profile's ``sqpoll_read_min``; 0 never does).
         self.crowd_min = sqpoll_read_min or sys.maxsize
+        self.prefetch_min = prefetch_min
+        self.prefetch_depth = prefetch_depth
 
     @property
     def backend(self) -> str:
@@ -319,6 +328,31 @@ class RawKernelFile(KernelWrites):
             parts.append(data)
             got += len(data)
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def pread_sequential(self, size: int, offset: int) -> bytes:
+        """:meth:`pread` for a buffered file's large stream reads: two reads of
+        ``prefetch_min`` bytes or more in a row start the next
+        ``prefetch_depth`` in worker threads (:mod:`.prefetch`)."""
+        ahead = self.ahead
+        if ahead is not None:
+            budget = self.engine.budget
+            if budget.spent():
+                await budget.give_turn()
+            data = await ahead.take(offset, size)
+            if data is not None:
+                self.thread_ops += 1
+                self.thread_bytes += size
+                self._seq_end = offset + size
+                ahead.start(offset + size, size)
+                return data
+        data = await self.pread(size, offset)
+        if size >= self.prefetch_min and self.prefetch_depth and self._direct is None:
+            if offset == self._seq_end and len(data) == size:
+                if ahead is None:
+                    ahead = self.ahead = ReadAhead(self.fd, self.executor, self.prefetch_depth)
+                ahead.start(offset + size, size)
+            self._seq_end = offset + len(data)
+        return data
 
     async def preadinto(self, view: memoryview, offset: int) -> int:
         """Fill the writable byte view *view* from *offset*; short only at EOF.

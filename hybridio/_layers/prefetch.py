@@ -1,0 +1,133 @@
+"""Sequential reads started early in worker threads: read-ahead by whole requests.
+
+A read-only file read front to back in large pieces (``read(1 MiB)`` in a
+loop) was copied piece by piece in the loop thread, twice per piece (the page
+cache into a scratch buffer, that into the result), and ran at 0.7x a
+blocking ``pread`` loop here.  Once two such reads follow each other, the
+next ``prefetch_depth`` pieces are read by ``os.pread`` in worker threads
+while the caller works on this one: one copy each, on the other cores.  It is
+read-ahead, as a buffer is: a piece read early shows the file as it was then,
+which is why writable files never do it (their own writes would race it), and
+why a piece that came back short (EOF then; the file may have grown since) is
+read again instead of being served.
+
+A file closes only after its early reads ended: an fd closed under a running
+``pread`` could be reused by the time that runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+from collections import deque
+from concurrent.futures import Executor
+
+from .._engines.threads import default_executor
+
+__all__ = ("ReadAhead",)
+
+
+class _Early:
+    """One piece read early: ``os.pread(fd, size, offset)`` in a worker thread."""
+
+    __slots__ = ("future", "offset", "size")
+
+    def __init__(self, future: concurrent.futures.Future[bytes], offset: int, size: int) -> None:
+        self.future = future
+        self.offset = offset
+        self.size = size
+
+
+class ReadAhead:
+    """The early reads of one fd, in offset order, at most *depth* of them."""
+
+    __slots__ = ("_depth", "_executor", "_fd", "_queue", "_stray")
+
+    def __init__(self, fd: int, executor: Executor | None, depth: int) -> None:
+        self._fd = fd
+        self._executor = executor
+        self._depth = depth
+        self._queue: deque[_Early] = deque()
+        #: Early reads nobody will take that may still be running.
+        self._stray: list[concurrent.futures.Future[bytes]] = []
+
+    @property
+    def busy(self) -> bool:
+        """Whether an early read may still be running (close must wait)."""
+        self._stray = [f for f in self._stray if not f.done()]
+        return bool(self._stray) or any(not e.future.done() for e in self._queue)
+
+    def start(self, offset: int, size: int) -> None:
+        """Keep *depth* reads of *size* bytes running from *offset* on."""
+        queue = self._queue
+        if queue and (queue[0].offset != offset or queue[0].size != size):
+            self.drop()
+        nxt = queue[-1].offset + size if queue else offset
+        pool = self._executor or default_executor()
+        while len(queue) < self._depth:
+            queue.append(_Early(pool.submit(os.pread, self._fd, size, nxt), nxt, size))
+            nxt += size
+
+    async def take(self, offset: int, size: int) -> bytes | None:
+        """The *size* bytes at *offset* if they were read early and completely;
+        None otherwise (the caller reads them itself: a failed early read's
+        error is then raised by the read that was asked for, at its time)."""
+        queue = self._queue
+        if not queue:
+            return None
+        early = queue[0]
+        if early.offset != offset or early.size != size:
+            self.drop()
+            return None
+        queue.popleft()
+        future = early.future
+        if not future.done():
+            try:
+                # Shielded: a cancelled caller leaves the read running, as strays.
+                await asyncio.shield(asyncio.wrap_future(future))
+            except asyncio.CancelledError:
+                self._stray.append(future)
+                self.drop()
+                raise
+            except Exception:  # retrieved; the caller's own read reports it
+                pass
+        if future.exception() is not None:
+            self.drop()
+            return None
+        data = future.result()
+        if len(data) != size:
+            self.drop()
+            return None
+        return data
+
+    def drop(self) -> None:
+        """Forget every early read (a seek, another size, an error)."""
+        while self._queue:
+            future = self._queue.popleft().future
+            if not future.cancel():
+                self._stray.append(future)
+
+    async def settle(self) -> None:
+        """Wait until no early read runs (before the fd is closed); a
+        cancellation meanwhile is delivered after that."""
+        self.drop()
+        strays = [asyncio.wrap_future(f) for f in self._stray if not f.done()]
+        self._stray = []
+        if not strays:
+            return
+        waiting = asyncio.gather(*strays, return_exceptions=True)
+        cancelled = False
+        while not waiting.done():
+            try:
+                await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
+    def settle_blocking(self) -> None:
+        """:meth:`settle` for the garbage collector's close (no loop)."""
+        self.drop()
+        concurrent.futures.wait(self._stray)
+        self._stray = []

@@ -1,0 +1,223 @@
+"""Sequential reads started early in threads (the profile's prefetch_min/prefetch_depth)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hybridio
+from hybridio._layers.prefetch import ReadAhead
+
+PIECE = 64 * 1024
+DATA = os.urandom(PIECE * 10 + PIECE // 2)
+PROFILE = hybridio.TuningProfile(
+    prefetch_min=PIECE, prefetch_depth=3, read_ahead=16 * 1024, origin="test"
+)
+
+
+async def _open(path: Path, mode: str = "rb", **kwargs: Any) -> Any:
+    return await hybridio.async_open(path, mode, strategy="kernel", profile=PROFILE, **kwargs)
+
+
+async def _settled(ahead: ReadAhead) -> None:
+    """Wait (bounded) until the early reads ended, keeping them."""
+    futures = [early.future for early in ahead._queue]
+    await asyncio.to_thread(concurrent.futures.wait, futures, 30)
+
+
+class _GatedPool(concurrent.futures.ThreadPoolExecutor):
+    """A pool whose jobs start at once and then wait for *gate*: early reads
+    that are running (past cancelling) until the test lets them finish."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__(4)
+        self._gate = gate
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return super().submit(self._gated, fn, *args)
+
+    def _gated(self, fn: Any, *args: Any) -> Any:
+        self._gate.wait(30)
+        return fn(*args)
+
+
+async def test_pieces_read_front_to_back_are_read_early(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    f = await _open(path)
+    try:
+        got = []
+        while piece := await f.read(PIECE):
+            got.append(piece)
+        assert b"".join(got) == DATA
+        # The first two pieces start it; every later full piece was read early.
+        assert f.stats.thread_ops == len(DATA) // PIECE - 2
+        assert await f.tell() == len(DATA)
+    finally:
+        await f.close()
+    assert f._raw.ahead is not None and not f._raw.ahead.busy
+
+
+@pytest.mark.parametrize("mode", ["r+b", "rb"])
+async def test_what_never_reads_early(tmp_path: Path, mode: str) -> None:
+    # Writable files (their writes would race it), unbuffered ones (raw
+    # semantics), pieces below prefetch_min, and positional reads.
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    cases: list[tuple[dict[str, Any], int]] = [({}, PIECE // 2)]
+    if mode == "r+b":
+        cases.append(({}, PIECE))
+    else:
+        cases.append(({"buffering": 0}, PIECE))
+    for kwargs, size in cases:
+        f = await _open(path, mode, **kwargs)
+        try:
+            got = []
+            while piece := await f.read(size):
+                got.append(piece)
+            assert b"".join(got) == DATA
+            for off in range(0, len(DATA), PIECE):
+                assert await f.read_at(off, PIECE) == DATA[off : off + PIECE]
+            assert f._raw.ahead is None and f.stats.thread_ops == 0, (kwargs, size)
+        finally:
+            await f.close()
+
+
+async def test_a_seek_or_another_size_drops_the_early_reads(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    f = await _open(path)
+    try:
+        assert await f.read(PIECE) + await f.read(PIECE) == DATA[: 2 * PIECE]
+        await f.seek(5 * PIECE + 7)
+        assert await f.read(PIECE) == DATA[5 * PIECE + 7 : 6 * PIECE + 7]
+        assert await f.read(2 * PIECE) == DATA[6 * PIECE + 7 : 8 * PIECE + 7]
+        await f.seek(-PIECE, os.SEEK_CUR)
+        assert await f.read() == DATA[7 * PIECE + 7 :]
+        assert f.stats.thread_ops == 0  # nothing read early was what came next
+    finally:
+        await f.close()
+
+
+async def test_a_piece_short_when_read_early_is_read_again(tmp_path: Path) -> None:
+    # Read early at EOF, the piece came back short; the file grew since: the
+    # read serves the file as it is now, not the early short piece.
+    path = tmp_path / "f"
+    path.write_bytes(DATA[: 2 * PIECE + PIECE // 2])
+    f = await _open(path)
+    try:
+        assert await f.read(PIECE) + await f.read(PIECE) == DATA[: 2 * PIECE]
+        assert f._raw.ahead is not None
+        await _settled(f._raw.ahead)
+        with open(path, "ab") as g:
+            g.write(DATA[2 * PIECE + PIECE // 2 : 4 * PIECE])
+        assert await f.read(PIECE) == DATA[2 * PIECE : 3 * PIECE]
+        assert await f.read(PIECE) == DATA[3 * PIECE : 4 * PIECE]
+        assert await f.read(PIECE) == b""
+    finally:
+        await f.close()
+
+
+async def test_close_waits_for_running_early_reads(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    gate = threading.Event()
+    pool = _GatedPool(gate)
+    try:
+        f = await _open(path, executor=pool)
+        await f.read(PIECE)
+        await f.read(PIECE)
+        ahead, fd = f._raw.ahead, f.fileno()
+        assert ahead is not None and ahead.busy
+        closing = asyncio.ensure_future(f.close())
+        await asyncio.sleep(0.02)
+        assert not closing.done()  # waiting for the early reads ...
+        os.fstat(fd)  # ... with the fd still open under them
+        gate.set()
+        await asyncio.wait_for(closing, 30)
+        assert not ahead.busy
+        with pytest.raises(OSError, match="Bad file descriptor"):
+            os.fstat(fd)
+    finally:
+        gate.set()
+        pool.shutdown()
+
+
+async def test_the_collector_waits_for_running_early_reads(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    gate = threading.Event()
+    pool = _GatedPool(gate)
+    try:
+        f = await _open(path, executor=pool)
+        await f.read(PIECE)
+        await f.read(PIECE)
+        ahead = f._raw.ahead
+        assert ahead is not None and ahead.busy
+        futures = [early.future for early in ahead._queue]
+        threading.Timer(0.05, gate.set).start()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            del f
+            gc.collect()
+        # The close under the collector waited for them (the gate opens later).
+        assert all(future.done() for future in futures)
+    finally:
+        gate.set()
+        pool.shutdown()
+
+
+def _blocked_pool() -> tuple[concurrent.futures.ThreadPoolExecutor, threading.Event]:
+    """A one-thread pool that runs nothing until the event is set."""
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    gate = threading.Event()
+    pool.submit(gate.wait, 30)
+    return pool, gate
+
+
+async def test_a_cancelled_take_leaves_a_stray_that_settle_waits_for(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    pool, gate = _blocked_pool()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        ahead = ReadAhead(fd, pool, 2)
+        ahead.start(0, PIECE)
+        task = asyncio.ensure_future(ahead.take(0, PIECE))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert ahead.busy
+        settle = asyncio.ensure_future(ahead.settle())
+        await asyncio.sleep(0.01)
+        assert not settle.done()  # still waiting for the queued read
+        gate.set()
+        await asyncio.wait_for(settle, 30)
+        assert not ahead.busy
+    finally:
+        gate.set()
+        pool.shutdown()
+        os.close(fd)
+
+
+async def test_a_failed_early_read_is_left_to_the_read_asked_for(tmp_path: Path) -> None:
+    # pread of a directory fails (EISDIR): take() says "not read early" and
+    # forgets the rest, so the caller's own read raises at its own time.
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        ahead = ReadAhead(fd, None, 3)
+        ahead.start(0, PIECE)
+        assert await asyncio.wait_for(ahead.take(0, PIECE), 30) is None
+        assert not ahead._queue
+        await asyncio.wait_for(ahead.settle(), 30)
+    finally:
+        os.close(fd)
