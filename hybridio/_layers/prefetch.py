@@ -12,7 +12,10 @@ why a piece that came back short (EOF then; the file may have grown since) is
 read again instead of being served.
 
 A file closes only after its early reads ended: an fd closed under a running
-``pread`` could be reused by the time that runs.
+``pread`` could be reused by the time that runs.  And early reads never take
+the whole library pool: past :func:`_cap` of them running, in every file
+together, a file reads inline instead, so opens, syncs and thread-served
+files still find a free thread.
 """
 
 from __future__ import annotations
@@ -20,12 +23,43 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import threading
 from collections import deque
 from concurrent.futures import Executor
 
-from .._engines.threads import default_executor
+from .._engines.threads import default_executor, default_executor_size
 
 __all__ = ("ReadAhead",)
+
+
+# Early reads submitted and not finished, in every file (worker threads end them).
+_running = 0
+_running_lock = threading.Lock()
+
+
+def _cap() -> int:
+    """How many early reads may run at once: the library pool less two threads."""
+    return max(2, default_executor_size() - 2)
+
+
+def _ended(_: concurrent.futures.Future[bytes]) -> None:
+    global _running
+    with _running_lock:
+        _running -= 1
+
+
+def _submit(
+    pool: Executor, fd: int, size: int, offset: int
+) -> concurrent.futures.Future[bytes] | None:
+    """``os.pread`` in *pool*, unless the cap of running early reads is reached."""
+    global _running
+    with _running_lock:
+        if _running >= _cap():
+            return None
+        _running += 1
+    future = pool.submit(os.pread, fd, size, offset)
+    future.add_done_callback(_ended)
+    return future
 
 
 class _Early:
@@ -66,7 +100,10 @@ class ReadAhead:
         nxt = queue[-1].offset + size if queue else offset
         pool = self._executor or default_executor()
         while len(queue) < self._depth:
-            queue.append(_Early(pool.submit(os.pread, self._fd, size, nxt), nxt, size))
+            future = _submit(pool, self._fd, size, nxt)
+            if future is None:
+                break  # the pool is busy enough: the next pieces are read as asked
+            queue.append(_Early(future, nxt, size))
             nxt += size
 
     async def take(self, offset: int, size: int) -> bytes | None:

@@ -7,6 +7,7 @@ import concurrent.futures
 import gc
 import os
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 import hybridio
+from hybridio._layers import prefetch
 from hybridio._layers.prefetch import ReadAhead
 
 PIECE = 64 * 1024
@@ -221,3 +223,44 @@ async def test_a_failed_early_read_is_left_to_the_read_asked_for(tmp_path: Path)
         await asyncio.wait_for(ahead.settle(), 30)
     finally:
         os.close(fd)
+
+
+async def test_early_reads_of_all_files_together_leave_threads_free(tmp_path: Path) -> None:
+    # More files read front to back than the cap allows early reads: the cap
+    # holds across files (the pool keeps threads for other work), and the
+    # files past it read their pieces as asked, the same bytes.
+    gate = threading.Event()
+    pool = _GatedPool(gate)
+    cap = prefetch._cap()
+    files = []
+    try:
+        for i in range(cap // PROFILE.prefetch_depth + 2):
+            path = tmp_path / f"f{i}"
+            path.write_bytes(DATA)
+            f = await _open(path, executor=pool)
+            files.append(f)
+            assert await f.read(PIECE) + await f.read(PIECE) == DATA[: 2 * PIECE]
+        queued = sum(len(f._raw.ahead._queue) for f in files if f._raw.ahead is not None)
+        assert queued == prefetch._running == cap
+        gate.set()
+        for f in files:
+            rest = []
+            while piece := await f.read(PIECE):
+                rest.append(piece)
+            assert b"".join(rest) == DATA[2 * PIECE :]
+    finally:
+        gate.set()
+        for f in files:
+            await f.close()
+        pool.shutdown()
+    # A finished read's count drops in its worker thread just after it is done.
+    assert await asyncio.to_thread(_until, lambda: prefetch._running == 0)
+
+
+def _until(check: Any, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
