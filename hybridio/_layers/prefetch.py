@@ -42,10 +42,19 @@ def _cap() -> int:
     return max(2, default_executor_size() - 2)
 
 
-def _ended(_: concurrent.futures.Future[bytes]) -> None:
+def _ended() -> None:
     global _running
     with _running_lock:
         _running -= 1
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    # Counted off here, not in a done callback: those run after the future
+    # already reads as done, when the next piece may be asked for.
+    try:
+        return os.pread(fd, size, offset)
+    finally:
+        _ended()
 
 
 def _submit(
@@ -57,9 +66,11 @@ def _submit(
         if _running >= _cap():
             return None
         _running += 1
-    future = pool.submit(os.pread, fd, size, offset)
-    future.add_done_callback(_ended)
-    return future
+    try:
+        return pool.submit(_pread, fd, size, offset)
+    except BaseException:
+        _ended()
+        raise
 
 
 class _Early:
@@ -142,7 +153,9 @@ class ReadAhead:
         """Forget every early read (a seek, another size, an error)."""
         while self._queue:
             future = self._queue.popleft().future
-            if not future.cancel():
+            if future.cancel():
+                _ended()  # withdrawn before it ran
+            else:
                 self._stray.append(future)
 
     async def settle(self) -> None:
