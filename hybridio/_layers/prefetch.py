@@ -73,6 +73,17 @@ def _submit(
         raise
 
 
+def _after_fork_in_child() -> None:
+    # No worker thread crossed the fork: nothing runs, and the lock may be held.
+    global _running, _running_lock
+    _running = 0
+    _running_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _Early:
     """One piece read early: ``os.pread(fd, size, offset)`` in a worker thread."""
 
@@ -87,24 +98,38 @@ class _Early:
 class ReadAhead:
     """The early reads of one fd, in offset order, at most *depth* of them."""
 
-    __slots__ = ("_depth", "_executor", "_fd", "_queue", "_stray")
+    __slots__ = ("_depth", "_executor", "_fd", "_pid", "_queue", "_stray")
 
     def __init__(self, fd: int, executor: Executor | None, depth: int) -> None:
         self._fd = fd
+        #: The process whose threads run these reads: a forked child's copy
+        #: of them never finishes, so it forgets them instead of waiting.
+        self._pid = os.getpid()
         self._executor = executor
         self._depth = depth
         self._queue: deque[_Early] = deque()
         #: Early reads nobody will take that may still be running.
         self._stray: list[concurrent.futures.Future[bytes]] = []
 
+    def _forked(self) -> bool:
+        if self._pid == os.getpid():
+            return False
+        self._pid = os.getpid()
+        self._queue.clear()
+        self._stray = []
+        return True
+
     @property
     def busy(self) -> bool:
         """Whether an early read may still be running (close must wait)."""
+        if self._forked():
+            return False
         self._stray = [f for f in self._stray if not f.done()]
         return bool(self._stray) or any(not e.future.done() for e in self._queue)
 
     def start(self, offset: int, size: int) -> None:
         """Keep *depth* reads of *size* bytes running from *offset* on."""
+        self._forked()
         queue = self._queue
         if queue and (queue[0].offset != offset or queue[0].size != size):
             self.drop()
@@ -122,7 +147,7 @@ class ReadAhead:
         None otherwise (the caller reads them itself: a failed early read's
         error is then raised by the read that was asked for, at its time)."""
         queue = self._queue
-        if not queue:
+        if not queue or self._forked():
             return None
         early = queue[0]
         if early.offset != offset or early.size != size:
@@ -161,6 +186,8 @@ class ReadAhead:
     async def settle(self) -> None:
         """Wait until no early read runs (before the fd is closed); a
         cancellation meanwhile is delivered after that."""
+        if self._forked():
+            return
         self.drop()
         strays = [asyncio.wrap_future(f) for f in self._stray if not f.done()]
         self._stray = []
@@ -178,6 +205,8 @@ class ReadAhead:
 
     def settle_blocking(self) -> None:
         """:meth:`settle` for the garbage collector's close (no loop)."""
+        if self._forked():
+            return
         self.drop()
         concurrent.futures.wait(self._stray)
         self._stray = []

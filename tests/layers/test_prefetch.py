@@ -264,3 +264,47 @@ def _until(check: Any, seconds: float = 30) -> bool:
             return False
         time.sleep(0.001)
     return True
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+async def test_a_forked_child_closes_without_waiting_for_the_parents_reads(
+    tmp_path: Path,
+) -> None:
+    # The parent's early reads run in threads the child does not have: the
+    # child's close must not wait for them (it would wait forever).
+    path = tmp_path / "f"
+    path.write_bytes(DATA)
+    gate = threading.Event()
+    pool = _GatedPool(gate)
+    try:
+        f = await _open(path, executor=pool)
+        await f.read(PIECE)
+        await f.read(PIECE)
+        assert f._raw.ahead is not None and f._raw.ahead.busy
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                asyncio.run(asyncio.wait_for(f.close(), 10))
+                code = 0 if f.closed and prefetch._running == 0 else 2
+            finally:
+                os._exit(code)
+        assert await asyncio.to_thread(_exit_code, pid) == 0
+        gate.set()
+        await f.close()
+    finally:
+        gate.set()
+        pool.shutdown()
+
+
+def _exit_code(pid: int, seconds: float = 30) -> int | None:
+    """The child's exit code; None (and the child killed) past *seconds*."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return None
