@@ -280,6 +280,14 @@ def _write_backend(chosen: str, prof: TuningProfile) -> str:
     return chosen
 
 
+#: The plan's numbers that are the profile's, unchanged.
+_AS_PROFILED: Final = (
+    "inline_max", "inline_batch_max", "max_chunk", "max_requests", "sqpoll", "submit_mode",
+    "sqpoll_depth", "miss_sqpoll", "sqpoll_read_min", "prefetch_min", "prefetch_depth",
+    "stream_chunk", "truncate_in_thread_min",
+)  # fmt: skip
+
+
 def _decide(
     facts: FileFacts,
     compression: Compression,
@@ -323,22 +331,10 @@ def _decide(
             not prof.open_inline or final is Strategy.THREAD or remote_filesystem(facts.filesystem)
         ),
         read_ahead=read_ahead,
-        inline_max=prof.inline_max,
-        inline_batch_max=prof.inline_batch_max,
-        max_chunk=prof.max_chunk,
         # strategy=KERNEL is taken literally: no read leaves the kernel engine.
         thread_read_min=None if literal else prof.thread_read_min,
         sync_submit_max=None if literal else prof.sync_submit_max,
-        max_requests=prof.max_requests,
-        sqpoll=prof.sqpoll,
-        submit_mode=prof.submit_mode,
-        sqpoll_depth=prof.sqpoll_depth,
-        miss_sqpoll=prof.miss_sqpoll,
-        sqpoll_read_min=prof.sqpoll_read_min,
-        prefetch_min=prof.prefetch_min,
-        prefetch_depth=prof.prefetch_depth,
-        stream_chunk=prof.stream_chunk,
-        truncate_in_thread_min=prof.truncate_in_thread_min,
+        **{name: getattr(prof, name) for name in _AS_PROFILED},
         skipped=tuple(skipped.items()),
         facts=facts,
         requested=strategy,
