@@ -32,7 +32,7 @@ import functools
 import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 
 __all__ = (
     "default_executor",
@@ -52,6 +52,11 @@ _executor: concurrent.futures.ThreadPoolExecutor | None = None
 _size: int | None = None
 
 
+# Asked once: os.cpu_count() costs ~10 us here, and the read-ahead asks for
+# the pool size per early read.
+_CPUS: Final = os.cpu_count() or 1
+
+
 def default_executor_size() -> int:
     """Number of worker threads the library pool has (or will have)."""
     if _size is not None:
@@ -63,7 +68,7 @@ def default_executor_size() -> int:
         return configured
     # Same formula as ThreadPoolExecutor's default: I/O-bound work benefits
     # from more threads than cores, but not unboundedly many.
-    return min(32, (os.cpu_count() or 1) + 4)
+    return min(32, _CPUS + 4)
 
 
 def default_executor() -> concurrent.futures.ThreadPoolExecutor:
