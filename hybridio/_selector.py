@@ -75,9 +75,7 @@ class Strategy(enum.Enum):
 
     @classmethod
     def _missing_(cls, value: object) -> Strategy | None:
-        if isinstance(value, str):
-            return member_named(cls, value.lower())
-        return None
+        return member_named(cls, value.lower()) if isinstance(value, str) else None
 
 
 @dataclasses.dataclass(frozen=True)
