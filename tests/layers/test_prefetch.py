@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import gc
 import os
 import threading
 import time
 import warnings
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -128,17 +130,28 @@ async def test_a_piece_short_when_read_early_is_read_again(tmp_path: Path) -> No
         await f.close()
 
 
-async def test_close_waits_for_running_early_reads(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def _held(tmp_path: Path) -> AsyncIterator[tuple[list[Any], threading.Event]]:
+    """A file two pieces in, its early reads running and held until the event
+    is set; in a list, so that a test can drop the last reference to it."""
     path = tmp_path / "f"
     path.write_bytes(DATA)
     gate = threading.Event()
     pool = _GatedPool(gate)
     try:
-        f = await _open(path, executor=pool)
-        await f.read(PIECE)
-        await f.read(PIECE)
+        files = [await _open(path, executor=pool)]
+        assert await files[0].read(PIECE) + await files[0].read(PIECE) == DATA[: 2 * PIECE]
+        assert files[0]._raw.ahead is not None and files[0]._raw.ahead.busy
+        yield files, gate
+    finally:
+        gate.set()
+        pool.shutdown()
+
+
+async def test_close_waits_for_running_early_reads(tmp_path: Path) -> None:
+    async with _held(tmp_path) as (files, gate):
+        f = files[0]
         ahead, fd = f._raw.ahead, f.fileno()
-        assert ahead is not None and ahead.busy
         closing = asyncio.ensure_future(f.close())
         await asyncio.sleep(0.02)
         assert not closing.done()  # waiting for the early reads ...
@@ -148,33 +161,18 @@ async def test_close_waits_for_running_early_reads(tmp_path: Path) -> None:
         assert not ahead.busy
         with pytest.raises(OSError, match="Bad file descriptor"):
             os.fstat(fd)
-    finally:
-        gate.set()
-        pool.shutdown()
 
 
 async def test_the_collector_waits_for_running_early_reads(tmp_path: Path) -> None:
-    path = tmp_path / "f"
-    path.write_bytes(DATA)
-    gate = threading.Event()
-    pool = _GatedPool(gate)
-    try:
-        f = await _open(path, executor=pool)
-        await f.read(PIECE)
-        await f.read(PIECE)
-        ahead = f._raw.ahead
-        assert ahead is not None and ahead.busy
-        futures = [early.future for early in ahead._queue]
+    async with _held(tmp_path) as (files, gate):
+        futures = [early.future for early in files[0]._raw.ahead._queue]
         threading.Timer(0.05, gate.set).start()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
-            del f
+            files.clear()
             gc.collect()
         # The close under the collector waited for them (the gate opens later).
         assert all(future.done() for future in futures)
-    finally:
-        gate.set()
-        pool.shutdown()
 
 
 def _blocked_pool() -> tuple[concurrent.futures.ThreadPoolExecutor, threading.Event]:
@@ -272,15 +270,8 @@ async def test_a_forked_child_closes_without_waiting_for_the_parents_reads(
 ) -> None:
     # The parent's early reads run in threads the child does not have: the
     # child's close must not wait for them (it would wait forever).
-    path = tmp_path / "f"
-    path.write_bytes(DATA)
-    gate = threading.Event()
-    pool = _GatedPool(gate)
-    try:
-        f = await _open(path, executor=pool)
-        await f.read(PIECE)
-        await f.read(PIECE)
-        assert f._raw.ahead is not None and f._raw.ahead.busy
+    async with _held(tmp_path) as (files, gate):
+        f = files[0]
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
             code = 1
@@ -292,9 +283,6 @@ async def test_a_forked_child_closes_without_waiting_for_the_parents_reads(
         assert await asyncio.to_thread(_exit_code, pid) == 0
         gate.set()
         await f.close()
-    finally:
-        gate.set()
-        pool.shutdown()
 
 
 def _exit_code(pid: int, seconds: float = 30) -> int | None:
