@@ -163,8 +163,10 @@ class TuningProfile:
     #: ring instead of being served inline while other tasks read as well (a
     #: read by another task came just before, or one is on that ring): its
     #: kernel thread copies the pages on another core while the loop runs
-    #: Python.  Warm 64 KiB reads, 16 in flight: 1.2-1.3x inline here; alone,
-    #: a third of inline's rate, which is why one task's reads stay inline.
+    #: Python.  Warm 64 KiB reads, 16 in flight: 1.3-1.5x inline here; alone,
+    #: a third of inline's rate, which is why one task's reads stay inline;
+    #: with the other CPU busy, 0.7x (zarr's reads, decoding on that CPU, ran
+    #: 2.9x slower), which is why the shipped profile leaves it off.
     #: 0: never.  Needs ``miss_sqpoll`` (the ring); ``calibrate`` measures it.
     sqpoll_read_min: int = 0
     #: Open files in the loop thread on local filesystems (a few us) instead of

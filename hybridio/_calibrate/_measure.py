@@ -14,6 +14,8 @@ import asyncio
 import itertools
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Coroutine, Generator, Iterator
@@ -349,12 +351,15 @@ async def measure_crowd(
 ) -> None:
     """Warm reads of ``cell.size`` in company through the real raw file on a
     plain ring with ``miss_sqpoll``: served inline ("crowd-inline"), or sent
-    to the SQPOLL ring as ``sqpoll_read_min`` does ("crowd-sqpoll")."""
+    to the SQPOLL ring as ``sqpoll_read_min`` does ("crowd-sqpoll"); with
+    every other CPU kept busy meanwhile when the name ends in "-busy" (the
+    SQPOLL thread then takes a core the application wanted)."""
     loop = asyncio.get_running_loop()
     ctx = uring.Context(max_requests=BUILTIN.max_requests, sqpoll=False)
     ring = kernel.KernelEngine(loop, "uring", ctx, miss_sqpoll=True)
+    spinners = _spin(max(1, (os.cpu_count() or 1) - 1)) if cell.engine.endswith("-busy") else []
     try:
-        crowd = cell.size if cell.engine == "crowd-sqpoll" else 0
+        crowd = cell.size if cell.engine.startswith("crowd-sqpoll") else 0
         raw = RawKernelFile(tf.fd, ring, str(tf.path), inline_max=cell.size, sqpoll_read_min=crowd)
         if crowd and not ring.miss_sqpoll:
             cell.note = "the kernel did not grant SQPOLL"
@@ -363,3 +368,12 @@ async def measure_crowd(
             cell.note = "the kernel did not grant SQPOLL"
     finally:
         ring.close()
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def _spin(count: int) -> list[subprocess.Popen[bytes]]:
+    """*count* processes that keep a CPU busy until killed."""
+    code = "while True: pass"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(count)]

@@ -195,7 +195,7 @@ def _submission_plan(
             await measure_crowd(tf, uring, cell, scale.cell_seconds, rng)
 
         for size in (s for s in CROWD_SIZES if s <= tf.size):
-            for name in ("crowd-inline", "crowd-sqpoll"):
+            for name in ("crowd-inline", "crowd-sqpoll", "crowd-inline-busy", "crowd-sqpoll-busy"):
                 cell = Cell(name, "warm", size, CROWD_LEVEL)
                 steps.append(_Step(cell, "submission", crowd, label_width=16))
     return steps, notes

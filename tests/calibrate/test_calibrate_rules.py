@@ -449,14 +449,20 @@ def test_submission_measured_adaptive_is_the_plain_ring() -> None:
 # -- sqpoll_read_min -----------------------------------------------------------------
 
 
-def crowd(rates: dict[int, tuple[float, float]]) -> list[Cell]:
-    """crowd-inline / crowd-sqpoll cells: size -> (inline MB/s, SQPOLL MB/s)."""
+def crowd(
+    rates: dict[int, tuple[float, float]], busy: dict[int, tuple[float, float]] | None = None
+) -> list[Cell]:
+    """crowd-inline / crowd-sqpoll cells: size -> (inline MB/s, SQPOLL MB/s),
+    idle and with the other CPUs *busy* (default: SQPOLL level with inline)."""
     cells = []
-    for size, pair in rates.items():
-        for name, mb_s in zip(("crowd-inline", "crowd-sqpoll"), pair, strict=True):
-            cell = Cell(name, "warm", size, rules.CROWD_LEVEL)
-            cell.ops, cell.seconds = int(mb_s * 1e6 / size), 1.0
-            cells.append(cell)
+    busy = busy if busy is not None else dict.fromkeys(rates, (100, 100))
+    for suffix, table in (("", rates), ("-busy", busy)):
+        for size, pair in table.items():
+            names = (f"crowd-inline{suffix}", f"crowd-sqpoll{suffix}")
+            for name, mb_s in zip(names, pair, strict=True):
+                cell = Cell(name, "warm", size, rules.CROWD_LEVEL)
+                cell.ops, cell.seconds = int(mb_s * 1e6 / size), 1.0
+                cells.append(cell)
     return cells
 
 
@@ -466,8 +472,23 @@ def test_sqpoll_read_min_is_where_every_larger_size_gains() -> None:
     )
     value, reason = rules.sqpoll_read_min(cells, "", False)
     assert value == 64 * KiB
-    assert "16 KiB 0.40x, 64 KiB 1.25x, 256 KiB 1.18x, 1 MiB 1.11x" in reason
+    assert "16 KiB 0.40x (1.00x busy), 64 KiB 1.25x (1.00x busy)" in reason
+    assert "256 KiB 1.18x (1.00x busy), 1 MiB 1.11x (1.00x busy)" in reason
     assert reason.endswith("64 KiB (with miss_sqpoll on)")
+
+
+def test_sqpoll_read_min_is_not_taken_where_it_loses_with_the_cpus_busy() -> None:
+    # Idle, 64 KiB gains; with the other CPUs busy it loses (the SQPOLL thread
+    # takes a core): the pick moves above it, or to never.
+    idle = {64 * KiB: (100, 130), MiB: (100, 130)}
+    value, reason = rules.sqpoll_read_min(
+        crowd(idle, {64 * KiB: (100, 60), MiB: (100, 97)}), "", False
+    )
+    assert value == MiB and "64 KiB 1.30x (0.60x busy)" in reason
+    value, reason = rules.sqpoll_read_min(
+        crowd(idle, {64 * KiB: (100, 99), MiB: (100, 50)}), "", False
+    )
+    assert value == 0 and "never (0)" in reason
 
 
 def test_sqpoll_read_min_needs_the_larger_sizes_to_gain_too() -> None:
