@@ -242,9 +242,10 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# issue 9 item 8: 1,000 opens and first reads run in one loop turn: 115-350 ms
-# measured here (the watchdog's default bound is 200 ms).
-@pytest.mark.stall_bound(2.0)
+# issue 9 item 8: 1,000 opens and first reads started in one loop turn.  The
+# opens the memo declines (the thread and python backends here) now ask the
+# loop's turn budget too: worst stall 0.6-4.7 s before, 15-45 ms after.
+@pytest.mark.stall_bound(0.5)
 @pytest.mark.parametrize("how", ENGINES)
 async def test_1000_concurrent_readers_through_their_own_handles_read_exact_bytes(
     tmp_path: Path, how: dict[str, str]
