@@ -361,8 +361,6 @@ async def measure_crowd(
     try:
         crowd = cell.size if cell.engine.startswith("crowd-sqpoll") else 0
         raw = RawKernelFile(tf.fd, ring, str(tf.path), inline_max=cell.size, sqpoll_read_min=crowd)
-        if crowd and not ring.miss_sqpoll:
-            cell.note = "the kernel did not grant SQPOLL"
         await _measure_raw(raw, tf, cell, seconds, rng, inline=True)
         if crowd and ring._deep is ring:
             cell.note = "the kernel did not grant SQPOLL"

@@ -104,13 +104,10 @@ class StreamReads:
             data = bytes(head[:n])
             self._pos += n
             return data
-        if not self._buffer_size:
-            data = await self._raw.pread(n, self._pos)  # raw semantics: no read-ahead
-            self._pos += len(data)
-            self._drop_rbuf()
-            return data
-        if n >= self._buffer_size:
-            data = await self._raw.pread_sequential(n, self._pos)
+        if not self._buffer_size or n >= self._buffer_size:
+            # Unbuffered keeps raw semantics: one read as asked, none early.
+            pread = self._raw.pread_sequential if self._buffer_size else self._raw.pread
+            data = await pread(n, self._pos)
             self._pos += len(data)
             self._drop_rbuf()
             return data

@@ -58,12 +58,12 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
 
 
 def _submit(
-    pool: Executor, fd: int, size: int, offset: int
+    pool: Executor, fd: int, size: int, offset: int, cap: int
 ) -> concurrent.futures.Future[bytes] | None:
-    """``os.pread`` in *pool*, unless the cap of running early reads is reached."""
+    """``os.pread`` in *pool*, unless *cap* early reads are running already."""
     global _running
     with _running_lock:
-        if _running >= _cap():
+        if _running >= cap:
             return None
         _running += 1
     try:
@@ -135,8 +135,9 @@ class ReadAhead:
             self.drop()
         nxt = queue[-1].offset + size if queue else offset
         pool = self._executor or default_executor()
+        cap = _cap()
         while len(queue) < self._depth:
-            future = _submit(pool, self._fd, size, nxt)
+            future = _submit(pool, self._fd, size, nxt, cap)
             if future is None:
                 break  # the pool is busy enough: the next pieces are read as asked
             queue.append(_Early(future, nxt, size))
