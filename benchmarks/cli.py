@@ -90,7 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mixed-reads", type=int, help=f"mixed: random reads ({d.mixed_reads})")
     p.add_argument("--inflight", type=int, help=f"concurrent random reads ({d.inflight})")
     p.add_argument(
-        "--adapters", help="comma-separated substrings: run only matching adapters (+ baseline)"
+        "--adapters",
+        help=(
+            "comma-separated substrings: run only matching adapters (+ baseline);"
+            " =NAME matches one adapter exactly"
+        ),
     )
     p.add_argument(
         "--workloads",
@@ -152,6 +156,11 @@ def _progress(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def _matches(wanted: str, name: str) -> bool:
+    # "=name" picks one adapter exactly; a bare word keeps every variant that contains it.
+    return name == wanted[1:] if wanted.startswith("=") else wanted in name
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     cfg = _config(args)
@@ -160,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     adapters = all_adapters()
     if args.adapters:
         wanted = [s.strip() for s in args.adapters.split(",") if s.strip()]
-        adapters = [a for a in adapters if a.role == "baseline" or any(s in a.name for s in wanted)]
+        adapters = [
+            a for a in adapters if a.role == "baseline" or any(_matches(s, a.name) for s in wanted)
+        ]
 
     fs = sysinfo.filesystem_of(data_dir if os.path.exists(data_dir) else os.path.dirname(data_dir))
     if fs["type"] in ("tmpfs", "ramfs"):

@@ -47,14 +47,7 @@ def engines_for(p: Plan, writes: bool) -> tuple[Plan, kernel.KernelEngine, kerne
     (io_setup's EAGAIN once aio-max-nr is used up) falls back, and the plan says so."""
     while True:
         try:
-            engine = kernel.get_engine(
-                p.backend,
-                max_requests=p.max_requests,
-                sqpoll=p.sqpoll,
-                submit_mode=p.submit_mode,
-                sqpoll_depth=p.sqpoll_depth,
-                miss_sqpoll=p.miss_sqpoll,
-            )
+            engine = kernel.get_engine_like(p.backend, p.max_requests, p)
             break
         except kernel.BackendUnavailableError as exc:
             if p.forced:

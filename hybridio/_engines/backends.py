@@ -42,57 +42,23 @@ class Backend:
     #: (an RCU grace period with the GIL held) and it holds no threads.
     recyclable: bool
 
+    @classmethod
+    def having(cls, name: str, module: str, properties: str) -> Backend:
+        """A backend with the boolean *properties* named (space-separated); the others false."""
+        flags = [f.name for f in dataclasses.fields(cls) if f.type in (bool, "bool")]
+        named = properties.split()
+        unknown = set(named) - set(flags)
+        if unknown:
+            raise ValueError(f"unknown backend properties: {sorted(unknown)}")
+        return cls(name, module, **{flag: flag in named for flag in flags})
+
 
 #: In the order they are preferred.
 BACKENDS: Final = (
-    Backend(
-        name="uring",
-        module="caio.linux_uring",
-        needs_flush=True,
-        eventfd=True,
-        threaded=False,
-        unsigned_result=False,
-        reads_in_submit=False,
-        pooled=False,
-        sqpoll=True,
-        recyclable=True,
-    ),
-    Backend(
-        name="linux",
-        module="caio.linux_aio",
-        needs_flush=False,
-        eventfd=True,
-        threaded=False,
-        unsigned_result=True,
-        reads_in_submit=True,
-        pooled=False,
-        sqpoll=False,
-        recyclable=True,
-    ),
-    Backend(
-        name="thread",
-        module="caio.thread_aio",
-        needs_flush=False,
-        eventfd=False,
-        threaded=True,
-        unsigned_result=False,
-        reads_in_submit=False,
-        pooled=True,
-        sqpoll=False,
-        recyclable=False,
-    ),
-    Backend(
-        name="python",
-        module="caio.python_aio",
-        needs_flush=False,
-        eventfd=False,
-        threaded=True,
-        unsigned_result=False,
-        reads_in_submit=False,
-        pooled=True,
-        sqpoll=False,
-        recyclable=False,
-    ),
+    Backend.having("uring", "caio.linux_uring", "needs_flush eventfd sqpoll recyclable"),
+    Backend.having("linux", "caio.linux_aio", "eventfd unsigned_result reads_in_submit recyclable"),
+    Backend.having("thread", "caio.thread_aio", "threaded pooled"),
+    Backend.having("python", "caio.python_aio", "threaded pooled"),
 )
 
 BACKEND_NAMES: Final = tuple(b.name for b in BACKENDS)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
+from typing import Protocol
 
 from .._profile import BUILTIN
 from . import backends as backends_table
@@ -52,6 +53,7 @@ __all__ = (
     "KernelEngine",
     "backends",
     "get_engine",
+    "get_engine_like",
     "mark_unavailable",
     "needs_prepare",
     "needs_probe",
@@ -172,6 +174,31 @@ async def prepare_engine(name: str, *, max_requests: int = BUILTIN.max_requests)
             _spares[key] = ctx
             return
     _destroy_context(name, ctx)
+
+
+class RingSettings(Protocol):
+    """What a ring is asked for: a plan's ring fields, or a running engine's."""
+
+    @property
+    def sqpoll(self) -> bool: ...
+    @property
+    def submit_mode(self) -> str: ...
+    @property
+    def sqpoll_depth(self) -> int: ...
+    @property
+    def miss_sqpoll(self) -> bool: ...
+
+
+def get_engine_like(backend: str | None, max_requests: int, ring: RingSettings) -> KernelEngine:
+    """:func:`get_engine` for *backend* with *ring*'s SQPOLL and submission settings."""
+    return get_engine(
+        backend,
+        max_requests=max_requests,
+        sqpoll=ring.sqpoll,
+        submit_mode=ring.submit_mode,
+        sqpoll_depth=ring.sqpoll_depth,
+        miss_sqpoll=ring.miss_sqpoll,
+    )
 
 
 def get_engine(

@@ -143,14 +143,7 @@ class RawKernelFile(KernelWrites):
         return engine
 
     def _rebind(self, old: KernelEngine) -> KernelEngine:
-        return kernel.get_engine(
-            old.name,
-            max_requests=self._max_requests,
-            sqpoll=old.sqpoll,
-            submit_mode=old.submit_mode,
-            sqpoll_depth=old.sqpoll_depth,
-            miss_sqpoll=old.miss_sqpoll,
-        )
+        return kernel.get_engine_like(old.name, self._max_requests, old)
 
     def _check(self, value: Any) -> Any:
         if isinstance(value, OSError):
