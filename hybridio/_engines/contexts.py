@@ -345,6 +345,8 @@ def sqpoll_requested() -> bool:
 
 
 _warned_env: set[str] = set()
+# reload_settings() reads HYBRIDIO_BACKEND anew: an unknown value then warns again.
+settings.on_reload(_warned_env.clear)
 
 
 def requested_backend() -> str | None:

@@ -359,17 +359,18 @@ class KernelEngine:
         task's reads stay inline, where they are fastest."""
         if not self.miss_sqpoll:
             return False
-        deep = self._deep
-        if self.budget.parked or (deep is not None and deep._inflight):
-            self._crowd = True
-            return True
         task = id(asyncio.current_task(self.loop))
         now = time.monotonic()
+        # Every read is recorded, including the ones the first two signs send to
+        # the ring: else the task resuming first after them (on uvloop, before
+        # the others wake) sees itself as the last reader and goes on alone.
         other = task != self._reader and now - self._reader_at < CROWD_WINDOW
         self._reader = task
         self._reader_at = now
-        self._crowd = other
-        return other
+        deep = self._deep
+        crowd = other or bool(self.budget.parked) or (deep is not None and deep._inflight > 0)
+        self._crowd = crowd
+        return crowd
 
     def _cancel(self, batch: _Batch) -> None:
         for slot, op in enumerate(batch.ops):
