@@ -432,12 +432,15 @@ def _uvloop_factory() -> Any:
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Any:
-    """Async tests marked ``both_loops`` run once on asyncio's loop and once on uvloop.
+    """Every async test runs once on asyncio's loop and once on uvloop.
 
-    The others get asyncio's loop alone (one factory: their test ids are unchanged).
+    A test marked ``asyncio_only(reason)`` gets asyncio's loop alone; so does every
+    test under ``HYBRIDIO_TEST_LOOPS=asyncio`` (a quicker local run).
     """
     factories: dict[str, Any] = {"asyncio": asyncio.new_event_loop}
-    if item.get_closest_marker("both_loops") is None:
+    if item.get_closest_marker("asyncio_only") is not None:
+        return factories
+    if os.environ.get("HYBRIDIO_TEST_LOOPS", "both") == "asyncio":
         return factories
     uv = _uvloop_factory()
     if uv is not None:

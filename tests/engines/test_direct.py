@@ -23,10 +23,7 @@ import hybridio
 from hybridio._engines import direct
 from tests.conftest import stall_watch
 
-pytestmark = [
-    pytest.mark.skipif(not direct.O_DIRECT, reason="no O_DIRECT on this platform"),
-    pytest.mark.both_loops,  # async tests: on asyncio's loop and on uvloop
-]
+pytestmark = pytest.mark.skipif(not direct.O_DIRECT, reason="no O_DIRECT on this platform")
 
 
 def _with_direct(path: str, flags: int) -> int:

@@ -37,9 +37,6 @@ ops = harness.ops(
     flush=(),
 )
 
-# On asyncio's loop and on uvloop.
-pytestmark = pytest.mark.both_loops
-
 
 @pytest.fixture(params=harness.cells(compressions=tuple(sorted(harness.OPENERS))))
 def served(request: pytest.FixtureRequest) -> Served:

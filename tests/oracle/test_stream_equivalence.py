@@ -33,9 +33,6 @@ ops = harness.ops(
     flush=(),
 )
 
-# On asyncio's loop and on uvloop.
-pytestmark = pytest.mark.both_loops
-
 
 @pytest.fixture(params=harness.cells(thread=True))
 def served(request: pytest.FixtureRequest) -> Served:

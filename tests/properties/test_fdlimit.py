@@ -31,9 +31,6 @@ from hybridio._engines import fdlimit
 from hybridio._engines.fdlimit import FdLimiter
 
 ROOT = Path(__file__).resolve().parents[2]
-# Every async test here runs on asyncio's loop and on uvloop.
-pytestmark = pytest.mark.both_loops
-
 _CHILD = textwrap.dedent(
     """
     import asyncio, errno, hashlib, json, os, resource, sys

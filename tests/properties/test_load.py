@@ -32,8 +32,6 @@ from tests.conftest import LoopStall, fd_count, stall_watch
 from tests.fakes import Fault, install_faults
 
 CHUNK = 64 * 1024
-# Every async test here runs on asyncio's loop and on uvloop.
-pytestmark = pytest.mark.both_loops
 
 
 async def test_concurrent_non_overlapping_writes_then_reads_are_byte_exact(
