@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Final, Protocol
 
 from .._profile import BUILTIN
 from . import backends as backends_table
@@ -189,16 +189,14 @@ class RingSettings(Protocol):
     def miss_sqpoll(self) -> bool: ...
 
 
+#: The :class:`RingSettings` names, which are also :func:`get_engine`'s keywords.
+_RING_FIELDS: Final = ("sqpoll", "submit_mode", "sqpoll_depth", "miss_sqpoll")
+
+
 def get_engine_like(backend: str | None, max_requests: int, ring: RingSettings) -> KernelEngine:
     """:func:`get_engine` for *backend* with *ring*'s SQPOLL and submission settings."""
-    return get_engine(
-        backend,
-        max_requests=max_requests,
-        sqpoll=ring.sqpoll,
-        submit_mode=ring.submit_mode,
-        sqpoll_depth=ring.sqpoll_depth,
-        miss_sqpoll=ring.miss_sqpoll,
-    )
+    settings: dict[str, Any] = {name: getattr(ring, name) for name in _RING_FIELDS}
+    return get_engine(backend, max_requests=max_requests, **settings)
 
 
 def get_engine(
