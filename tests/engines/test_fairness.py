@@ -1,0 +1,83 @@
+"""The per-loop fairness budget (_engines/fairness.py): who runs when work gives a turn."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from hybridio._engines import fairness
+
+
+@pytest.fixture
+async def budget(monkeypatch: pytest.MonkeyPatch) -> fairness.TurnBudget:
+    """The running loop's budget, spent by the second check of every streak."""
+    monkeypatch.setattr(fairness, "BUDGET_SECONDS", -1.0)
+    return fairness.for_loop(asyncio.get_running_loop())
+
+
+def _hold_loop(seconds: float) -> None:
+    # Work that never suspends (as inline reads): the loop cannot turn meanwhile.
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+async def test_a_task_woken_by_a_due_timer_runs_before_the_parked_task_resumes(
+    budget: fairness.TurnBudget,
+) -> None:
+    order: list[str] = []
+
+    async def sleeper() -> None:
+        await asyncio.sleep(0.0001)
+        order.append("woken by its timer")
+
+    task = asyncio.ensure_future(sleeper())
+    await asyncio.sleep(0)  # it waits on its timer now
+    _hold_loop(0.002)  # the timer is due
+    assert not budget.spent()  # a streak starts
+    assert budget.spent()
+    await budget.give_turn()
+    order.append("parked task")
+    await asyncio.wait_for(task, 5)
+    # With sleep(0) as the turn, the parked task resumed first and started the
+    # next streak before the sleeper's task step (queued by its timer) could run.
+    assert order == ["woken by its timer", "parked task"]
+
+
+async def test_every_parked_task_resumes_and_the_count_returns_to_zero(
+    budget: fairness.TurnBudget,
+) -> None:
+    resumed: list[int] = []
+
+    async def reader(i: int) -> None:
+        budget.spent()
+        if budget.spent():
+            await budget.give_turn()
+        resumed.append(i)
+
+    await asyncio.wait_for(asyncio.gather(*(reader(i) for i in range(16))), 5)
+    assert sorted(resumed) == list(range(16))
+    assert budget.parked == 0
+
+
+async def test_a_task_cancelled_while_parked_does_not_strand_the_others(
+    budget: fairness.TurnBudget,
+) -> None:
+    resumed: list[int] = []
+
+    async def reader(i: int) -> None:
+        budget.spent()
+        if budget.spent():
+            await budget.give_turn()
+        resumed.append(i)
+
+    tasks = [asyncio.ensure_future(reader(i)) for i in range(4)]
+    await asyncio.sleep(0)  # all four parked now
+    assert budget.parked == 4
+    tasks[1].cancel()
+    done = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+    assert isinstance(done[1], asyncio.CancelledError)
+    assert sorted(resumed) == [0, 2, 3]
+    assert budget.parked == 0
