@@ -43,6 +43,9 @@ class _Scratch(threading.local):
     def __init__(self) -> None:
         self.buf = bytearray(0)
         self.view = memoryview(self.buf)
+        #: Small reads land in a buffer of exactly their size: no slicing, and
+        #: reused by the next read of that size (a fresh one costs 0.2 us).
+        self.small = bytearray(0)
 
     def get(self, size: int) -> tuple[bytearray, memoryview]:
         if len(self.buf) < size:
@@ -53,7 +56,7 @@ class _Scratch(threading.local):
 
 
 _scratch = _Scratch()
-#: Reads up to this size get a fresh buffer instead (no scratch slicing).
+#: Reads up to this size use the exact-size ``small`` buffer (no slicing).
 _FRESH_MAX: Final = 16 * 1024
 
 _RWF_NOWAIT: Final = getattr(os, "RWF_NOWAIT", 0)
@@ -213,9 +216,11 @@ class InlineReader:
         None and is read whole by the kernel engine.
         """
         if size <= _FRESH_MAX:
-            # Small: a fresh buffer costs less than slicing the scratch one
-            # (0.4 us of a 4 KiB read here; even at 16 KiB).
-            small = bytearray(size)
+            # Small: a buffer of exactly this size costs less than slicing the
+            # large one (0.4 us of a 4 KiB read here; even at 16 KiB).
+            small = _scratch.small
+            if len(small) != size:
+                small = _scratch.small = bytearray(size)
             n = self._try(small, offset)
             if n is None:
                 return None
