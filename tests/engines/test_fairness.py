@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -22,6 +23,18 @@ def _hold_loop(seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         pass
+
+
+def _reader(budget: fairness.TurnBudget, resumed: list[int]) -> Callable[[int], Awaitable[None]]:
+    """A task body that finds the budget spent, gives its turn, then notes *i*."""
+
+    async def reader(i: int) -> None:
+        budget.spent()
+        if budget.spent():
+            await budget.give_turn()
+        resumed.append(i)
+
+    return reader
 
 
 async def test_a_task_woken_by_a_due_timer_runs_before_the_parked_task_resumes(
@@ -50,12 +63,7 @@ async def test_every_parked_task_resumes_and_the_count_returns_to_zero(
     budget: fairness.TurnBudget,
 ) -> None:
     resumed: list[int] = []
-
-    async def reader(i: int) -> None:
-        budget.spent()
-        if budget.spent():
-            await budget.give_turn()
-        resumed.append(i)
+    reader = _reader(budget, resumed)
 
     await asyncio.wait_for(asyncio.gather(*(reader(i) for i in range(16))), 5)
     assert sorted(resumed) == list(range(16))
@@ -66,12 +74,7 @@ async def test_a_task_cancelled_while_parked_does_not_strand_the_others(
     budget: fairness.TurnBudget,
 ) -> None:
     resumed: list[int] = []
-
-    async def reader(i: int) -> None:
-        budget.spent()
-        if budget.spent():
-            await budget.give_turn()
-        resumed.append(i)
+    reader = _reader(budget, resumed)
 
     tasks = [asyncio.ensure_future(reader(i)) for i in range(4)]
     await asyncio.sleep(0)  # all four parked now
