@@ -457,5 +457,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return
     for item in items:
         if pytest_asyncio.is_async_test(item) and not item.get_closest_marker("allow_stall"):
-            # First, so the watch spans the other fixtures' setup and teardown too.
-            item.fixturenames.insert(0, "_stall_watchdog")  # type: ignore[attr-defined]
+            # First, so the watch spans the other fixtures' setup and teardown
+            # too, but after pytest's own tmp_path: making that directory is
+            # disk work outside the loop, which a busy disk held for 63 ms in
+            # one suite run (the loop was not running, so not stalled by us).
+            names = item.fixturenames  # type: ignore[attr-defined]
+            first = names.index("tmp_path") + 1 if "tmp_path" in names else 0
+            names.insert(first, "_stall_watchdog")
