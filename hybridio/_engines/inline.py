@@ -253,6 +253,8 @@ class InlineReader:
         misses = []
         served = 0
         nbytes = 0
+        # The thread's scratch view once per batch, not a method call per range.
+        view = _scratch.view
         for i, (offset, size) in enumerate(reqs):
             if not size:
                 continue
@@ -264,7 +266,8 @@ class InlineReader:
             ):
                 misses.append(i)
                 continue
-            _, view = _scratch.get(size)
+            if len(view) < size:
+                _, view = _scratch.get(size)
             buf = view[:size]
             try:
                 n = preadv(fd, (buf,), offset, flags)  # type: ignore[misc]
@@ -284,7 +287,7 @@ class InlineReader:
                 misses.append(i)
                 self._missed()
                 continue
-            results[i] = bytes(buf[:n])
+            results[i] = bytes(buf) if n == size else bytes(buf[:n])
             served += 1
             nbytes += n
             self._streak = 0
