@@ -266,6 +266,17 @@ class RawKernelFile(KernelWrites):
         """The file's size now (``fstat``)."""
         return os.fstat(self.fd).st_size
 
+    async def read_after_turn(self, size: int, offset: int) -> bytes:
+        """What :meth:`read_cached`'s :data:`SPENT` asks for: give the loop its
+        turn, then read (inline if still cached).  One coroutine where
+        :meth:`pread` takes two: with 64 tasks reading cached ranges, all but
+        one of them park here at every turn."""
+        await self.engine.budget.give_turn()
+        data = self.read_cached(size, offset)
+        if type(data) is bytes:
+            return data
+        return await self.pread(size, offset, inline=data is SPENT)
+
     async def read_inline(self, size: int, offset: int) -> bytes | None:
         """A page-cache hit served in the loop thread, or None (a miss, off,
         or a large read among other tasks' reads: see ``crowd_min``)."""
