@@ -276,13 +276,9 @@ class InlineReader:
                 self._missed()
                 continue
             except OSError as exc:
-                if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                    if self._refused(exc):
-                        misses.append(i)  # a bad argument: the kernel engine says so
-                        continue
-                    misses.extend(j for j in range(i, len(reqs)) if reqs[j][1])
+                if self._refusal_ends_batch(exc, i, reqs, misses):
                     break
-                raise
+                continue
             if n != size and not self._at_eof(offset + n):
                 misses.append(i)
                 self._missed()
@@ -294,6 +290,21 @@ class InlineReader:
         self.ops += served
         self.bytes += nbytes
         return misses
+
+    def _refusal_ends_batch(
+        self, exc: OSError, i: int, reqs: list[tuple[int, int]], misses: list[int]
+    ) -> bool:
+        """A batch read's OSError: raised again unless the filesystem refused
+        RWF_NOWAIT.  Then range *i* goes to the kernel engine (a bad argument:
+        it says so), or, once inline reads are off, every range from *i* on
+        does, and the batch ends (True)."""
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise exc
+        if self._refused(exc):
+            misses.append(i)
+            return False
+        misses.extend(j for j in range(i, len(reqs)) if reqs[j][1])
+        return True
 
     def readinto(self, view: memoryview, offset: int) -> int | None:
         """Fill *view* (a writable byte view) from the page cache; None on a miss."""

@@ -123,3 +123,31 @@ def test_readers_share_one_scratch_buffer_without_sharing_results(tmp_path: Path
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_a_batch_on_a_filesystem_that_refuses_rwf_nowait_leaves_every_range_to_the_kernel(
+    fd: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refusing(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+
+    monkeypatch.setattr(inline, "_preadv", refusing)
+    reader = InlineReader(fd)
+    results: list[Any] = [None] * 4
+    assert reader.read_batch([(0, 8), (8, 0), (16, 8), (24, 8)], results, 1 << 20) == [0, 2, 3]
+    assert not reader.enabled
+    assert results == [None] * 4
+
+
+def test_a_batch_read_error_that_is_not_a_refusal_is_raised(
+    fd: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(inline, "_preadv", failing)
+    reader = InlineReader(fd)
+    with pytest.raises(OSError, match=os.strerror(errno.EIO)) as info:
+        reader.read_batch([(0, 8), (16, 8)], [None, None], 1 << 20)
+    assert info.value.errno == errno.EIO
+    assert reader.enabled
