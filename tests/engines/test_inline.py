@@ -125,13 +125,19 @@ def test_readers_share_one_scratch_buffer_without_sharing_results(tmp_path: Path
             os.close(fd)
 
 
+def _preadv_raising(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """Every RWF_NOWAIT read fails with *code* (a fake filesystem)."""
+
+    def failing(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(inline, "_preadv", failing)
+
+
 def test_a_batch_on_a_filesystem_that_refuses_rwf_nowait_leaves_every_range_to_the_kernel(
     fd: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refusing(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
-        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
-
-    monkeypatch.setattr(inline, "_preadv", refusing)
+    _preadv_raising(monkeypatch, errno.EOPNOTSUPP)
     reader = InlineReader(fd)
     results: list[Any] = [None] * 4
     assert reader.read_batch([(0, 8), (8, 0), (16, 8), (24, 8)], results, 1 << 20) == [0, 2, 3]
@@ -142,10 +148,7 @@ def test_a_batch_on_a_filesystem_that_refuses_rwf_nowait_leaves_every_range_to_t
 def test_a_batch_read_error_that_is_not_a_refusal_is_raised(
     fd: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def failing(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
-        raise OSError(errno.EIO, os.strerror(errno.EIO))
-
-    monkeypatch.setattr(inline, "_preadv", failing)
+    _preadv_raising(monkeypatch, errno.EIO)
     reader = InlineReader(fd)
     with pytest.raises(OSError, match=os.strerror(errno.EIO)) as info:
         reader.read_batch([(0, 8), (16, 8)], [None, None], 1 << 20)
