@@ -24,11 +24,6 @@ __all__ = ("BUDGET_SECONDS", "TurnBudget", "for_loop")
 BUDGET_SECONDS: Final = 0.001
 
 
-# Bound once: spent() runs once per inline read, where a module attribute
-# lookup is a measurable share.
-_monotonic = time.monotonic
-
-
 class TurnBudget:
     """One event loop's allowance for work done without suspending."""
 
@@ -55,10 +50,10 @@ class TurnBudget:
         """
         if not self._turn_pending:
             self._turn_pending = True
-            self._streak_end = _monotonic() + BUDGET_SECONDS
+            self._streak_end = time.monotonic() + BUDGET_SECONDS
             self.loop.call_soon(self._mark_turn)
             return False
-        return _monotonic() > self._streak_end
+        return time.monotonic() > self._streak_end
 
     async def give_turn(self) -> None:
         """Yield until the allowance is back (a loop turn really happened).

@@ -60,6 +60,8 @@ _scratch = _Scratch()
 _FRESH_MAX: Final = 16 * 1024
 
 _RWF_NOWAIT: Final = getattr(os, "RWF_NOWAIT", 0)
+#: How a filesystem (or kernel) refuses RWF_NOWAIT, or a read's bad argument.
+_REFUSALS: Final = frozenset({errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
 _preadv = getattr(os, "preadv", None)
 
 
@@ -175,7 +177,7 @@ class InlineReader:
             except BlockingIOError:
                 return True  # the flag works; page 0 is just not cached
             except OSError as probe:
-                if probe.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                if probe.errno not in _REFUSALS:
                     return True  # not a refusal of RWF_NOWAIT either
             else:
                 return True
@@ -196,7 +198,7 @@ class InlineReader:
             self._missed()
             return None
         except OSError as exc:
-            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            if exc.errno in _REFUSALS:
                 self._refused(exc)
                 return None  # the kernel engine reads it (and reports any error)
             raise
@@ -298,7 +300,7 @@ class InlineReader:
         RWF_NOWAIT.  Then range *i* goes to the kernel engine (a bad argument:
         it says so), or, once inline reads are off, every range from *i* on
         does, and the batch ends (True)."""
-        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+        if exc.errno not in _REFUSALS:
             raise exc
         if self._refused(exc):
             misses.append(i)

@@ -190,7 +190,9 @@ class RingSettings(Protocol):
 
 
 #: The :class:`RingSettings` names, which are also :func:`get_engine`'s keywords.
-_RING_FIELDS: Final = ("sqpoll", "submit_mode", "sqpoll_depth", "miss_sqpoll")
+_RING_FIELDS: Final = tuple(
+    name for name, value in vars(RingSettings).items() if isinstance(value, property)
+)
 
 
 def get_engine_like(backend: str | None, max_requests: int, ring: RingSettings) -> KernelEngine:

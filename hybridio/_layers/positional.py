@@ -80,10 +80,8 @@ class PositionalIO:
             data = raw.read_cached(size, offset)
             if type(data) is bytes:
                 return data
-            # A spent budget yields, then tries again; a miss goes to the kernel.
-            if data is SPENT:
-                return await raw.read_after_turn(size, offset)
-            return await raw.pread(size, offset, inline=False)
+            # A miss goes to the kernel; a spent budget yields, then tries again.
+            return await raw.pread(size, offset, inline=data is SPENT)
         off = check_offset(offset)
         n = check_count(size)
         self._check_read()

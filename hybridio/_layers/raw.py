@@ -178,9 +178,7 @@ class RawKernelFile(KernelWrites):
         inline = self.inline
         if not inline.enabled or size > inline.max:
             return None
-        engine = self._engine
-        if engine.loop is not asyncio.get_running_loop() or engine.closed:
-            engine = self.engine  # rebinds; the property's call costs 5% of a 4 KiB read
+        engine = self.engine
         if engine.budget.spent():
             return SPENT
         if size >= self.crowd_min and engine.crowded():
@@ -266,30 +264,15 @@ class RawKernelFile(KernelWrites):
         """The file's size now (``fstat``)."""
         return os.fstat(self.fd).st_size
 
-    async def read_after_turn(self, size: int, offset: int) -> bytes:
-        """What :meth:`read_cached`'s :data:`SPENT` asks for: give the loop its
-        turn, then read (inline if still cached).  One coroutine where
-        :meth:`pread` takes two: with 64 tasks reading cached ranges, all but
-        one of them park here at every turn."""
-        await self.engine.budget.give_turn()
-        data = self.read_cached(size, offset)
-        if type(data) is bytes:
-            return data
-        return await self.pread(size, offset, inline=data is SPENT)
-
     async def read_inline(self, size: int, offset: int) -> bytes | None:
         """A page-cache hit served in the loop thread, or None (a miss, off,
-        or a large read among other tasks' reads: see ``crowd_min``)."""
-        inline = self.inline
-        if not inline.enabled or size > inline.max:
-            return None
-        engine = self.engine
-        budget = engine.budget
-        if budget.spent():
-            await budget.give_turn()
-        if size >= self.crowd_min and engine.crowded():
-            return None
-        return inline.read(size, offset)
+        or a large read among other tasks' reads: see ``crowd_min``);
+        :meth:`read_cached`, giving the loop its turn first when it asks."""
+        data = self.read_cached(size, offset)
+        if data is SPENT:
+            await self.engine.budget.give_turn()
+            data = self.read_cached(size, offset)
+        return data if type(data) is bytes else None
 
     def _submit_max(self, engine: KernelEngine) -> int:
         """The most bytes one read submission may carry on *engine*."""
