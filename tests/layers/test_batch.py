@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import hybridio
-from hybridio._engines import kernel
+from hybridio._engines import inline, kernel
 from hybridio._profile import BUILTIN
 from tests.conftest import evict
 from tests.fakes import Fault, install_faults
@@ -190,16 +190,54 @@ async def test_an_evicted_range_goes_to_the_kernel_and_returns_the_same_bytes(
     backend: str, data_file: tuple[Path, bytes]
 ) -> None:
     path, payload = data_file
-    if not _evict(path):
-        pytest.skip("this filesystem keeps pages resident after POSIX_FADV_DONTNEED")
+    # The RWF_NOWAIT read that finds the page missing starts readahead of it, and
+    # on a fast device that readahead can finish before the kernel looks at the
+    # page again: the read is then served inline, correctly.  Each attempt must
+    # have gone one way or the other; one of them must have missed.
+    for _attempt in range(20):
+        if not _evict(path):
+            pytest.skip("this filesystem keeps pages resident after POSIX_FADV_DONTNEED")
+        async with hybridio.async_open(path, "rb", backend=backend) as f:
+            cold = await f.read_at(20000, 4096)
+            stats = f.stats  # type: ignore[attr-defined]
+            assert cold == payload[20000:24096]
+            assert stats.backend == backend
+            missed = stats.inline_misses == 1
+            assert (stats.kernel_ops, stats.inline_ops) == ((1, 0) if missed else (0, 1))
+            if missed:
+                warm = await f.read_at(20000, 4096)
+                assert f.stats.inline_ops == 1  # type: ignore[attr-defined]
+                assert warm == cold
+                return
+    pytest.skip("readahead filled every evicted page before RWF_NOWAIT looked again")
+
+
+async def test_a_range_the_page_cache_misses_goes_to_the_kernel_and_returns_the_same_bytes(
+    backend: str, data_file: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, payload = data_file
+    real = inline._preadv
+    assert real is not None
+    misses = [20000]
+
+    def cache(fd: int, buffers: Any, offset: int, flags: int = 0) -> int:
+        """A page cache without the page at 20000 the first time it is asked."""
+        if offset in misses:
+            misses.remove(offset)
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+        n: int = real(fd, buffers, offset, flags)
+        return n
+
+    monkeypatch.setattr(inline, "_preadv", cache)
     async with hybridio.async_open(path, "rb", backend=backend) as f:
         cold = await f.read_at(20000, 4096)
         stats = f.stats  # type: ignore[attr-defined]
-        assert stats.kernel_ops == 1 and stats.inline_misses == 1
+        assert (stats.kernel_ops, stats.inline_misses, stats.inline_ops) == (1, 1, 0)
         assert stats.backend == backend
         warm = await f.read_at(20000, 4096)
         assert f.stats.inline_ops == 1  # type: ignore[attr-defined]
         assert cold == warm == payload[20000:24096]
+    assert misses == []
 
 
 async def test_a_failing_op_raises_batcherror_after_the_batch(
@@ -270,16 +308,22 @@ async def test_the_inline_path_backs_off_on_cold_data_and_returns_when_warm(
     path = tmp_path / "cold.bin"
     payload = os.urandom(16 << 20)
     path.write_bytes(payload)
-    if not _evict(path):
-        pytest.skip("this filesystem keeps pages resident after POSIX_FADV_DONTNEED")
-    # 1 MiB apart: past any readahead window, so every read is a real miss.
+    # 1 MiB apart: past any readahead window, so every read is a real miss --
+    # unless the miss's own readahead finishes before the kernel looks again,
+    # which a fast device can do: then the streak is broken; try again.
     offsets = [i << 20 for i in range(16)]
-    async with hybridio.async_open(path, "rb", access="random") as f:
-        got = [await f.read_at(off, 16) for off in offsets]
-        assert got == [payload[o : o + 16] for o in offsets]
-        stats = f.stats  # type: ignore[attr-defined]
-        assert stats.inline_skipped > 0  # a streak of misses stopped the attempts
-        assert stats.inline_misses + stats.inline_skipped + stats.inline_ops == len(offsets)
+    for _attempt in range(5):
+        if not _evict(path):
+            pytest.skip("this filesystem keeps pages resident after POSIX_FADV_DONTNEED")
+        async with hybridio.async_open(path, "rb", access="random") as f:
+            got = [await f.read_at(off, 16) for off in offsets]
+            assert got == [payload[o : o + 16] for o in offsets]
+            stats = f.stats  # type: ignore[attr-defined]
+            assert stats.inline_misses + stats.inline_skipped + stats.inline_ops == len(offsets)
+        if stats.inline_skipped:  # a streak of misses stopped the attempts
+            break
+    else:
+        pytest.skip("readahead filled evicted pages before RWF_NOWAIT looked again")
     path.read_bytes()  # now cached
     async with hybridio.async_open(path, "rb") as f:
         for off in offsets:
