@@ -99,9 +99,10 @@ async def test_read_at_with_a_bad_offset_does_not_disable_the_inline_path(
 
 
 def test_readers_share_one_scratch_buffer_without_sharing_results(tmp_path: Path) -> None:
-    # Inline reads land in one reused buffer per thread (a fresh 1 MiB
-    # bytearray per read ran at a quarter of pread's speed); every result must
-    # still be its own bytes, whatever size the next read has.
+    # Inline reads land in a reused buffer, the reader's own up to 64 KiB and
+    # one per thread above (a fresh 1 MiB bytearray per read ran at a quarter
+    # of pread's speed); every result must still be its own bytes, whatever
+    # size the next read has.
     big = os.urandom(1 << 20)
     small = os.urandom(5000)
     fds = []
@@ -112,14 +113,16 @@ def test_readers_share_one_scratch_buffer_without_sharing_results(tmp_path: Path
     try:
         a, b = InlineReader(fds[0], 1 << 20), InlineReader(fds[1], 1 << 20)
         first = a.read(4096, 0)
+        second = a.read(4096, 4096)  # the reader's own buffer, used again
         whole = a.read(1 << 20, 0)
         short = b.read(8192, 0)  # stops at EOF: 5000 bytes
         batch: list[Any] = [b""] * 3
         assert b.read_batch([(0, 10), (4990, 100), (100, 4000)], batch, 1 << 20) == []
         again = a.read(3, (1 << 20) - 3)
-        assert (first, whole, short, again) == (big[:4096], big, small, big[-3:])
+        assert (first, second, whole) == (big[:4096], big[4096:8192], big)
+        assert (short, again) == (small, big[-3:])
         assert batch == [small[:10], small[4990:], small[100:4100]]
-        assert all(type(x) is bytes for x in (first, whole, short, again, *batch))
+        assert all(type(x) is bytes for x in (first, second, whole, short, again, *batch))
     finally:
         for fd in fds:
             os.close(fd)
