@@ -84,3 +84,55 @@ async def test_a_task_cancelled_while_parked_does_not_strand_the_others(
     assert isinstance(done[1], asyncio.CancelledError)
     assert sorted(resumed) == [0, 2, 3]
     assert budget.parked == 0
+
+
+async def test_parked_tasks_resume_one_per_turn_in_the_order_they_parked(
+    budget: fairness.TurnBudget,
+) -> None:
+    order: list[str] = []
+
+    async def ticker() -> None:
+        # A callback every loop turn: where it falls between the resumed
+        # tasks shows how many of them one turn woke.
+        for _ in range(40):
+            order.append("turn")
+            await asyncio.sleep(0)
+
+    async def reader(i: int) -> None:
+        budget.spent()
+        if budget.spent():
+            await budget.give_turn()
+        order.append(f"r{i}")
+
+    tick = asyncio.ensure_future(ticker())
+    await asyncio.wait_for(asyncio.gather(*(reader(i) for i in range(4))), 5)
+    tick.cancel()
+    resumed = [x for x in order if x != "turn"]
+    assert resumed == ["r0", "r1", "r2", "r3"]
+    between = [order.index(f"r{i + 1}") - order.index(f"r{i}") for i in range(3)]
+    assert all(gap > 1 for gap in between), order  # a turn between each two
+
+
+async def test_a_timer_due_during_a_resumed_task_s_work_runs_before_the_next_parked_task(
+    budget: fairness.TurnBudget,
+) -> None:
+    order: list[str] = []
+
+    async def sleeper() -> None:
+        await asyncio.sleep(0.003)  # whole ms: uvloop's timers have no finer grain
+        order.append("woken by its timer")
+
+    async def reader(name: str) -> None:
+        budget.spent()
+        if budget.spent():
+            await budget.give_turn()
+        order.append(name)
+        _hold_loop(0.01)  # the sleeper's timer falls due meanwhile
+
+    task = asyncio.ensure_future(sleeper())
+    await asyncio.sleep(0)  # it waits on its timer now
+    await asyncio.wait_for(asyncio.gather(reader("first"), reader("second")), 5)
+    await asyncio.wait_for(task, 5)
+    # The second parked task's wake-up is set after the first one's work, so
+    # the timer that fell due during that work is served first.
+    assert order == ["first", "woken by its timer", "second"]
