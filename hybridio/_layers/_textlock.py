@@ -9,7 +9,7 @@ operation runs the file's start-up (TextIOWrapper's BOM rule).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from .exclusive import Exclusive as _Exclusive
 from .exclusive import Guarded
@@ -25,9 +25,12 @@ class Exclusive(_Exclusive):
 
     __slots__ = ()
 
+    # The owner is an AsyncTextIO: said to mypy by annotation, not typing.cast,
+    # a call at run time (three per refill of `async for line`).
+
     def entered(self, owner: Guarded) -> None:
         """Stop the write fast path and drop the cached lines (counted as used)."""
-        file = cast("AsyncTextIO", owner)
+        file: AsyncTextIO = owner  # type: ignore[assignment]
         file._wfast_now = False
         reader = file._reader
         if reader.lines:
@@ -35,12 +38,12 @@ class Exclusive(_Exclusive):
 
     def leaving(self, owner: Guarded) -> None:
         """Let the write fast path run again if it may."""
-        file = cast("AsyncTextIO", owner)
+        file: AsyncTextIO = owner  # type: ignore[assignment]
         file._wfast_now = file._wfast
 
     async def __aenter__(self) -> None:
         await super().__aenter__()
-        file = cast("AsyncTextIO", self._owner)
+        file: AsyncTextIO = self._owner  # type: ignore[assignment]
         if not file._started:
             try:
                 await file._start()
