@@ -131,7 +131,20 @@ class StreamReads:
         self._check_read()
         if n == 0:
             return b""
+        # Fast path, as peek's: what the read buffer holds needs no lock (a text
+        # file's 8 KiB chunks are mostly served from it).  A file sharing its
+        # fd's offset takes the slow path, which publishes the offset.
+        if not self._wbuf and not self._busy and not self._share_offset:
+            head = self._buffered()
+            if head is not None:
+                return self._take(head, n)
         return await self._serialised(self._read1, n)
+
+    def _take(self: BufferedState, head: memoryview, n: int) -> bytes:
+        """Up to *n* bytes (all when negative) of the buffered *head*, consumed."""
+        data = bytes(head if n < 0 else head[:n])
+        self._pos += len(data)
+        return data
 
     async def _read1(self: BufferedState, n: int) -> bytes:
         await self._flush_wbuf()
@@ -146,9 +159,7 @@ class StreamReads:
             head = self._buffered()
             if head is None:
                 return b""
-        data = bytes(head if n < 0 else head[:n])
-        self._pos += len(data)
-        return data
+        return self._take(head, n)
 
     async def peek(self: BufferedState, size: int = 0, /) -> bytes:
         """The read-ahead buffer from the position, refilled if empty; the position

@@ -431,3 +431,31 @@ async def test_unclosed_file_warns_and_loses_no_data(tmp_path: Path) -> None:
     with pytest.warns(ResourceWarning, match="unclosed file"):
         f.__del__()  # type: ignore[attr-defined]
     assert path.read_bytes() == b"buffered"
+
+
+async def test_read1_from_the_read_buffer_keeps_the_position_and_a_shared_fd_offset(
+    tmp_path: Path, backend: str
+) -> None:
+    payload = os.urandom(20000)
+    path = tmp_path / "f"
+    path.write_bytes(payload)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        # Opened from an fd, the file leaves the fd's offset where an unbuffered
+        # FileIO would have it, also after reads the read buffer served.
+        async with hybridio.async_open(
+            fd, "r+b", backend=backend, buffering=8192, closefd=False
+        ) as f:
+            assert await f.read1(100) == payload[:100]  # fills the read buffer
+            assert await f.read1(1000) == payload[100:1100]
+            assert os.lseek(fd, 0, os.SEEK_CUR) == 1100
+            assert await f.read1(-1) == payload[1100:8192]  # the rest of the buffer
+            assert await f.tell() == 8192 == os.lseek(fd, 0, os.SEEK_CUR)
+            await f.seek(200)
+            await f.write(b"new")  # write-behind: read1 must not read around it
+            assert await f.read1(5) == payload[203:208]
+            await f.seek(200)
+            assert await f.read1(5) == b"new" + payload[203:205]
+            assert await f.tell() == 205
+    finally:
+        os.close(fd)
