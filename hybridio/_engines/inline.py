@@ -121,10 +121,11 @@ class InlineReader:
         # O_DIRECT itself), which saves an fcntl per open; True asks the fd.
         self.reason = unsupported_reason(fd) if known_reason is True else known_reason or None
         self.enabled = self.reason is None
-        self._own = bytearray(0)
         self._zero()
 
     def _zero(self) -> None:
+        # What a new reader starts with: no counts, no buffer of its own yet.
+        self._own = bytearray(0)
         self.ops = 0
         self.bytes = 0
         self.misses = 0
@@ -147,7 +148,6 @@ class InlineReader:
         new.max = self.max
         new.reason = self.reason
         new.enabled = self.enabled
-        new._own = bytearray(0)
         new._zero()
         return new
 

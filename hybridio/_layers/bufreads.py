@@ -67,8 +67,7 @@ class StreamReads:
             if n > 0:
                 head = self._buffered()
                 if head is not None and len(head) >= n:
-                    data = bytes(head[:n])
-                    self._pos += n
+                    data = self._take(head, n)
                     if self._share_offset:
                         self._publish_offset()
                     return data
@@ -131,17 +130,20 @@ class StreamReads:
         self._check_read()
         if n == 0:
             return b""
-        # Fast path, as peek's: what the read buffer holds needs no lock (a text
-        # file's 8 KiB chunks are mostly served from it).  A file sharing its
-        # fd's offset takes the slow path, which publishes the offset.
-        if not self._wbuf and not self._busy and not self._share_offset:
+        # Fast path, as read(n)'s: what the read buffer holds needs no lock (a
+        # text file's 8 KiB chunks are mostly served from it).
+        if not self._wbuf and not self._busy:
             head = self._buffered()
             if head is not None:
-                return self._take(head, n)
+                data = self._take(head, n)
+                if self._share_offset:
+                    self._publish_offset()
+                return data
         return await self._serialised(self._read1, n)
 
     def _take(self: BufferedState, head: memoryview, n: int) -> bytes:
-        """Up to *n* bytes (all when negative) of the buffered *head*, consumed."""
+        """Up to *n* bytes (all when negative) of the buffered *head*, consumed
+        (the caller publishes a shared fd's offset: see ``_publish_offset``)."""
         data = bytes(head if n < 0 else head[:n])
         self._pos += len(data)
         return data
